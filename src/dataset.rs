@@ -1,0 +1,356 @@
+//! Labelled transactions read from a CSV in the ULB/Kaggle credit-card schema, plain or gzip.
+//!
+//! Columns are found by header name; `Class` may be quoted (`"0"`/`"1"`). Every bad cell is
+//! reported with its file, line and column.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use flate2::read::MultiGzDecoder;
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::Array2;
+use sha2::{Digest, Sha256};
+
+use crate::schema::{ColumnMap, FEATURE_NAMES, LABEL_NAME, N_FEATURES};
+
+/// Why a labelled CSV could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("cannot open {path}: {source}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error("{path}: cannot read line {line}: {source}")]
+    Read { path: PathBuf, line: u64, source: csv::Error },
+    #[error("{path}: the file is empty (no header row)")]
+    Empty { path: PathBuf },
+    #[error("{path}: header has {missing}; expected columns {expected} and {LABEL_NAME}")]
+    MissingColumns { path: PathBuf, missing: String, expected: String },
+    #[error("{path} line {line}: row has {found} fields, the header has {expected}")]
+    Width { path: PathBuf, line: u64, expected: usize, found: usize },
+    #[error("{path} line {line}, column {column}: {value:?} is not a number")]
+    NotANumber { path: PathBuf, line: u64, column: String, value: String },
+    #[error("{path} line {line}, column {column}: {value} is not a finite number")]
+    NotFinite { path: PathBuf, line: u64, column: String, value: String },
+    #[error("{path} line {line}, column {LABEL_NAME}: {value:?} is not a class (expected 0 or 1)")]
+    BadClass { path: PathBuf, line: u64, value: String },
+    #[error("{path}: no data rows after the header")]
+    NoRows { path: PathBuf },
+}
+
+/// Labelled rows: features in `FEATURE_NAMES` order, `true` for fraud.
+#[derive(Debug, Clone)]
+pub struct Transactions {
+    pub features: Array2<f64>,
+    pub labels: Vec<bool>,
+    /// sha256 of the file's bytes as stored (compressed bytes for a `.gz`).
+    pub sha256: String,
+}
+
+impl Transactions {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn frauds(&self) -> usize {
+        self.labels.iter().filter(|l| **l).count()
+    }
+
+    /// The rows at `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Transactions {
+        Transactions {
+            features: self.features.select(ndarray::Axis(0), idx),
+            labels: idx.iter().map(|&i| self.labels[i]).collect(),
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+/// Reads a labelled CSV (gzip is detected from the content, not the name). `progress` shows a
+/// bar on stderr when stderr is a terminal.
+pub fn read_labelled(path: &Path, progress: bool) -> Result<Transactions, DatasetError> {
+    let open_err = |source| DatasetError::Open { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(open_err)?;
+    let size = file.metadata().map_err(open_err)?.len();
+    let bar = if progress { ProgressBar::new(size) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("reading {msg} {wide_bar} {bytes}/{total_bytes} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(path.display().to_string());
+
+    let digest = Rc::new(RefCell::new(Sha256::new()));
+    let hashing = HashingReader { inner: file, digest: Rc::clone(&digest), bar: bar.clone() };
+    let mut hashing = BufReader::with_capacity(1 << 20, hashing);
+    let gzip = is_gzip(&mut hashing).map_err(open_err)?;
+    let input: Box<dyn Read> = if gzip {
+        Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(hashing)))
+    } else {
+        Box::new(hashing)
+    };
+    let result = parse(path, input);
+    bar.finish_and_clear();
+    let (features, labels) = result?;
+    let sha256 = hex(&digest.borrow().clone().finalize());
+    Ok(Transactions { features, labels, sha256 })
+}
+
+fn is_gzip<R: io::BufRead>(r: &mut R) -> io::Result<bool> {
+    let head = r.fill_buf()?;
+    Ok(head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+}
+
+fn parse(path: &Path, input: Box<dyn Read>) -> Result<(Array2<f64>, Vec<bool>), DatasetError> {
+    let path_buf = || path.to_path_buf();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(input);
+    let headers = reader
+        .byte_headers()
+        .map_err(|source| DatasetError::Read { path: path_buf(), line: 1, source })?
+        .clone();
+    if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
+        return Err(DatasetError::Empty { path: path_buf() });
+    }
+    let names: Vec<String> =
+        headers.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
+    let label_col = names.iter().position(|n| n == LABEL_NAME);
+    let map = ColumnMap::from_names(names.iter().map(String::as_str));
+    let (map, label_col) = match (map, label_col) {
+        (Ok(map), Some(label)) => (map, label),
+        (map, label) => {
+            let mut missing: Vec<&str> = map.err().map(|m| m.0).unwrap_or_default();
+            if label.is_none() {
+                missing.push(LABEL_NAME);
+            }
+            return Err(DatasetError::MissingColumns {
+                path: path_buf(),
+                missing: format!("no column(s) {}", missing.join(", ")),
+                expected: FEATURE_NAMES.join(","),
+            });
+        }
+    };
+
+    let mut values: Vec<f64> = Vec::with_capacity(1 << 20);
+    let mut labels = Vec::with_capacity(1 << 15);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let more = reader.read_byte_record(&mut record).map_err(|source| DatasetError::Read {
+            path: path_buf(),
+            line: source.position().map_or(0, |p| p.line()),
+            source,
+        })?;
+        if !more {
+            break;
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != headers.len() {
+            // A trailing blank line reads as one empty field: not a row.
+            if record.len() == 1 && record[0].is_empty() {
+                continue;
+            }
+            return Err(DatasetError::Width {
+                path: path_buf(),
+                line,
+                expected: headers.len(),
+                found: record.len(),
+            });
+        }
+        for j in 0..N_FEATURES {
+            let col = map.source(j);
+            let value = parse_cell(&record[col]).map_err(|bad| {
+                let column = FEATURE_NAMES[j].to_string();
+                let value = String::from_utf8_lossy(&record[col]).into_owned();
+                match bad {
+                    BadCell::NotANumber => {
+                        DatasetError::NotANumber { path: path_buf(), line, column, value }
+                    }
+                    BadCell::NotFinite => {
+                        DatasetError::NotFinite { path: path_buf(), line, column, value }
+                    }
+                }
+            })?;
+            values.push(value);
+        }
+        labels.push(match record[label_col].trim_ascii() {
+            b"0" | b"0.0" => false,
+            b"1" | b"1.0" => true,
+            other => {
+                return Err(DatasetError::BadClass {
+                    path: path_buf(),
+                    line,
+                    value: String::from_utf8_lossy(other).into_owned(),
+                });
+            }
+        });
+    }
+    drop(reader);
+    if labels.is_empty() {
+        return Err(DatasetError::NoRows { path: path_buf() });
+    }
+    let features = Array2::from_shape_vec((labels.len(), N_FEATURES), values)
+        .map_err(|_| DatasetError::NoRows { path: path_buf() })?;
+    Ok((features, labels))
+}
+
+/// Why one cell is not a usable number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadCell {
+    NotANumber,
+    NotFinite,
+}
+
+/// Parses one numeric cell; surrounding blanks are allowed, NaN and infinities are not.
+pub fn parse_cell(cell: &[u8]) -> Result<f64, BadCell> {
+    let text = std::str::from_utf8(cell.trim_ascii()).map_err(|_| BadCell::NotANumber)?;
+    let value: f64 = text.parse().map_err(|_| BadCell::NotANumber)?;
+    if value.is_finite() { Ok(value) } else { Err(BadCell::NotFinite) }
+}
+
+/// Hashes the bytes that pass and advances the progress bar.
+struct HashingReader<R> {
+    inner: R,
+    digest: Rc<RefCell<Sha256>>,
+    bar: ProgressBar,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.digest.borrow_mut().update(&buf[..n]);
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn header() -> String {
+        let mut cols = vec!["\"Time\"".to_string()];
+        cols.extend(FEATURE_NAMES.iter().map(|f| format!("\"{f}\"")));
+        cols.push("\"Class\"".into());
+        cols.join(",")
+    }
+
+    fn row(time: f64, base: f64, class: u8) -> String {
+        let mut cells = vec![time.to_string()];
+        cells.extend((0..N_FEATURES).map(|j| (base + j as f64).to_string()));
+        cells.push(format!("\"{class}\""));
+        cells.join(",")
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn reads_kaggle_layout_with_quoted_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{}\n{}\n{}\n", header(), row(0.0, 1.0, 0), row(1.0, 2.0, 1));
+        let t = read_labelled(&write(&dir, "a.csv", &text), false).unwrap();
+        assert_eq!(t.labels, vec![false, true]);
+        assert_eq!(t.features.shape(), &[2, N_FEATURES]);
+        assert_eq!(t.features[[0, 0]], 1.0); // V1
+        assert_eq!(t.features[[1, N_FEATURES - 1]], 2.0 + 28.0); // Amount
+        // sha256 of the file as stored
+        assert_eq!(t.sha256, hex(&Sha256::digest(text.as_bytes())));
+    }
+
+    #[test]
+    fn reads_gzip_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{}\n{}\n{}\n", header(), row(0.0, 1.0, 0), row(1.0, 2.0, 1));
+        let path = dir.path().join("b.csv.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        let bytes = gz.finish().unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let t = read_labelled(&path, false).unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.features[[1, 0]], 2.0);
+        assert_eq!(t.sha256, hex(&Sha256::digest(&bytes)));
+    }
+
+    #[test]
+    fn finds_columns_by_name_whatever_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut names: Vec<&str> = FEATURE_NAMES.to_vec();
+        names.reverse();
+        names.insert(0, "Class");
+        let values: Vec<String> = std::iter::once("1".to_string())
+            .chain((0..N_FEATURES).rev().map(|j| format!("{}", j * 10)))
+            .collect();
+        let text = format!("{}\n{}\n", names.join(","), values.join(","));
+        let t = read_labelled(&write(&dir, "c.csv", &text), false).unwrap();
+        assert_eq!(t.features[[0, 0]], 0.0);
+        assert_eq!(t.features[[0, 5]], 50.0);
+        assert_eq!(t.labels, vec![true]);
+    }
+
+    fn error_for(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        read_labelled(&write(&dir, "bad.csv", text), false).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn reports_file_line_and_column_of_bad_cells() {
+        let bad = row(0.0, 1.0, 0).replacen(",3,", ",abc,", 1); // V3
+        let e = error_for(&format!("{}\n{}\n{}\n", header(), row(0.0, 1.0, 0), bad));
+        assert!(e.contains("bad.csv line 3, column V3") && e.contains("\"abc\""), "{e}");
+
+        let nan = row(0.0, 1.0, 0).replacen(",3,", ",NaN,", 1);
+        let e = error_for(&format!("{}\n{}\n", header(), nan));
+        assert!(e.contains("line 2, column V3: NaN is not a finite number"), "{e}");
+
+        let inf = row(0.0, 1.0, 0).replacen(",3,", ",inf,", 1);
+        assert!(error_for(&format!("{}\n{}\n", header(), inf)).contains("not a finite"));
+
+        let class = row(0.0, 1.0, 0).replace("\"0\"", "\"yes\"");
+        let e = error_for(&format!("{}\n{}\n", header(), class));
+        assert!(e.contains("line 2, column Class: \"yes\" is not a class"), "{e}");
+    }
+
+    #[test]
+    fn rejects_bad_shapes() {
+        assert!(error_for("").contains("empty"));
+        assert!(error_for(&format!("{}\n", header())).contains("no data rows"));
+        let e = error_for(&format!("{}\n", header().replace("\"V7\",", "")));
+        assert!(e.contains("no column(s) V7"), "{e}");
+        let e = error_for(&format!("{}\n", header().replace(",\"Class\"", "")));
+        assert!(e.contains("no column(s) Class"), "{e}");
+        let short = row(0.0, 1.0, 0).replacen(",3,", ",", 1);
+        let e = error_for(&format!("{}\n{}\n", header(), short));
+        assert!(e.contains("line 2: row has 30 fields, the header has 31"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let e = read_labelled(Path::new("/nonexistent/x.csv"), false).unwrap_err();
+        assert!(e.to_string().starts_with("cannot open /nonexistent/x.csv"), "{e}");
+    }
+
+    #[test]
+    fn parse_cell_accepts_blanks_and_rejects_words() {
+        assert_eq!(parse_cell(b" -1.5e3 "), Ok(-1500.0));
+        assert_eq!(parse_cell(b""), Err(BadCell::NotANumber));
+        assert_eq!(parse_cell(b"nan"), Err(BadCell::NotFinite));
+        assert_eq!(parse_cell(b"\xff"), Err(BadCell::NotANumber));
+    }
+}

@@ -1,0 +1,50 @@
+//! `fraud evaluate`: score every row of a labelled CSV with a saved model and measure it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::dataset::{self, DatasetError};
+use crate::metrics::Evaluation;
+use crate::model::{FraudModel, MODEL_FILE};
+use crate::report::Report;
+
+#[derive(Debug, Clone)]
+pub struct EvaluateConfig {
+    pub csv: PathBuf,
+    /// Where `model` was loaded from, for the report.
+    pub model_dir: PathBuf,
+    pub progress: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluateError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error("{path}: all {rows} rows are {class}; metrics need frauds and non-frauds")]
+    OneClass { path: PathBuf, rows: usize, class: &'static str },
+}
+
+pub fn evaluate(cfg: &EvaluateConfig, model: &FraudModel) -> Result<Report, EvaluateError> {
+    let started = Instant::now();
+    let data = dataset::read_labelled(&cfg.csv, cfg.progress)?;
+    let read_seconds = started.elapsed().as_secs_f64();
+    let frauds = data.frauds();
+    if frauds == 0 || frauds == data.len() {
+        let class = if frauds == 0 { "non-fraud" } else { "fraud" };
+        return Err(EvaluateError::OneClass { path: cfg.csv.clone(), rows: data.len(), class });
+    }
+    let probabilities = model.probabilities(&data.features);
+    let evaluation = Evaluation::new(&probabilities, &data.labels, model.threshold());
+    Ok(Report {
+        evaluation,
+        evaluated_on: cfg.csv.display().to_string(),
+        rows_train: 0,
+        rows_test: data.len(),
+        fit_seconds: 0.0,
+        read_seconds,
+        total_seconds: started.elapsed().as_secs_f64(),
+        model_version: model.version().to_string(),
+        model_path: cfg.model_dir.join(MODEL_FILE).display().to_string(),
+        gradient_max: None,
+    })
+}

@@ -1,0 +1,16 @@
+//! `fraud`: train, evaluate, stream-score and serve a credit-card fraud model.
+
+pub mod cli;
+pub mod dataset;
+pub mod evaluate;
+pub mod fit;
+pub mod metrics;
+pub mod model;
+pub mod report;
+pub mod run;
+pub mod schema;
+pub mod telemetry;
+pub mod train;
+
+// Links the system OpenBLAS that ndarray's `blas` feature calls into.
+extern crate blas_src;

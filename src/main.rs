@@ -1,0 +1,17 @@
+//! Entry point: parse the command line, set up logging, run, map the error to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = fraud::cli::Cli::parse();
+    fraud::telemetry::init_logging(&cli.log, cli.quiet);
+    match fraud::run::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(fraud::run::exit_code(&err))
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! `fraud train`: read labelled rows, split them (stratified, seeded), standardise on the
+//! training part, fit, choose the decision threshold on training data only, measure on the
+//! held-out part, and save the model.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ndarray::{Array2, Axis};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::dataset::{self, DatasetError, Transactions};
+use crate::fit::{self, FitError, FitOptions, Fitted};
+use crate::metrics::{Evaluation, best_f1_threshold};
+use crate::model::{FraudModel, ModelError, Provenance, Scaler};
+use crate::report::Report;
+use crate::schema::N_FEATURES;
+
+/// Everything `fraud train` needs, validated.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub csv: PathBuf,
+    pub model_dir: PathBuf,
+    /// Share of rows held out for testing, in [0, 1). 0 trains on every row.
+    pub test_size: f64,
+    pub seed: u64,
+    /// Folds for the out-of-fold predictions that choose the threshold; 0 uses the training
+    /// predictions themselves.
+    pub threshold_folds: usize,
+    pub fit: FitOptions,
+    pub progress: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error("{path}: {source}")]
+    Fit { path: PathBuf, source: FitError },
+    #[error("{path}: {what}")]
+    Split { path: PathBuf, what: String },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// Reads, fits, evaluates and saves; returns what to print.
+pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
+    let started = Instant::now();
+    let data = dataset::read_labelled(&cfg.csv, cfg.progress)?;
+    let read_seconds = started.elapsed().as_secs_f64();
+    let fit_err = |source| TrainError::Fit { path: cfg.csv.clone(), source };
+
+    let (train_idx, test_idx) = stratified_split(&data.labels, cfg.test_size, cfg.seed);
+    let train = data.select(&train_idx);
+    let frauds_train = train.frauds();
+    if frauds_train == 0 || frauds_train == train.len() {
+        return Err(TrainError::Split {
+            path: cfg.csv.clone(),
+            what: format!(
+                "the training part ({} rows) holds only one class; the file has {} frauds in {} rows",
+                train.len(),
+                data.frauds(),
+                data.len()
+            ),
+        });
+    }
+
+    let fit_started = Instant::now();
+    let scaler = fit_scaler(&train.features);
+    let x = standardise(&train.features, &scaler);
+    let fitted = fit::fit(x.view(), &train.labels, &cfg.fit).map_err(fit_err)?;
+    if fitted.gradient_max > cfg.fit.tol {
+        tracing::warn!(
+            gradient = fitted.gradient_max,
+            tol = cfg.fit.tol,
+            "the fit stopped at max_iterations before converging"
+        );
+    }
+    let oof = out_of_fold(&x, &train.labels, &fitted, cfg).map_err(fit_err)?;
+    let threshold = best_f1_threshold(&oof, &train.labels);
+    let fit_seconds = fit_started.elapsed().as_secs_f64();
+
+    let provenance = Provenance {
+        crate_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        input_file: cfg.csv.display().to_string(),
+        input_sha256: data.sha256.clone(),
+        rows_train: train.len(),
+        frauds_train,
+        seed: cfg.seed,
+        test_size: cfg.test_size,
+        fit_seconds,
+        gradient_max: fitted.gradient_max,
+        training_metrics: Evaluation::new(&oof, &train.labels, threshold),
+    };
+    let model = FraudModel::new(scaler, fitted.weights, fitted.intercept, threshold, provenance)?;
+
+    // With nothing held out, report on the training rows, as the model file does.
+    let (evaluated, on): (Transactions, &str) = if test_idx.is_empty() {
+        (train, "train")
+    } else {
+        (data.select(&test_idx), "test")
+    };
+    let probabilities = model.probabilities(&evaluated.features);
+    let evaluation = Evaluation::new(&probabilities, &evaluated.labels, model.threshold());
+    let model_path = model.save(&cfg.model_dir)?;
+    Ok(Report {
+        evaluation,
+        evaluated_on: on.to_string(),
+        rows_train: train_idx.len(),
+        rows_test: test_idx.len(),
+        fit_seconds,
+        read_seconds,
+        total_seconds: started.elapsed().as_secs_f64(),
+        model_version: model.version().to_string(),
+        model_path: model_path.display().to_string(),
+        gradient_max: Some(model.file().provenance.gradient_max),
+    })
+}
+
+/// Indices of the training and test rows: each class is shuffled with the seed and the first
+/// `round(test_size · count)` of it held out, so both parts keep the fraud rate.
+pub fn stratified_split(labels: &[bool], test_size: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for class in [true, false] {
+        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        idx.shuffle(&mut rng);
+        let n_test = (test_size * idx.len() as f64).round() as usize;
+        test.extend_from_slice(&idx[..n_test]);
+        train.extend_from_slice(&idx[n_test..]);
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    (train, test)
+}
+
+/// Population mean and standard deviation per column (scikit-learn's `StandardScaler`); a
+/// constant column gets 1, so it passes through centred.
+pub fn fit_scaler(x: &Array2<f64>) -> Scaler {
+    let n = x.nrows() as f64;
+    let mean = x.sum_axis(Axis(0)) / n;
+    let mut var = vec![0.0; N_FEATURES];
+    for row in x.rows() {
+        for j in 0..N_FEATURES {
+            let d = row[j] - mean[j];
+            var[j] += d * d;
+        }
+    }
+    let std = var.iter().map(|v| (v / n).sqrt()).map(|s| if s > 0.0 { s } else { 1.0 }).collect();
+    Scaler { mean: mean.to_vec(), std }
+}
+
+pub fn standardise(x: &Array2<f64>, scaler: &Scaler) -> Array2<f64> {
+    let mut out = x.clone();
+    for mut row in out.rows_mut() {
+        for j in 0..N_FEATURES {
+            row[j] = (row[j] - scaler.mean[j]) / scaler.std[j];
+        }
+    }
+    out
+}
+
+/// Each training row's probability from a model that did not see it (stratified folds, each
+/// fit warm-started from the full fit, two at a time). With no folds, the full fit's own.
+fn out_of_fold(x: &Array2<f64>, y: &[bool], full: &Fitted, cfg: &TrainConfig) -> Result<Vec<f64>, FitError> {
+    let k = cfg.threshold_folds;
+    if k < 2 {
+        return Ok(fit::predict(x.view(), full));
+    }
+    let mut fold = vec![0usize; y.len()];
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1));
+    for class in [true, false] {
+        let mut idx: Vec<usize> = (0..y.len()).filter(|&i| y[i] == class).collect();
+        idx.shuffle(&mut rng);
+        for (r, i) in idx.into_iter().enumerate() {
+            fold[i] = r % k;
+        }
+    }
+    let run_fold = |f: usize| -> Result<(Vec<usize>, Vec<f64>), FitError> {
+        let (inside, held): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| fold[i] != f);
+        let xi = x.select(Axis(0), &inside);
+        let yi: Vec<bool> = inside.iter().map(|&i| y[i]).collect();
+        let fitted = fit::fit_warm(xi.view(), &yi, &cfg.fit, full)?;
+        Ok((held.clone(), fit::predict(x.select(Axis(0), &held).view(), &fitted)))
+    };
+    let mut oof = vec![f64::NAN; y.len()];
+    let folds: Vec<usize> = (0..k).collect();
+    for pair in folds.chunks(2) {
+        let results: Vec<Result<(Vec<usize>, Vec<f64>), FitError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = pair.iter().map(|&f| s.spawn(move || run_fold(f))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        });
+        for r in results {
+            let (held, p) = r?;
+            for (i, p) in held.into_iter().zip(p) {
+                oof[i] = p;
+            }
+        }
+    }
+    Ok(oof)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_is_stratified_disjoint_and_reproducible() {
+        let labels: Vec<bool> = (0..1000).map(|i| i % 50 == 0).collect(); // 20 frauds
+        let (train, test) = stratified_split(&labels, 0.3, 7);
+        assert_eq!(train.len() + test.len(), 1000);
+        assert_eq!(test.iter().filter(|&&i| labels[i]).count(), 6);
+        assert_eq!(test.len(), 300);
+        let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 1000);
+        assert_eq!(stratified_split(&labels, 0.3, 7), (train.clone(), test.clone()));
+        assert_ne!(stratified_split(&labels, 0.3, 8).1, test);
+    }
+
+    #[test]
+    fn zero_test_size_keeps_every_row() {
+        let labels = vec![true, false, false];
+        let (train, test) = stratified_split(&labels, 0.0, 1);
+        assert_eq!(train, vec![0, 1, 2]);
+        assert!(test.is_empty());
+    }
+
+    #[test]
+    fn scaler_is_population_std_and_guards_constants() {
+        let mut x = Array2::zeros((4, N_FEATURES));
+        for (i, v) in [1.0, 2.0, 3.0, 4.0].iter().enumerate() {
+            x[[i, 0]] = *v;
+            x[[i, 1]] = 5.0;
+        }
+        let s = fit_scaler(&x);
+        assert!((s.mean[0] - 2.5).abs() < 1e-12);
+        assert!((s.std[0] - 1.25f64.sqrt()).abs() < 1e-12);
+        assert_eq!(s.std[1], 1.0);
+        let z = standardise(&x, &s);
+        assert!((z[[0, 0]] + 1.5 / 1.25f64.sqrt()).abs() < 1e-12);
+        assert_eq!(z[[0, 1]], 0.0);
+    }
+}
