@@ -5,7 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use std::time::Duration;
+
 use crate::evaluate::EvaluateConfig;
+use crate::kafka::config::{KafkaConfig, parse_property};
+use crate::kafka::consume::ConsumeConfig;
+use crate::kafka::produce::ProduceConfig;
 use crate::fit::FitOptions;
 use crate::train::TrainConfig;
 
@@ -35,6 +40,188 @@ pub enum Command {
     Train(TrainArgs),
     /// Score a labelled CSV with a saved model and print its metrics.
     Evaluate(EvaluateArgs),
+    /// Send transactions from a CSV to a topic as JSON messages (MLflow split layout).
+    Produce(ProduceArgs),
+    /// Score every message of a topic in-process; results to an output topic, bad messages to a
+    /// dead-letter topic; offsets committed only after the output is written.
+    Consume(ConsumeArgs),
+    /// Print a topic's records from the beginning (key TAB payload), as kcat -C does.
+    Read(ReadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Topic to print.
+    #[arg(short, long, default_value = "test-scores")]
+    pub topic: String,
+    /// Stop at the end of every partition.
+    #[arg(short, long)]
+    pub exit_at_end: bool,
+    /// Print each record's headers too (dead letters carry their error there).
+    #[arg(long)]
+    pub headers: bool,
+    /// Stop after N records.
+    #[arg(long)]
+    pub max_messages: Option<u64>,
+}
+
+impl ReadArgs {
+    pub fn config(&self) -> Result<crate::kafka::read::ReadConfig, ConfigError> {
+        Ok(crate::kafka::read::ReadConfig {
+            kafka: self.kafka.config()?,
+            topic: self.topic.clone(),
+            exit_at_end: self.exit_at_end,
+            headers: self.headers,
+            max_messages: self.max_messages,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct KafkaArgs {
+    /// Bootstrap brokers, host:port[,host:port...].
+    #[arg(short, long, env = "FRAUD_BROKERS", default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+    /// A librdkafka property, passed through as kcat does (repeatable): -X security.protocol=SSL
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub property: Vec<(String, String)>,
+}
+
+impl KafkaArgs {
+    fn config(&self) -> Result<KafkaConfig, ConfigError> {
+        if self.brokers.trim().is_empty() {
+            return Err(ConfigError("--brokers must name at least one broker".into()));
+        }
+        Ok(KafkaConfig { brokers: self.brokers.clone(), properties: self.property.clone() })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Topic to send to.
+    #[arg(short, long, env = "FRAUD_TOPIC", default_value = "test")]
+    pub topic: String,
+    /// CSV of transactions (V1..V28 and Amount columns; others ignored); rows are reused in a
+    /// cycle when --count exceeds them.
+    #[arg(long, env = "FRAUD_CSV", default_value = "data/sample.csv")]
+    pub csv: PathBuf,
+    /// Messages to send.
+    #[arg(short, long, default_value_t = 6)]
+    pub count: u64,
+    /// Rows per message.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Messages per second (default: as fast as the broker takes them).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// How long librdkafka may retry one message before it counts as undelivered.
+    #[arg(long, default_value_t = 30_000)]
+    pub delivery_timeout_ms: u64,
+}
+
+impl ProduceArgs {
+    pub fn config(&self) -> Result<ProduceConfig, ConfigError> {
+        if self.batch == 0 {
+            return Err(ConfigError("--batch must be at least 1".into()));
+        }
+        if let Some(rate) = self.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(ConfigError(format!("--rate must be a positive number, got {rate}")));
+            }
+        }
+        if self.topic.is_empty() {
+            return Err(ConfigError("--topic must not be empty".into()));
+        }
+        Ok(ProduceConfig {
+            kafka: self.kafka.config()?,
+            topic: self.topic.clone(),
+            csv: self.csv.clone(),
+            count: self.count,
+            batch: self.batch,
+            rate: self.rate,
+            delivery_timeout_ms: self.delivery_timeout_ms,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ConsumeArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Topic of transactions to score.
+    #[arg(short, long, env = "FRAUD_TOPIC", default_value = "test")]
+    pub topic: String,
+    /// Model directory written by `fraud train`.
+    #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
+    pub model_dir: PathBuf,
+    /// Consumer group; processes in one group share the partitions.
+    #[arg(short, long, env = "FRAUD_GROUP", default_value = "fraud-scorer")]
+    pub group: String,
+    /// Topic for score records [default: <topic>-scores].
+    #[arg(long, env = "FRAUD_OUTPUT_TOPIC")]
+    pub output_topic: Option<String>,
+    /// Topic for messages that cannot be scored [default: <topic>-dlq].
+    #[arg(long, env = "FRAUD_DLQ_TOPIC")]
+    pub dlq_topic: Option<String>,
+    /// Stop after N inputs are handled and committed.
+    #[arg(long)]
+    pub max_messages: Option<u64>,
+    /// Stop once every assigned partition is handled to its end and committed (as kcat -e).
+    #[arg(short, long)]
+    pub exit_at_end: bool,
+    /// Print the closing summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Largest message scored; larger ones are dead-lettered.
+    #[arg(long, default_value_t = crate::message::DEFAULT_MAX_BYTES)]
+    pub max_message_bytes: usize,
+    /// Inputs whose outputs may await delivery at once before reading pauses.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_in_flight: usize,
+    /// How long librdkafka retries one output before the consumer retries it itself.
+    #[arg(long, default_value_t = 30_000)]
+    pub delivery_timeout_ms: u64,
+    /// On shutdown, how long to wait for in-flight outputs before committing what is done.
+    #[arg(long, default_value_t = 30)]
+    pub drain_timeout_secs: u64,
+    /// librdkafka statistics interval (consumer lag metrics); 0 turns them off.
+    #[arg(long, default_value_t = 5_000)]
+    pub stats_interval_ms: u64,
+}
+
+impl ConsumeArgs {
+    pub fn config(&self, log_messages: bool) -> Result<ConsumeConfig, ConfigError> {
+        if self.topic.is_empty() || self.group.is_empty() {
+            return Err(ConfigError("--topic and --group must not be empty".into()));
+        }
+        let output_topic = self.output_topic.clone().unwrap_or_else(|| format!("{}-scores", self.topic));
+        let dlq_topic = self.dlq_topic.clone().unwrap_or_else(|| format!("{}-dlq", self.topic));
+        if output_topic == self.topic || dlq_topic == self.topic {
+            return Err(ConfigError("the output and dead-letter topics must differ from the input topic".into()));
+        }
+        if self.max_in_flight == 0 {
+            return Err(ConfigError("--max-in-flight must be at least 1".into()));
+        }
+        Ok(ConsumeConfig {
+            kafka: self.kafka.config()?,
+            topic: self.topic.clone(),
+            group: self.group.clone(),
+            output_topic,
+            dlq_topic,
+            max_messages: self.max_messages,
+            exit_at_end: self.exit_at_end,
+            log_messages,
+            max_message_bytes: self.max_message_bytes,
+            max_in_flight: self.max_in_flight,
+            delivery_timeout_ms: self.delivery_timeout_ms,
+            drain_timeout: Duration::from_secs(self.drain_timeout_secs),
+            stats_interval_ms: self.stats_interval_ms,
+        })
+    }
 }
 
 #[derive(Debug, Args)]

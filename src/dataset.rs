@@ -25,7 +25,7 @@ pub enum DatasetError {
     Read { path: PathBuf, line: u64, source: csv::Error },
     #[error("{path}: the file is empty (no header row)")]
     Empty { path: PathBuf },
-    #[error("{path}: header has {missing}; expected columns {expected} and {LABEL_NAME}")]
+    #[error("{path}: header has {missing}; expected columns {expected}")]
     MissingColumns { path: PathBuf, missing: String, expected: String },
     #[error("{path} line {line}: row has {found} fields, the header has {expected}")]
     Width { path: PathBuf, line: u64, expected: usize, found: usize },
@@ -74,6 +74,15 @@ impl Transactions {
 /// Reads a labelled CSV (gzip is detected from the content, not the name). `progress` shows a
 /// bar on stderr when stderr is a terminal.
 pub fn read_labelled(path: &Path, progress: bool) -> Result<Transactions, DatasetError> {
+    read(path, progress, true)
+}
+
+/// Reads the feature columns of a CSV, labelled or not.
+pub fn read_features(path: &Path) -> Result<Array2<f64>, DatasetError> {
+    Ok(read(path, false, false)?.features)
+}
+
+fn read(path: &Path, progress: bool, labelled: bool) -> Result<Transactions, DatasetError> {
     let open_err = |source| DatasetError::Open { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(open_err)?;
     let size = file.metadata().map_err(open_err)?.len();
@@ -93,7 +102,7 @@ pub fn read_labelled(path: &Path, progress: bool) -> Result<Transactions, Datase
     } else {
         Box::new(hashing)
     };
-    let result = parse(path, input);
+    let result = parse(path, input, labelled);
     bar.finish_and_clear();
     let (features, labels) = result?;
     let sha256 = hex(&digest.borrow().clone().finalize());
@@ -105,7 +114,7 @@ fn is_gzip<R: io::BufRead>(r: &mut R) -> io::Result<bool> {
     Ok(head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b)
 }
 
-fn parse(path: &Path, input: Box<dyn Read>) -> Result<(Array2<f64>, Vec<bool>), DatasetError> {
+fn parse(path: &Path, input: Box<dyn Read>, labelled: bool) -> Result<(Array2<f64>, Vec<bool>), DatasetError> {
     let path_buf = || path.to_path_buf();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -124,22 +133,27 @@ fn parse(path: &Path, input: Box<dyn Read>) -> Result<(Array2<f64>, Vec<bool>), 
     let label_col = names.iter().position(|n| n == LABEL_NAME);
     let map = ColumnMap::from_names(names.iter().map(String::as_str));
     let (map, label_col) = match (map, label_col) {
-        (Ok(map), Some(label)) => (map, label),
+        (Ok(map), label) if label.is_some() || !labelled => (map, label),
         (map, label) => {
             let mut missing: Vec<&str> = map.err().map(|m| m.0).unwrap_or_default();
-            if label.is_none() {
+            if label.is_none() && labelled {
                 missing.push(LABEL_NAME);
             }
             return Err(DatasetError::MissingColumns {
                 path: path_buf(),
                 missing: format!("no column(s) {}", missing.join(", ")),
-                expected: FEATURE_NAMES.join(","),
+                expected: if labelled {
+                    format!("{},{LABEL_NAME}", FEATURE_NAMES.join(","))
+                } else {
+                    FEATURE_NAMES.join(",")
+                },
             });
         }
     };
 
     let mut values: Vec<f64> = Vec::with_capacity(1 << 20);
     let mut labels = Vec::with_capacity(1 << 15);
+    let mut rows = 0usize;
     let mut record = csv::ByteRecord::new();
     loop {
         let more = reader.read_byte_record(&mut record).map_err(|source| DatasetError::Read {
@@ -179,6 +193,10 @@ fn parse(path: &Path, input: Box<dyn Read>) -> Result<(Array2<f64>, Vec<bool>), 
             })?;
             values.push(value);
         }
+        let Some(label_col) = label_col else {
+            rows += 1;
+            continue;
+        };
         labels.push(match record[label_col].trim_ascii() {
             b"0" | b"0.0" => false,
             b"1" | b"1.0" => true,
@@ -192,10 +210,11 @@ fn parse(path: &Path, input: Box<dyn Read>) -> Result<(Array2<f64>, Vec<bool>), 
         });
     }
     drop(reader);
-    if labels.is_empty() {
+    rows += labels.len();
+    if rows == 0 {
         return Err(DatasetError::NoRows { path: path_buf() });
     }
-    let features = Array2::from_shape_vec((labels.len(), N_FEATURES), values)
+    let features = Array2::from_shape_vec((rows, N_FEATURES), values)
         .map_err(|_| DatasetError::NoRows { path: path_buf() })?;
     Ok((features, labels))
 }
@@ -338,6 +357,16 @@ mod tests {
         let short = row(0.0, 1.0, 0).replacen(",3,", ",", 1);
         let e = error_for(&format!("{}\n{}\n", header(), short));
         assert!(e.contains("line 2: row has 30 fields, the header has 31"), "{e}");
+    }
+
+    #[test]
+    fn features_alone_need_no_class_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{}\n{}\n", FEATURE_NAMES.join(","), (0..N_FEATURES).map(|j| j.to_string()).collect::<Vec<_>>().join(","));
+        let x = read_features(&write(&dir, "f.csv", &text)).unwrap();
+        assert_eq!(x.shape(), &[1, N_FEATURES]);
+        assert_eq!(x[[0, 28]], 28.0);
+        assert!(read_labelled(&dir.path().join("f.csv"), false).unwrap_err().to_string().contains("no column(s) Class"));
     }
 
     #[test]

@@ -4,6 +4,8 @@ pub mod cli;
 pub mod dataset;
 pub mod evaluate;
 pub mod fit;
+pub mod kafka;
+pub mod message;
 pub mod metrics;
 pub mod model;
 pub mod report;

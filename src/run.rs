@@ -1,6 +1,9 @@
 //! Dispatch of a parsed command line to the subcommand that does the work, and the exit code
 //! each kind of failure gets.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use anyhow::Context;
 
 use crate::cli::{Cli, Command, ConfigError};
@@ -28,12 +31,87 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             print_report(&report, args.json)
         }
+        Command::Produce(args) => produce(&args),
+        Command::Consume(args) => consume(&args),
+        Command::Read(args) => {
+            let cfg = args.config()?;
+            crate::kafka::read::read(&cfg).with_context(|| format!("reading {} at {}", cfg.topic, cfg.kafka.brokers))?;
+            Ok(())
+        }
     }
 }
 
 /// Loads the model for a command; its errors keep their type, so they exit 2.
 pub fn load_model(dir: &std::path::Path) -> anyhow::Result<FraudModel> {
     FraudModel::load(dir).with_context(|| format!("loading the model from {}", dir.display()))
+}
+
+fn produce(args: &crate::cli::ProduceArgs) -> anyhow::Result<()> {
+    let cfg = args.config()?;
+    let outcome = crate::kafka::produce::produce(&cfg)
+        .with_context(|| format!("producing to {} at {}", cfg.topic, cfg.kafka.brokers))?;
+    println!("we've sent {} messages to {}", outcome.sent, cfg.kafka.brokers);
+    if outcome.failed > 0 {
+        anyhow::bail!(
+            "{} of {} messages were not delivered to {} ({})",
+            outcome.failed,
+            cfg.count,
+            cfg.topic,
+            outcome.first_error.as_deref().unwrap_or("no delivery report before the timeout")
+        );
+    }
+    Ok(())
+}
+
+fn consume(args: &crate::cli::ConsumeArgs) -> anyhow::Result<()> {
+    let cfg = args.config(tracing::enabled!(tracing::Level::INFO))?;
+    let model = load_model(&args.model_dir)?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = crate::telemetry::ConsumerMetrics::register(&mut registry);
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let summary = runtime.block_on(async {
+        let flag = Arc::clone(&shutdown);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            flag.store(true, Ordering::Relaxed);
+        });
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || crate::kafka::consume::consume(&cfg, model, metrics, shutdown)).await
+    })??;
+    if args.json {
+        println!("{}", summary.to_json());
+    } else {
+        println!("{summary}");
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("signal received, shutting down");
 }
 
 fn print_report(report: &crate::report::Report, json: bool) -> anyhow::Result<()> {

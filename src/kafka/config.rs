@@ -1,0 +1,123 @@
+//! The one place that builds librdkafka configuration. Defaults first, then the user's `-X`
+//! properties, so any property (TLS, SASL, tuning) can be set without a code change.
+
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{ClientConfig, ClientContext};
+
+/// Connection settings shared by every client of one command.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    /// `-X key=value` pass-through properties, applied last.
+    pub properties: Vec<(String, String)>,
+}
+
+impl KafkaConfig {
+    fn base(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers).set("client.id", concat!("fraud/", env!("CARGO_PKG_VERSION")));
+        c
+    }
+
+    fn finish(&self, mut c: ClientConfig) -> ClientConfig {
+        for (k, v) in &self.properties {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// A producer that waits for every in-sync replica and retries on its own until
+    /// `delivery_timeout_ms` runs out.
+    pub fn producer(&self, delivery_timeout_ms: u64) -> ClientConfig {
+        let mut c = self.base();
+        c.set("acks", "all")
+            .set("linger.ms", "5")
+            .set("batch.num.messages", "10000")
+            .set("queue.buffering.max.messages", "1000000")
+            .set("message.timeout.ms", delivery_timeout_ms.to_string());
+        self.finish(c)
+    }
+
+    /// A group consumer whose offsets are stored by the application, after the outputs of a
+    /// message are delivered, and committed in the background and on rebalance/shutdown.
+    pub fn consumer(&self, group: &str, partition_eof: bool, stats_interval_ms: u64) -> ClientConfig {
+        let mut c = self.base();
+        c.set("group.id", group)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", if partition_eof { "true" } else { "false" })
+            .set("statistics.interval.ms", stats_interval_ms.to_string());
+        self.finish(c)
+    }
+}
+
+impl KafkaConfig {
+    /// A consumer that reads assigned partitions and commits nothing.
+    pub fn reader(&self) -> ClientConfig {
+        let mut c = self.base();
+        c.set("group.id", "fraud-read")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("allow.auto.create.topics", "false");
+        self.finish(c)
+    }
+}
+
+/// How every client of ours reports librdkafka's errors: the end of a partition is news for
+/// `--exit-at-end`, not an error.
+pub fn log_client_error(error: &KafkaError, reason: &str) {
+    match error {
+        KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF) => {}
+        e => tracing::error!(code = "kafka_error", error = %e, reason, "librdkafka error"),
+    }
+}
+
+/// A plain client context with our error reporting.
+pub struct Quiet;
+
+impl ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        log_client_error(&error, reason);
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
+/// Parses one `-X key=value`.
+pub fn parse_property(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected key=value, got {s:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_properties_override_defaults() {
+        let k = KafkaConfig {
+            brokers: "b:1".into(),
+            properties: vec![("acks".into(), "1".into()), ("security.protocol".into(), "SASL_SSL".into())],
+        };
+        let p = k.producer(1000);
+        assert_eq!(p.get("acks"), Some("1"));
+        assert_eq!(p.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(p.get("bootstrap.servers"), Some("b:1"));
+        let c = k.consumer("g", true, 0);
+        assert_eq!(c.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(c.get("enable.partition.eof"), Some("true"));
+    }
+
+    #[test]
+    fn property_syntax() {
+        assert_eq!(parse_property("a.b=c=d"), Ok(("a.b".into(), "c=d".into())));
+        assert!(parse_property("novalue").is_err());
+        assert!(parse_property("=x").is_err());
+    }
+}

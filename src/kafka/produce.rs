@@ -1,0 +1,134 @@
+//! `fraud produce`: send transactions read from a CSV as JSON messages in MLflow's split layout,
+//! one random UUID key per message, and wait for every delivery report.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+
+use crate::dataset;
+use crate::kafka::config::KafkaConfig;
+use crate::message::split_json;
+use crate::schema::FeatureRow;
+
+#[derive(Debug, Clone)]
+pub struct ProduceConfig {
+    pub kafka: KafkaConfig,
+    pub topic: String,
+    pub csv: PathBuf,
+    pub count: u64,
+    /// Rows per message.
+    pub batch: usize,
+    /// Messages per second; None sends as fast as the broker takes them.
+    pub rate: Option<f64>,
+    pub delivery_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProduceOutcome {
+    pub sent: u64,
+    pub failed: u64,
+    pub first_error: Option<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    #[error(transparent)]
+    Dataset(#[from] dataset::DatasetError),
+    #[error("creating the Kafka producer: {0}")]
+    Client(KafkaError),
+    #[error("queueing a message for {topic}: {source}")]
+    Enqueue { topic: String, source: KafkaError },
+}
+
+/// Counts delivery reports.
+#[derive(Default)]
+struct Reports {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+struct Context(Arc<Reports>);
+
+impl ClientContext for Context {}
+
+impl ProducerContext for Context {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => {
+                self.0.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((err, _)) => {
+                self.0.failed.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut first) = self.0.first_error.lock() {
+                    first.get_or_insert_with(|| err.to_string());
+                }
+            }
+        }
+    }
+}
+
+pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
+    let table = dataset::read_features(&cfg.csv)?;
+    let rows: Vec<FeatureRow> = table
+        .rows()
+        .into_iter()
+        .map(|r| std::array::from_fn(|j| r[j]))
+        .collect();
+    let reports = Arc::new(Reports::default());
+    let producer: ThreadedProducer<Context> = cfg
+        .kafka
+        .producer(cfg.delivery_timeout_ms)
+        .create_with_context(Context(Arc::clone(&reports)))
+        .map_err(ProduceError::Client)?;
+
+    let started = Instant::now();
+    let mut next_row = 0;
+    let mut batch: Vec<FeatureRow> = Vec::with_capacity(cfg.batch);
+    for i in 0..cfg.count {
+        if let Some(rate) = cfg.rate {
+            let due = started + Duration::from_secs_f64(i as f64 / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        batch.clear();
+        for _ in 0..cfg.batch {
+            batch.push(rows[next_row]);
+            next_row = (next_row + 1) % rows.len();
+        }
+        let payload = split_json(&batch);
+        let key = uuid::Uuid::new_v4().to_string();
+        let mut record = BaseRecord::to(&cfg.topic).key(&key).payload(&payload);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // The local queue is full: let deliveries catch up, then try again.
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((source, _)) => return Err(ProduceError::Enqueue { topic: cfg.topic.clone(), source }),
+            }
+        }
+    }
+    // Every message either is delivered or fails within the delivery timeout.
+    let _ = producer.flush(Duration::from_millis(cfg.delivery_timeout_ms + 5_000));
+    let failed = reports.failed.load(Ordering::Relaxed);
+    let delivered = reports.delivered.load(Ordering::Relaxed);
+    let unreported = cfg.count - delivered - failed;
+    let first_error = reports.first_error.lock().ok().and_then(|e| e.clone());
+    Ok(ProduceOutcome {
+        sent: delivered,
+        failed: failed + unreported,
+        first_error,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

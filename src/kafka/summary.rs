@@ -1,0 +1,108 @@
+//! The consumer's closing summary: counts, throughput and end-to-end latency.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+use crate::message::ErrorCode;
+
+#[derive(Debug)]
+pub struct Summary {
+    pub inputs: u64,
+    pub rows_scored: u64,
+    pub dead_letters: BTreeMap<ErrorCode, u64>,
+    pub delivery_retries: u64,
+    first_message: Option<Instant>,
+    last_commit: Option<Instant>,
+    /// Microseconds from message timestamp to output delivered.
+    latency_us: Histogram<u64>,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Self {
+            inputs: 0,
+            rows_scored: 0,
+            dead_letters: BTreeMap::new(),
+            delivery_retries: 0,
+            first_message: None,
+            last_commit: None,
+            latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant bounds are valid"),
+        }
+    }
+}
+
+impl Summary {
+    pub fn message_received(&mut self) {
+        self.first_message.get_or_insert_with(Instant::now);
+    }
+
+    pub fn committed(&mut self) {
+        self.last_commit = Some(Instant::now());
+    }
+
+    pub fn latency(&mut self, micros: u64) {
+        let _ = self.latency_us.record(micros.max(1));
+    }
+
+    pub fn dead_letters_total(&self) -> u64 {
+        self.dead_letters.values().sum()
+    }
+
+    /// From the first message received (the group join excluded) to the last commit.
+    pub fn elapsed_seconds(&self) -> f64 {
+        match (self.first_message, self.last_commit) {
+            (Some(a), Some(b)) if b > a => (b - a).as_secs_f64(),
+            (Some(a), _) => a.elapsed().as_secs_f64(),
+            _ => 0.0,
+        }
+    }
+
+    fn quantile_ms(&self, q: f64) -> f64 {
+        if self.latency_us.is_empty() { 0.0 } else { self.latency_us.value_at_quantile(q) as f64 / 1000.0 }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let elapsed = self.elapsed_seconds();
+        let by_code: BTreeMap<&str, u64> = self.dead_letters.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+        json!({
+            "inputs": self.inputs,
+            "rows_scored": self.rows_scored,
+            "dead_letters": self.dead_letters_total(),
+            "dead_letters_by_code": by_code,
+            "delivery_retries": self.delivery_retries,
+            "elapsed_seconds": elapsed,
+            "messages_per_second": if elapsed > 0.0 { self.inputs as f64 / elapsed } else { 0.0 },
+            "latency_p50_ms": self.quantile_ms(0.5),
+            "latency_p99_ms": self.quantile_ms(0.99),
+            "latency_max_ms": self.quantile_ms(1.0),
+        })
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let elapsed = self.elapsed_seconds();
+        let rate = if elapsed > 0.0 { self.inputs as f64 / elapsed } else { 0.0 };
+        write!(
+            f,
+            "inputs {} (rows scored {}), dead letters {}",
+            self.inputs,
+            self.rows_scored,
+            self.dead_letters_total()
+        )?;
+        if !self.dead_letters.is_empty() {
+            let parts: Vec<String> = self.dead_letters.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            write!(f, " ({})", parts.join(", "))?;
+        }
+        write!(
+            f,
+            "; {elapsed:.2}s, {rate:.0} messages/s; latency p50 {:.2} ms, p99 {:.2} ms",
+            self.quantile_ms(0.5),
+            self.quantile_ms(0.99)
+        )
+    }
+}

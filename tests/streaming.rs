@@ -1,0 +1,255 @@
+//! `fraud produce` and `fraud consume` against a real Kafka-protocol broker (FRAUD_TEST_BROKERS):
+//! the tutorial's flow, exact counts and committed offsets, bad messages, scale-out, and a
+//! SIGTERM mid-stream. Each test uses its own topics and group.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+fn model(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let model_dir = dir.path().join("fraud_model");
+    train_sample(&model_dir);
+    model_dir
+}
+
+fn model_version(model_dir: &std::path::Path) -> String {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
+    v["model_version"].as_str().unwrap().to_string()
+}
+
+/// Runs `fraud consume ... -e --json` to completion and returns its summary.
+fn consume_to_end(topic: &str, group: &str, model_dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = consume_args(topic, group, model_dir);
+    args.extend(["-e", "--json", "--quiet"].iter().map(|s| s.to_string()));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let out = fraud().args(&args).output().unwrap();
+    assert!(out.status.success(), "consume failed: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("summary JSON: {e}: {}", stdout(&out)))
+}
+
+#[test]
+fn the_tutorials_flow_six_messages_six_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = model(&dir);
+    let topic = unique("tutorial");
+    let group = unique("g");
+    let out = run(&["produce", "--brokers", &brokers(), "--topic", &topic, "--count", "6", "--csv", sample_csv().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("we've sent 6 messages to {}", brokers()));
+
+    // Run as the tutorial did: per-message logs at info.
+    let mut args = consume_args(&topic, &group, &model_dir);
+    args.push("-e".into());
+    let out = fraud().args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let logs = stderr(&out);
+    assert_eq!(logs.matches("Input data: {\"columns\":[\"V1\"").count(), 6, "{logs}");
+    assert_eq!(logs.matches("Fraud detection result: [").count(), 6, "{logs}");
+
+    let inputs = read_topic(&topic);
+    let scores = read_topic(&format!("{topic}-scores"));
+    assert_eq!(inputs.len(), 6);
+    assert_eq!(scores.len(), 6);
+    let input_keys: HashSet<_> = inputs.iter().map(|r| r.key.clone().unwrap()).collect();
+    let score_keys: HashSet<_> = scores.iter().map(|r| r.key.clone().unwrap()).collect();
+    assert_eq!(input_keys.len(), 6);
+    assert_eq!(input_keys, score_keys);
+    for k in &input_keys {
+        assert!(uuid::Uuid::parse_str(k).is_ok(), "{k} is not a UUID");
+    }
+    let version = model_version(&model_dir);
+    let by_source: HashMap<(i32, i64), &Record> = inputs.iter().map(|r| ((r.partition, r.offset), r)).collect();
+    for s in &scores {
+        let v = s.json();
+        assert_eq!(v["model_version"], version.as_str());
+        assert_eq!(v["predictions"].as_array().unwrap().len(), 1);
+        let p = v["probabilities"][0].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p));
+        assert_eq!(v["source"]["topic"], topic.as_str());
+        let src = (v["source"]["partition"].as_i64().unwrap() as i32, v["source"]["offset"].as_i64().unwrap());
+        assert_eq!(by_source[&src].key, s.key, "the score record names its input");
+    }
+}
+
+#[test]
+fn ten_thousand_messages_exact_counts_and_committed_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = model(&dir);
+    let topic = unique("volume");
+    let group = unique("g");
+    create_topic(&topic, 3);
+    produce(&topic, 10_000, &[]);
+    let summary = consume_to_end(&topic, &group, &model_dir, &[]);
+    assert_eq!(summary["inputs"], 10_000, "{summary}");
+    assert_eq!(summary["rows_scored"], 10_000);
+    assert_eq!(summary["dead_letters"], 0);
+    for key in ["elapsed_seconds", "messages_per_second", "latency_p50_ms", "latency_p99_ms"] {
+        assert!(summary[key].as_f64().unwrap() > 0.0, "{key} in {summary}");
+    }
+
+    let inputs = read_topic(&topic);
+    assert_eq!(inputs.len(), 10_000);
+    let scores = read_topic(&format!("{topic}-scores"));
+    assert_eq!(scores.len(), 10_000, "one score record per input, no more");
+    let keys: HashSet<_> = scores.iter().map(|r| r.key.clone()).collect();
+    assert_eq!(keys.len(), 10_000);
+    assert_eq!(committed(&topic, &group, 3), end_offsets(&inputs), "committed offsets are the end offsets");
+}
+
+/// One bad message of every kind, with the code it must be dead-lettered with.
+fn bad_corpus() -> Vec<(&'static str, Vec<u8>)> {
+    let good = fraud::message::split_json(&[[0.5; 29]]);
+    vec![
+        ("invalid_utf8", b"{\"columns\": [\"\xff\xfe\"]}".to_vec()),
+        ("invalid_json", b"{\"columns\": [\"V1\", ".to_vec()),
+        ("invalid_json", b"".to_vec()),
+        ("unknown_layout", br#"{"rows": [[1, 2, 3]]}"#.to_vec()),
+        ("missing_column", good.replace("\"V14\",", "").replace("0.5,", "").into_bytes()),
+        ("not_numeric", good.replacen("0.5", "\"abc\"", 1).into_bytes()),
+        ("non_finite", good.replacen("0.5", "NaN", 1).into_bytes()),
+        ("wrong_width", good.replacen("0.5,", "", 1).into_bytes()),
+        ("empty_data", serde_json::json!({"dataframe_split": {"columns": fraud::schema::FEATURE_NAMES, "data": []}}).to_string().into_bytes()),
+        ("too_large", format!("{{\"columns\": [], \"data\": [], \"pad\": \"{}\"}}", "x".repeat(20_000)).into_bytes()),
+    ]
+}
+
+#[test]
+fn bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = model(&dir);
+    let topic = unique("poison");
+    let group = unique("g");
+    create_topic(&topic, 2);
+    // good, bad, good, bad, ... so every bad message sits between good ones.
+    let mut messages = Vec::new();
+    let mut expected_code = HashMap::new();
+    let good = fraud::message::split_json(&[[0.1; 29]]);
+    for round in 0..3 {
+        for (i, (code, payload)) in bad_corpus().into_iter().enumerate() {
+            let key = format!("bad-{round}-{i}");
+            expected_code.insert(key.clone(), code);
+            messages.push((format!("good-{round}-{i}"), good.clone().into_bytes()));
+            messages.push((key, payload));
+        }
+    }
+    send_raw(&topic, &messages);
+    let summary = consume_to_end(&topic, &group, &model_dir, &["--max-message-bytes", "10000"]);
+    assert_eq!(summary["inputs"], messages.len(), "{summary}");
+    assert_eq!(summary["dead_letters"], expected_code.len(), "{summary}");
+    assert_eq!(summary["rows_scored"], messages.len() - expected_code.len());
+
+    let dlq = read_topic(&format!("{topic}-dlq"));
+    assert_eq!(dlq.len(), expected_code.len());
+    let originals: HashMap<String, Vec<u8>> = messages.into_iter().collect();
+    for r in &dlq {
+        let key = r.key.clone().unwrap();
+        assert_eq!(r.headers["fraud.error.code"], expected_code[&key], "{key}: {:?}", r.headers);
+        assert!(!r.headers["fraud.error.message"].is_empty());
+        assert_eq!(r.headers["fraud.source.topic"], topic);
+        assert!(r.headers["fraud.source.offset"].parse::<i64>().is_ok());
+        assert_eq!(r.payload, originals[&key], "the original bytes are kept");
+    }
+    let scores = read_topic(&format!("{topic}-scores"));
+    assert_eq!(scores.len(), 30);
+    assert!(scores.iter().all(|r| r.key.as_ref().unwrap().starts_with("good-")));
+    let by_code = &summary["dead_letters_by_code"];
+    assert_eq!(by_code["invalid_json"], 6);
+    assert_eq!(by_code["too_large"], 3);
+    // Everything, bad messages included, is committed.
+    assert_eq!(committed(&topic, &group, 2), end_offsets(&read_topic(&topic)));
+}
+
+#[test]
+fn two_consumers_share_a_topic_and_one_stops_midway() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = model(&dir);
+    let topic = unique("scale");
+    let group = unique("g");
+    create_topic(&topic, 4);
+    let start = |name: &str| {
+        let mut args = consume_args(&topic, &group, &model_dir);
+        args.extend(["--json".to_string(), "--quiet".to_string()]);
+        fraud().args(&args).env("FRAUD_TEST_NAME", name).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let a = start("a");
+    let b = start("b");
+    // A paced stream, so both consumers work on it and B stops with the stream still flowing.
+    let total = 12_000u64;
+    let producer = {
+        let (brokers, topic, csv) = (brokers(), topic.clone(), sample_csv());
+        std::thread::spawn(move || {
+            let out = fraud()
+                .args(["produce", "--brokers", &brokers, "--topic", &topic, "--count", &total.to_string()])
+                .args(["--rate", "2000", "--csv", csv.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+        })
+    };
+    let scores_topic = format!("{topic}-scores");
+    let partial = wait_for_records(&scores_topic, 3000, Duration::from_secs(60));
+    assert!(partial.len() >= 3000, "the consumers did not get going");
+    terminate(&b);
+    let b_out = b.wait_with_output().unwrap();
+    assert!(b_out.status.success(), "B did not stop cleanly: {}", stderr(&b_out));
+    let b_summary: serde_json::Value = serde_json::from_slice(&b_out.stdout).unwrap();
+    producer.join().unwrap();
+
+    let inputs = read_topic(&topic);
+    assert_eq!(inputs.len() as u64, total);
+    let scores = wait_for_records(&scores_topic, total as usize, Duration::from_secs(90));
+    terminate(&a);
+    let a_out = a.wait_with_output().unwrap();
+    assert!(a_out.status.success(), "{}", stderr(&a_out));
+    let a_summary: serde_json::Value = serde_json::from_slice(&a_out.stdout).unwrap();
+
+    let scored: HashSet<_> = scores.iter().map(|r| r.key.clone()).collect();
+    let missing = inputs.iter().filter(|r| !scored.contains(&r.key)).count();
+    assert_eq!(missing, 0, "inputs without a score record");
+    assert!(b_summary["inputs"].as_u64().unwrap() > 0, "B took part: {b_summary}");
+    let handled = a_summary["inputs"].as_u64().unwrap() + b_summary["inputs"].as_u64().unwrap();
+    assert_eq!(handled as usize, scores.len(), "every score record was counted by one consumer");
+    assert_eq!(committed(&topic, &group, 4), end_offsets(&inputs));
+}
+
+#[test]
+fn sigterm_mid_stream_then_restart_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = model(&dir);
+    let topic = unique("sigterm");
+    let group = unique("g");
+    create_topic(&topic, 2);
+    let total = 20_000usize;
+    produce(&topic, total as u64, &[]);
+    let mut args = consume_args(&topic, &group, &model_dir);
+    // Slow it down with a small in-flight window so the signal lands mid-stream.
+    args.extend(["--json", "--quiet", "--max-in-flight", "1"].iter().map(|s| s.to_string()));
+    let first = fraud().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let scores_topic = format!("{topic}-scores");
+    let partial = wait_for_records(&scores_topic, 200, Duration::from_secs(60));
+    assert!(partial.len() >= 200 && partial.len() < total, "not mid-stream: {}", partial.len());
+    terminate(&first);
+    let out = first.wait_with_output().unwrap();
+    assert!(out.status.success(), "SIGTERM must exit 0: {}", stderr(&out));
+    let first_summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first_inputs = first_summary["inputs"].as_u64().unwrap() as usize;
+    assert!(first_inputs > 0 && first_inputs < total, "{first_summary}");
+    // What it committed is exactly what it handled: no more (at least once), no less (drained).
+    let committed_first: i64 = committed(&topic, &group, 2).values().sum();
+    assert_eq!(committed_first as usize, first_inputs);
+
+    let second = consume_to_end(&topic, &group, &model_dir, &[]);
+    let second_inputs = second["inputs"].as_u64().unwrap() as usize;
+    let scores = read_topic(&scores_topic);
+    let inputs = read_topic(&topic);
+    assert_eq!(inputs.len(), total);
+    assert_eq!(scores.len(), first_inputs + second_inputs, "the summaries count every score record");
+    let scored: HashSet<_> = scores.iter().map(|r| r.key.clone()).collect();
+    assert!(inputs.iter().all(|r| scored.contains(&r.key)), "an input has no score record");
+    assert_eq!(first_inputs + second_inputs, total, "a drained shutdown repeats nothing");
+    assert_eq!(committed(&topic, &group, 2), end_offsets(&inputs));
+}
