@@ -47,6 +47,39 @@ pub enum Command {
     Consume(ConsumeArgs),
     /// Print a topic's records from the beginning (key TAB payload), as kcat -C does.
     Read(ReadArgs),
+    /// Serve the model over HTTP, MLflow-compatible (POST /invocations), with /metrics.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Model directory written by `fraud train`.
+    #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
+    pub model_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "FRAUD_HOST", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port to listen on (0 picks a free one; the log says which).
+    #[arg(short, long, env = "FRAUD_PORT", default_value_t = 5000)]
+    pub port: u16,
+    /// Largest request body in bytes; larger ones get 413.
+    #[arg(long, default_value_t = 5 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Worker threads of the HTTP server.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+}
+
+impl ServeArgs {
+    pub fn config(&self) -> Result<crate::serve::ServeConfig, ConfigError> {
+        if self.max_body_bytes == 0 || self.workers == 0 {
+            return Err(ConfigError("--max-body-bytes and --workers must be at least 1".into()));
+        }
+        Ok(crate::serve::ServeConfig {
+            addr: std::net::SocketAddr::new(self.host, self.port),
+            max_body_bytes: self.max_body_bytes,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +224,9 @@ pub struct ConsumeArgs {
     /// librdkafka statistics interval (consumer lag metrics); 0 turns them off.
     #[arg(long, default_value_t = 5_000)]
     pub stats_interval_ms: u64,
+    /// Serve Prometheus metrics on this address (GET /metrics), e.g. 127.0.0.1:9100.
+    #[arg(long, env = "FRAUD_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl ConsumeArgs {

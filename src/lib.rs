@@ -11,6 +11,7 @@ pub mod model;
 pub mod report;
 pub mod run;
 pub mod schema;
+pub mod serve;
 pub mod telemetry;
 pub mod train;
 

@@ -654,6 +654,28 @@ mod tests {
         assert_eq!(p.parse_csv(format!("Time,{}\n", FEATURE_NAMES.join(",")).as_bytes()).unwrap_err().code, ErrorCode::EmptyData);
     }
 
+    /// Regression: serde_json's default float parser is not always correctly rounded, so a JSON
+    /// row could score differently from the same CSV row (seen as last-bit differences in
+    /// probabilities between `fraud serve` and `fraud evaluate`).
+    #[test]
+    fn json_numbers_parse_to_the_exact_double() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut parser = RowParser::new(DEFAULT_MAX_BYTES);
+        for _ in 0..2000 {
+            let rows: Vec<FeatureRow> = vec![std::array::from_fn(|_| rng.gen_range(-50.0..50.0) * 10f64.powi(rng.gen_range(-8..8)))];
+            let text: String = format!(
+                "{{\"columns\": {:?}, \"data\": [[{}]]}}",
+                FEATURE_NAMES,
+                rows[0].iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(",")
+            );
+            let parsed = parser.parse_json(text.as_bytes()).unwrap();
+            for (a, b) in parsed[0].iter().zip(&rows[0]) {
+                assert_eq!(a.to_bits(), b.to_bits(), "{b:?} parsed as {a:?}");
+            }
+        }
+    }
+
     #[test]
     fn score_record_shape() {
         let mut buf = Vec::new();

@@ -33,6 +33,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Produce(args) => produce(&args),
         Command::Consume(args) => consume(&args),
+        Command::Serve(args) => {
+            let cfg = args.config()?;
+            let model = load_model(&args.model_dir)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(args.workers)
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime
+                .block_on(crate::serve::serve(&cfg, model))
+                .with_context(|| format!("serving on {}", cfg.addr))
+        }
         Command::Read(args) => {
             let cfg = args.config()?;
             crate::kafka::read::read(&cfg).with_context(|| format!("reading {} at {}", cfg.topic, cfg.kafka.brokers))?;
@@ -68,6 +80,7 @@ fn consume(args: &crate::cli::ConsumeArgs) -> anyhow::Result<()> {
     let model = load_model(&args.model_dir)?;
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = crate::telemetry::ConsumerMetrics::register(&mut registry);
+    let registry = Arc::new(registry);
     let shutdown = Arc::new(AtomicBool::new(false));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -75,14 +88,28 @@ fn consume(args: &crate::cli::ConsumeArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     let summary = runtime.block_on(async {
+        if let Some(addr) = args.metrics_addr {
+            // Bind now, so a bad address fails at start instead of in the background.
+            let listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding the metrics address {addr}"))?;
+            drop(listener);
+            let registry = Arc::clone(&registry);
+            tokio::spawn(async move {
+                if let Err(e) = crate::serve::serve_metrics(addr, registry).await {
+                    tracing::error!(error = %e, "metrics endpoint failed");
+                }
+            });
+        }
         let flag = Arc::clone(&shutdown);
         tokio::spawn(async move {
             shutdown_signal().await;
             flag.store(true, Ordering::Relaxed);
         });
         let cfg = cfg.clone();
-        tokio::task::spawn_blocking(move || crate::kafka::consume::consume(&cfg, model, metrics, shutdown)).await
-    })??;
+        let summary = tokio::task::spawn_blocking(move || crate::kafka::consume::consume(&cfg, model, metrics, shutdown))
+            .await
+            .context("the consumer thread panicked")??;
+        anyhow::Ok(summary)
+    })?;
     if args.json {
         println!("{}", summary.to_json());
     } else {

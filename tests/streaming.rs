@@ -253,3 +253,69 @@ fn sigterm_mid_stream_then_restart_loses_nothing() {
     assert_eq!(first_inputs + second_inputs, total, "a drained shutdown repeats nothing");
     assert_eq!(committed(&topic, &group, 2), end_offsets(&inputs));
 }
+
+/// A free loopback port (bound and released; the consumer binds it right after).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn scrape(addr: &str) -> HashMap<String, f64> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let Ok(mut resp) = agent.get(format!("http://{addr}/metrics")).call() else { return HashMap::new() };
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(k, v)| Some((k.to_string(), v.parse().ok()?))))
+        .collect()
+}
+
+#[test]
+fn consumer_metrics_move_with_consumed_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = model(&dir);
+    let topic = unique("metrics");
+    let group = unique("g");
+    create_topic(&topic, 2);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut args = consume_args(&topic, &group, &model_dir);
+    args.extend(["--quiet", "--json", "--metrics-addr", &addr].iter().map(|s| s.to_string()));
+    let child = fraud().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+
+    produce(&topic, 500, &[]);
+    send_raw(&topic, &[("bad-1".into(), b"{nope".to_vec()), ("bad-2".into(), b"{\"rows\": 1}".to_vec())]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let metrics = loop {
+        let m = scrape(&addr);
+        if m.get("fraud_consumer_messages_total").copied().unwrap_or(0.0) >= 502.0 || std::time::Instant::now() > deadline {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    // Lag comes from librdkafka statistics, once a second here.
+    let lag_gauges = |m: &HashMap<String, f64>| -> Vec<f64> {
+        m.iter().filter(|(k, _)| k.starts_with("fraud_consumer_lag_messages{")).map(|(_, v)| *v).collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let later = loop {
+        let m = scrape(&addr);
+        let lags = lag_gauges(&m);
+        if (lags.len() == 2 && lags.iter().all(|l| *l == 0.0)) || std::time::Instant::now() > deadline {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    terminate(&child);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    assert_eq!(metrics["fraud_consumer_messages_total"], 502.0, "{metrics:?}");
+    assert_eq!(metrics["fraud_consumer_rows_scored_total"], 500.0);
+    assert_eq!(metrics["fraud_consumer_dead_letters_total{code=\"invalid_json\"}"], 1.0);
+    assert_eq!(metrics["fraud_consumer_dead_letters_total{code=\"unknown_layout\"}"], 1.0);
+    assert_eq!(metrics["fraud_consumer_latency_seconds_count"], 500.0);
+    let lags = lag_gauges(&later);
+    assert_eq!(lags.len(), 2, "a lag gauge per partition: {later:?}");
+    assert!(lags.iter().all(|l| *l == 0.0), "caught up: {lags:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["inputs"], 502);
+}

@@ -147,9 +147,12 @@ impl ClientContext for ScoringContext {
     fn stats(&self, stats: Statistics) {
         if let Some(topic) = stats.topics.get(&self.topic) {
             for (id, p) in &topic.partitions {
-                if *id >= 0 && p.consumer_lag >= 0 {
+                // Lag behind the offsets stored after delivery (what the next commit covers);
+                // librdkafka's committed-offset lag stays -1 until the first commit.
+                let lag = if p.consumer_lag_stored >= 0 { p.consumer_lag_stored } else { p.consumer_lag };
+                if *id >= 0 && lag >= 0 {
                     let label = PartitionLabel { topic: self.topic.clone(), partition: id.to_string() };
-                    self.metrics.lag.get_or_create(&label).set(p.consumer_lag);
+                    self.metrics.lag.get_or_create(&label).set(lag);
                 }
             }
         }

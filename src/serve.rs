@@ -1,0 +1,181 @@
+//! `fraud serve`: an MLflow-compatible REST scorer. `POST /invocations` takes every layout
+//! current MLflow takes plus the tutorial's legacy `{"columns","data"}` body (see
+//! [`crate::message`]), and `text/csv`; errors are shaped as MLflow shapes them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::message::{RowParser, WireError};
+use crate::model::FraudModel;
+use crate::telemetry::{ServerMetrics, StatusLabel};
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+struct AppState {
+    model: FraudModel,
+    metrics: Arc<ServerMetrics>,
+    registry: Registry,
+    max_body_bytes: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct InvocationQuery {
+    #[serde(default)]
+    probabilities: bool,
+}
+
+/// An error response as MLflow's scoring server writes it.
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error_code": code, "message": message.into() }))).into_response()
+}
+
+fn bad_request(e: &WireError) -> Response {
+    error(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("{}: {}", e.code, e.message))
+}
+
+async fn invocations(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<InvocationQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let response = match query {
+        Ok(Query(q)) => score(&state, q.probabilities, &headers, body),
+        Err(e) => error(StatusCode::BAD_REQUEST, "BAD_REQUEST", e.body_text()),
+    };
+    let status = response.status().as_u16().to_string();
+    state.metrics.requests.get_or_create(&StatusLabel { status }).inc();
+    state.metrics.latency.observe(started.elapsed().as_secs_f64());
+    response
+}
+
+fn score(state: &AppState, with_probabilities: bool, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let csv = match content_type.as_str() {
+        "application/json" => false,
+        "text/csv" => true,
+        other => {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "BAD_REQUEST",
+                format!("content type {other:?} is not supported; use application/json or text/csv"),
+            );
+        }
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BAD_REQUEST",
+                format!("the request body is over the limit of {} bytes", state.max_body_bytes),
+            );
+        }
+        Err(rejection) => return error(rejection.status(), "BAD_REQUEST", rejection.body_text()),
+    };
+    let mut parser = RowParser::new(state.max_body_bytes);
+    let rows = if csv { parser.parse_csv(&body) } else { parser.parse_json(&body) };
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => return bad_request(&e),
+    };
+    let mut predictions = Vec::with_capacity(rows.len());
+    let mut probabilities = Vec::with_capacity(if with_probabilities { rows.len() } else { 0 });
+    for row in rows {
+        let s = state.model.score(row);
+        predictions.push(u8::from(s.fraud));
+        if with_probabilities {
+            probabilities.push(s.probability);
+        }
+    }
+    state.metrics.rows_scored.inc_by(rows.len() as u64);
+    let body = if with_probabilities {
+        json!({ "predictions": predictions, "probabilities": probabilities })
+    } else {
+        json!({ "predictions": predictions })
+    };
+    axum::Json(body).into_response()
+}
+
+async fn ping() -> &'static str {
+    "\n"
+}
+
+async fn version(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "model_version": state.model.version(),
+        "model_created_at": state.model.file().provenance.created_at,
+    }))
+    .into_response()
+}
+
+async fn metrics_handler(State(state): State<Arc<AppState>>) -> Response {
+    metrics_response(&state.registry)
+}
+
+/// A registry in Prometheus text format, as an HTTP response.
+pub fn metrics_response(registry: &Registry) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        crate::telemetry::encode(registry),
+    )
+        .into_response()
+}
+
+pub fn router(model: FraudModel, max_body_bytes: usize) -> Router {
+    let mut registry = Registry::default();
+    let metrics = ServerMetrics::register(&mut registry);
+    let state = Arc::new(AppState { model, metrics, registry, max_body_bytes });
+    Router::new()
+        .route("/invocations", post(invocations))
+        .route("/ping", get(ping))
+        .route("/health", get(ping))
+        .route("/version", get(version))
+        .route("/metrics", get(metrics_handler))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// Serves until SIGINT/SIGTERM, then lets in-flight requests finish.
+pub async fn serve(cfg: &ServeConfig, model: FraudModel) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(cfg.addr).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(model = model.version(), "fraud serve listening on http://{addr}");
+    axum::serve(listener, router(model, cfg.max_body_bytes))
+        .with_graceful_shutdown(crate::run::shutdown_signal())
+        .await
+}
+
+/// Serves a metrics registry on `/metrics` (the consumer's endpoint) until the runtime stops.
+pub async fn serve_metrics(addr: SocketAddr, registry: Arc<Registry>) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
+    let app = Router::new().route("/metrics", get(move || {
+        let registry = Arc::clone(&registry);
+        async move { metrics_response(&registry) }
+    }));
+    axum::serve(listener, app).await
+}
