@@ -117,7 +117,8 @@ pub struct KafkaArgs {
     /// Bootstrap brokers, host:port[,host:port...].
     #[arg(short, long, env = "FRAUD_BROKERS", default_value = "127.0.0.1:9092")]
     pub brokers: String,
-    /// A librdkafka property, passed through as kcat does (repeatable): -X security.protocol=SSL
+    /// A librdkafka property, passed through as kcat does (repeatable): -X security.protocol=SSL.
+    /// Consumer- or producer-only properties go to that client only.
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
     pub property: Vec<(String, String)>,
 }

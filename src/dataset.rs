@@ -3,11 +3,11 @@
 //! Columns are found by header name; `Class` may be quoted (`"0"`/`"1"`). Every bad cell is
 //! reported with its file, line and column.
 
-use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::mpsc;
+use std::thread;
 
 use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -23,6 +23,8 @@ pub enum DatasetError {
     Open { path: PathBuf, source: io::Error },
     #[error("{path}: cannot read line {line}: {source}")]
     Read { path: PathBuf, line: u64, source: csv::Error },
+    #[error("{path}: cannot decompress: {source}")]
+    Decode { path: PathBuf, source: io::Error },
     #[error("{path}: the file is empty (no header row)")]
     Empty { path: PathBuf },
     #[error("{path}: header has {missing}; expected columns {expected}")]
@@ -82,9 +84,15 @@ pub fn read_features(path: &Path) -> Result<Array2<f64>, DatasetError> {
     Ok(read(path, false, false)?.features)
 }
 
+/// Size of the blocks passed between the reading stages.
+const BLOCK: usize = 1 << 20;
+
+/// Reads in three stages on their own threads, so they overlap: the file's bytes are read and
+/// hashed; then decompressed (if gzip) and cut into blocks of whole lines; then parsed here.
+/// Fields may be quoted but may not contain line breaks (no numeric field does).
 fn read(path: &Path, progress: bool, labelled: bool) -> Result<Transactions, DatasetError> {
     let open_err = |source| DatasetError::Open { path: path.to_path_buf(), source };
-    let file = File::open(path).map_err(open_err)?;
+    let mut file = File::open(path).map_err(open_err)?;
     let size = file.metadata().map_err(open_err)?.len();
     let bar = if progress { ProgressBar::new(size) } else { ProgressBar::hidden() };
     bar.set_style(
@@ -93,43 +101,137 @@ fn read(path: &Path, progress: bool, labelled: bool) -> Result<Transactions, Dat
     );
     bar.set_message(path.display().to_string());
 
-    let digest = Rc::new(RefCell::new(Sha256::new()));
-    let hashing = HashingReader { inner: file, digest: Rc::clone(&digest), bar: bar.clone() };
-    let mut hashing = BufReader::with_capacity(1 << 20, hashing);
-    let gzip = is_gzip(&mut hashing).map_err(open_err)?;
-    let input: Box<dyn Read> = if gzip {
-        Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(hashing)))
-    } else {
-        Box::new(hashing)
-    };
-    let result = parse(path, input, labelled);
+    let (raw_tx, raw_rx) = mpsc::sync_channel::<Vec<u8>>(8);
+    let reader_bar = bar.clone();
+    let reader = thread::spawn(move || -> io::Result<String> {
+        let mut digest = Sha256::new();
+        loop {
+            let mut block = vec![0; BLOCK];
+            let n = read_full(&mut file, &mut block)?;
+            if n == 0 {
+                break;
+            }
+            block.truncate(n);
+            digest.update(&block);
+            reader_bar.inc(n as u64);
+            if raw_tx.send(block).is_err() {
+                break; // the parser stopped early (a bad row)
+            }
+        }
+        Ok(hex(&digest.finalize()))
+    });
+    let (lines_tx, lines_rx) = mpsc::sync_channel::<Vec<u8>>(8);
+    let splitter = thread::spawn(move || -> io::Result<()> {
+        let mut raw = BlockReader { rx: raw_rx, block: Vec::new(), pos: 0 };
+        let gzip = raw.starts_with_gzip_magic();
+        let mut input: Box<dyn Read> = if gzip { Box::new(MultiGzDecoder::new(raw)) } else { Box::new(raw) };
+        let mut carry: Vec<u8> = Vec::new();
+        loop {
+            let mut block = std::mem::take(&mut carry);
+            let start = block.len();
+            block.resize(start + BLOCK, 0);
+            let n = read_full(&mut input, &mut block[start..])?;
+            block.truncate(start + n);
+            if n == 0 {
+                if !block.is_empty() {
+                    let _ = lines_tx.send(block);
+                }
+                return Ok(());
+            }
+            // Keep the partial last line for the next block.
+            if let Some(last) = memchr::memrchr(b'\n', &block) {
+                carry = block[last + 1..].to_vec();
+                block.truncate(last + 1);
+            } else {
+                carry = block;
+                continue;
+            }
+            if lines_tx.send(block).is_err() {
+                return Ok(());
+            }
+        }
+    });
+    let result = parse(path, lines_rx, labelled);
     bar.finish_and_clear();
+    let split_result = splitter.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+    let sha256 = reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+    // A broken stream first: it explains whatever the parser then made of the pieces.
+    split_result.map_err(|source| DatasetError::Decode { path: path.to_path_buf(), source })?;
+    let sha256 = sha256.map_err(open_err)?;
     let (features, labels) = result?;
-    let sha256 = hex(&digest.borrow().clone().finalize());
     Ok(Transactions { features, labels, sha256 })
 }
 
-fn is_gzip<R: io::BufRead>(r: &mut R) -> io::Result<bool> {
-    let head = r.fill_buf()?;
-    Ok(head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+/// Reads until `buf` is full or the input ends.
+fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
-fn parse(path: &Path, input: Box<dyn Read>, labelled: bool) -> Result<(Array2<f64>, Vec<bool>), DatasetError> {
+/// The raw blocks of the reading stage, as a `Read`.
+struct BlockReader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    block: Vec<u8>,
+    pos: usize,
+}
+
+impl BlockReader {
+    fn fill(&mut self) -> bool {
+        while self.pos >= self.block.len() {
+            match self.rx.recv() {
+                Ok(b) => {
+                    self.block = b;
+                    self.pos = 0;
+                }
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    fn starts_with_gzip_magic(&mut self) -> bool {
+        self.fill() && self.block.len() >= 2 && self.block[0] == 0x1f && self.block[1] == 0x8b
+    }
+}
+
+impl Read for BlockReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.fill() {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.block.len() - self.pos);
+        buf[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn parse(path: &Path, blocks: mpsc::Receiver<Vec<u8>>, labelled: bool) -> Result<(Array2<f64>, Vec<bool>), DatasetError> {
     let path_buf = || path.to_path_buf();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(input);
-    let headers = reader
-        .byte_headers()
+    let mut blocks = blocks.into_iter();
+    let mut first = blocks.next().unwrap_or_default();
+    let header_end = memchr::memchr(b'\n', &first).map_or(first.len(), |i| i + 1);
+    let header_line: Vec<u8> = first.drain(..header_end).collect();
+    let headers = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&header_line[..])
+        .byte_records()
+        .next()
+        .transpose()
         .map_err(|source| DatasetError::Read { path: path_buf(), line: 1, source })?
-        .clone();
-    if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
+        .unwrap_or_default();
+    if headers.is_empty() || (headers.len() == 1 && headers[0].trim_ascii().is_empty()) {
         return Err(DatasetError::Empty { path: path_buf() });
     }
-    let names: Vec<String> =
-        headers.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
+    let names: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
     let label_col = names.iter().position(|n| n == LABEL_NAME);
     let map = ColumnMap::from_names(names.iter().map(String::as_str));
     let (map, label_col) = match (map, label_col) {
@@ -155,67 +257,64 @@ fn parse(path: &Path, input: Box<dyn Read>, labelled: bool) -> Result<(Array2<f6
     let mut labels = Vec::with_capacity(1 << 15);
     let mut rows = 0usize;
     let mut record = csv::ByteRecord::new();
-    loop {
-        let more = reader.read_byte_record(&mut record).map_err(|source| DatasetError::Read {
-            path: path_buf(),
-            line: source.position().map_or(0, |p| p.line()),
-            source,
-        })?;
-        if !more {
-            break;
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        if record.len() != headers.len() {
-            // A trailing blank line reads as one empty field: not a row.
-            if record.len() == 1 && record[0].is_empty() {
-                continue;
-            }
-            return Err(DatasetError::Width {
+    // Line number (1-based) of the first line of the current block.
+    let mut first_line: u64 = 2;
+    for block in std::iter::once(first).chain(blocks) {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&block[..]);
+        let mut lines_in_block = 0;
+        loop {
+            let more = reader.read_byte_record(&mut record).map_err(|source| DatasetError::Read {
                 path: path_buf(),
-                line,
-                expected: headers.len(),
-                found: record.len(),
+                line: first_line + source.position().map_or(0, |p| p.line().saturating_sub(1)),
+                source,
+            })?;
+            if !more {
+                break;
+            }
+            let line = first_line + record.position().map_or(0, |p| p.line().saturating_sub(1));
+            lines_in_block = line + 1 - first_line;
+            if record.len() != headers.len() {
+                // A blank line reads as one empty field: not a row.
+                if record.len() == 1 && record[0].trim_ascii().is_empty() {
+                    continue;
+                }
+                return Err(DatasetError::Width { path: path_buf(), line, expected: headers.len(), found: record.len() });
+            }
+            for j in 0..N_FEATURES {
+                let col = map.source(j);
+                let value = parse_cell(&record[col]).map_err(|bad| {
+                    let column = FEATURE_NAMES[j].to_string();
+                    let value = String::from_utf8_lossy(&record[col]).into_owned();
+                    match bad {
+                        BadCell::NotANumber => DatasetError::NotANumber { path: path_buf(), line, column, value },
+                        BadCell::NotFinite => DatasetError::NotFinite { path: path_buf(), line, column, value },
+                    }
+                })?;
+                values.push(value);
+            }
+            let Some(label_col) = label_col else {
+                rows += 1;
+                continue;
+            };
+            labels.push(match record[label_col].trim_ascii() {
+                b"0" | b"0.0" => false,
+                b"1" | b"1.0" => true,
+                other => {
+                    return Err(DatasetError::BadClass {
+                        path: path_buf(),
+                        line,
+                        value: String::from_utf8_lossy(other).into_owned(),
+                    });
+                }
             });
         }
-        for j in 0..N_FEATURES {
-            let col = map.source(j);
-            let value = parse_cell(&record[col]).map_err(|bad| {
-                let column = FEATURE_NAMES[j].to_string();
-                let value = String::from_utf8_lossy(&record[col]).into_owned();
-                match bad {
-                    BadCell::NotANumber => {
-                        DatasetError::NotANumber { path: path_buf(), line, column, value }
-                    }
-                    BadCell::NotFinite => {
-                        DatasetError::NotFinite { path: path_buf(), line, column, value }
-                    }
-                }
-            })?;
-            values.push(value);
-        }
-        let Some(label_col) = label_col else {
-            rows += 1;
-            continue;
-        };
-        labels.push(match record[label_col].trim_ascii() {
-            b"0" | b"0.0" => false,
-            b"1" | b"1.0" => true,
-            other => {
-                return Err(DatasetError::BadClass {
-                    path: path_buf(),
-                    line,
-                    value: String::from_utf8_lossy(other).into_owned(),
-                });
-            }
-        });
+        first_line += memchr::memchr_iter(b'\n', &block).count().max(lines_in_block as usize) as u64;
     }
-    drop(reader);
     rows += labels.len();
     if rows == 0 {
         return Err(DatasetError::NoRows { path: path_buf() });
     }
-    let features = Array2::from_shape_vec((rows, N_FEATURES), values)
-        .map_err(|_| DatasetError::NoRows { path: path_buf() })?;
+    let features = Array2::from_shape_vec((rows, N_FEATURES), values).map_err(|_| DatasetError::NoRows { path: path_buf() })?;
     Ok((features, labels))
 }
 
@@ -228,25 +327,9 @@ pub enum BadCell {
 
 /// Parses one numeric cell; surrounding blanks are allowed, NaN and infinities are not.
 pub fn parse_cell(cell: &[u8]) -> Result<f64, BadCell> {
-    let text = std::str::from_utf8(cell.trim_ascii()).map_err(|_| BadCell::NotANumber)?;
-    let value: f64 = text.parse().map_err(|_| BadCell::NotANumber)?;
+    // fast-float2 is correctly rounded, like std's parser, and reads bytes directly.
+    let value: f64 = fast_float2::parse(cell.trim_ascii()).map_err(|_| BadCell::NotANumber)?;
     if value.is_finite() { Ok(value) } else { Err(BadCell::NotFinite) }
-}
-
-/// Hashes the bytes that pass and advances the progress bar.
-struct HashingReader<R> {
-    inner: R,
-    digest: Rc<RefCell<Sha256>>,
-    bar: ProgressBar,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.digest.borrow_mut().update(&buf[..n]);
-        self.bar.inc(n as u64);
-        Ok(n)
-    }
 }
 
 /// Lower-case hex of a digest.
@@ -305,6 +388,37 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t.features[[1, 0]], 2.0);
         assert_eq!(t.sha256, hex(&Sha256::digest(&bytes)));
+    }
+
+    #[test]
+    fn truncated_gzip_is_a_decode_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<String> = (0..5000).map(|i| row(i as f64, i as f64 * 0.001, (i % 2) as u8)).collect();
+        let text = format!("{}\n{}\n", header(), rows.join("\n"));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        let bytes = gz.finish().unwrap();
+        let path = dir.path().join("t.csv.gz");
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let e = read_labelled(&path, false).unwrap_err();
+        assert!(matches!(e, DatasetError::Decode { .. }), "{e}");
+    }
+
+    #[test]
+    fn many_blocks_keep_every_row_and_line_numbers() {
+        // Over 1 MiB, so the rows span several blocks of the reading pipeline.
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows: Vec<String> = (0..20000).map(|i| row(i as f64, i as f64, (i % 3 == 0) as u8)).collect();
+        let text = format!("{}\n{}\n", header(), rows.join("\n"));
+        assert!(text.len() > 2 * BLOCK);
+        let t = read_labelled(&write(&dir, "big.csv", &text), false).unwrap();
+        assert_eq!(t.len(), 20000);
+        assert_eq!(t.features[[19999, 0]], 19999.0);
+        assert_eq!(t.frauds(), 6667);
+        rows[15500] = rows[15500].replacen(",", ",x", 2);
+        let text = format!("{}\n{}\n", header(), rows.join("\n"));
+        let e = read_labelled(&write(&dir, "bad.csv", &text), false).unwrap_err().to_string();
+        assert!(e.contains("line 15502, column V1"), "{e}");
     }
 
     #[test]

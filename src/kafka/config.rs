@@ -20,9 +20,13 @@ impl KafkaConfig {
         c
     }
 
-    fn finish(&self, mut c: ClientConfig) -> ClientConfig {
+    /// Applies the `-X` properties meant for this kind of client (see [`scope`]).
+    fn finish(&self, mut c: ClientConfig, client: Scope) -> ClientConfig {
         for (k, v) in &self.properties {
-            c.set(k, v);
+            let s = scope(k);
+            if s == Scope::Both || s == client {
+                c.set(k, v);
+            }
         }
         c
     }
@@ -36,7 +40,7 @@ impl KafkaConfig {
             .set("batch.num.messages", "10000")
             .set("queue.buffering.max.messages", "1000000")
             .set("message.timeout.ms", delivery_timeout_ms.to_string());
-        self.finish(c)
+        self.finish(c, Scope::Producer)
     }
 
     /// A group consumer whose offsets are stored by the application, after the outputs of a
@@ -50,7 +54,7 @@ impl KafkaConfig {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", if partition_eof { "true" } else { "false" })
             .set("statistics.interval.ms", stats_interval_ms.to_string());
-        self.finish(c)
+        self.finish(c, Scope::Consumer)
     }
 }
 
@@ -63,7 +67,42 @@ impl KafkaConfig {
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
             .set("allow.auto.create.topics", "false");
-        self.finish(c)
+        self.finish(c, Scope::Consumer)
+    }
+}
+
+/// Which clients a librdkafka property is for. `fraud consume` runs a consumer and a producer;
+/// a `-X` property goes to the one it is meant for (librdkafka would warn on the other), and
+/// to both when it is general (security, connection, debugging).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Consumer,
+    Producer,
+    Both,
+}
+
+pub fn scope(key: &str) -> Scope {
+    const CONSUMER: &[&str] = &[
+        "group.", "partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms",
+        "coordinator.query.interval.ms", "max.poll.interval.ms", "enable.auto.commit",
+        "auto.commit.interval.ms", "enable.auto.offset.store", "queued.", "fetch.", "isolation.level",
+        "enable.partition.eof", "check.crcs", "auto.offset.reset", "consume.callback.max.messages",
+        "offset.store.",
+    ];
+    const PRODUCER: &[&str] = &[
+        "transactional.id", "transaction.timeout.ms", "enable.idempotence", "enable.gapless.guarantee",
+        "queue.buffering.", "compression.", "batch.num.messages", "batch.size", "linger.ms",
+        "delivery.report.only.error", "message.send.max.retries", "retries", "request.required.acks",
+        "acks", "request.timeout.ms", "message.timeout.ms", "delivery.timeout.ms", "partitioner",
+        "sticky.partitioning.linger.ms", "queuing.strategy", "produce.offset.report",
+    ];
+    let matches = |list: &[&str]| list.iter().any(|p| if p.ends_with('.') { key.starts_with(p) } else { key == *p });
+    if matches(CONSUMER) {
+        Scope::Consumer
+    } else if matches(PRODUCER) {
+        Scope::Producer
+    } else {
+        Scope::Both
     }
 }
 
@@ -112,6 +151,28 @@ mod tests {
         let c = k.consumer("g", true, 0);
         assert_eq!(c.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(c.get("enable.partition.eof"), Some("true"));
+    }
+
+    #[test]
+    fn properties_go_to_the_client_they_are_for() {
+        let k = KafkaConfig {
+            brokers: "b:1".into(),
+            properties: vec![
+                ("session.timeout.ms".into(), "6000".into()),
+                ("linger.ms".into(), "50".into()),
+                ("sasl.mechanisms".into(), "PLAIN".into()),
+            ],
+        };
+        let (p, c) = (k.producer(1000), k.consumer("g", false, 0));
+        assert_eq!(c.get("session.timeout.ms"), Some("6000"));
+        assert_eq!(p.get("session.timeout.ms"), None);
+        assert_eq!(p.get("linger.ms"), Some("50"));
+        assert_eq!(c.get("linger.ms"), None);
+        assert_eq!((p.get("sasl.mechanisms"), c.get("sasl.mechanisms")), (Some("PLAIN"), Some("PLAIN")));
+        assert_eq!(scope("group.instance.id"), Scope::Consumer);
+        assert_eq!(scope("fetch.min.bytes"), Scope::Consumer);
+        assert_eq!(scope("compression.type"), Scope::Producer);
+        assert_eq!(scope("debug"), Scope::Both);
     }
 
     #[test]
