@@ -1,0 +1,93 @@
+//! The consumer's hot path without the broker: parse one JSON message and score its rows, and
+//! the same plus writing the score record. Run with `cargo bench --bench hot_path`.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use fraud::message::{DEFAULT_MAX_BYTES, RowParser, ScoreRecord, Source, split_json};
+use fraud::model::FraudModel;
+use fraud::schema::FeatureRow;
+
+fn model_and_rows() -> (FraudModel, Vec<FeatureRow>) {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample.csv");
+    let data = fraud::dataset::read_labelled(&sample, false).expect("data/sample.csv");
+    let scaler = fraud::train::fit_scaler(&data.features);
+    let x = fraud::train::standardise(&data.features, &scaler);
+    let fitted = fraud::fit::fit(x.view(), &data.labels, &Default::default()).expect("fit");
+    let provenance = fraud::model::Provenance {
+        crate_version: "bench".into(),
+        created_at: String::new(),
+        input_file: sample.display().to_string(),
+        input_sha256: data.sha256.clone(),
+        rows_train: data.len(),
+        frauds_train: data.frauds(),
+        seed: 0,
+        test_size: 0.0,
+        fit_seconds: 0.0,
+        gradient_max: fitted.gradient_max,
+        training_metrics: fraud::metrics::Evaluation::new(&[0.9, 0.1], &[true, false], 0.5),
+    };
+    let model = FraudModel::new(scaler, fitted.weights, fitted.intercept, 0.5, provenance).expect("model");
+    let rows = data.features.rows().into_iter().take(1000).map(|r| std::array::from_fn(|j| r[j])).collect();
+    (model, rows)
+}
+
+fn hot_path(c: &mut Criterion) {
+    let (model, rows) = model_and_rows();
+    // The tutorial's messages: one row each, as `fraud produce` writes them.
+    let messages: Vec<String> = rows.iter().map(|r| split_json(std::slice::from_ref(r))).collect();
+    let mut parser = RowParser::new(DEFAULT_MAX_BYTES);
+    let mut group = c.benchmark_group("hot_path");
+    group.throughput(Throughput::Elements(1));
+
+    let mut i = 0;
+    group.bench_function("parse_and_score_one_message", |b| {
+        b.iter(|| {
+            let msg = &messages[i % messages.len()];
+            i += 1;
+            let rows = parser.parse_json(black_box(msg.as_bytes())).expect("valid");
+            let mut flagged = 0u32;
+            for row in rows {
+                flagged += u32::from(model.score(row).fraud);
+            }
+            black_box(flagged)
+        })
+    });
+
+    let (mut predictions, mut probabilities, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    group.bench_function("parse_score_and_write_record", |b| {
+        b.iter(|| {
+            let msg = &messages[i % messages.len()];
+            i += 1;
+            let rows = parser.parse_json(black_box(msg.as_bytes())).expect("valid");
+            predictions.clear();
+            probabilities.clear();
+            for row in rows {
+                let s = model.score(row);
+                predictions.push(u8::from(s.fraud));
+                probabilities.push(s.probability);
+            }
+            ScoreRecord {
+                predictions: &predictions,
+                probabilities: &probabilities,
+                model_version: model.version(),
+                source: Some(Source { topic: "test", partition: 0, offset: i as i64 }),
+            }
+            .write_into(&mut out);
+            black_box(out.len())
+        })
+    });
+
+    group.bench_function("score_one_row", |b| {
+        b.iter(|| {
+            let row = &rows[i % rows.len()];
+            i += 1;
+            black_box(model.score(black_box(row)))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, hot_path);
+criterion_main!(benches);

@@ -1,0 +1,315 @@
+//! A fast path for the split layout that `fraud produce` and the tutorial write:
+//! `{"columns": [...], "data": [[...], ...]}`, optionally inside `{"dataframe_split": ...}`.
+//!
+//! It scans the bytes once, parses numbers with fast-float2 after checking them against JSON's
+//! number grammar, and reuses the column mapping while the `columns` bytes repeat (they do, in
+//! a stream). It accepts a strict subset of what the serde path accepts and returns the same
+//! rows. It reads only ASCII outside the column names, and the names are checked as UTF-8
+//! when cached, so it needs no separate UTF-8 pass. On anything else (escapes, other value types, other layouts, any error) it returns
+//! `None` and the serde path decides, so every rejection keeps its code and message.
+
+use crate::schema::{ColumnMap, FeatureRow, N_FEATURES};
+
+/// The column mapping of the last `columns` array seen, keyed by its exact bytes.
+#[derive(Debug, Default)]
+pub(super) struct ColumnCache {
+    bytes: Vec<u8>,
+    /// `target[c]`: the feature held by input column `c`, if any.
+    target: Vec<Option<usize>>,
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    p: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.p) {
+            self.p += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.ws();
+        (self.b.get(self.p) == Some(&c)).then(|| self.p += 1)
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.p).copied()
+    }
+
+    fn literal(&mut self, s: &[u8]) -> Option<()> {
+        self.ws();
+        self.b[self.p..].starts_with(s).then(|| self.p += s.len())
+    }
+
+    /// A string without escapes; its contents.
+    fn plain_string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.p;
+        let len = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
+        if self.b[start + len] != b'"' {
+            return None;
+        }
+        // Control characters are invalid in JSON strings: leave them to serde.
+        if self.b[start..start + len].iter().any(|c| *c < 0x20) {
+            return None;
+        }
+        self.p = start + len + 1;
+        Some(&self.b[start..start + len])
+    }
+
+    /// A number in JSON's grammar, parsed exactly; None for anything else.
+    fn number(&mut self) -> Option<f64> {
+        self.ws();
+        let b = self.b;
+        let start = self.p;
+        let mut p = start;
+        if b.get(p) == Some(&b'-') {
+            p += 1;
+        }
+        match b.get(p)? {
+            b'0' => p += 1,
+            b'1'..=b'9' => {
+                while b.get(p).is_some_and(u8::is_ascii_digit) {
+                    p += 1;
+                }
+            }
+            _ => return None,
+        }
+        if b.get(p) == Some(&b'.') {
+            p += 1;
+            let digits = p;
+            while b.get(p).is_some_and(u8::is_ascii_digit) {
+                p += 1;
+            }
+            if p == digits {
+                return None;
+            }
+        }
+        if let Some(b'e' | b'E') = b.get(p) {
+            p += 1;
+            if let Some(b'+' | b'-') = b.get(p) {
+                p += 1;
+            }
+            let digits = p;
+            while b.get(p).is_some_and(u8::is_ascii_digit) {
+                p += 1;
+            }
+            if p == digits {
+                return None;
+            }
+        }
+        let v: f64 = fast_float2::parse(&b[start..p]).ok()?;
+        // Out of range (1e400): serde's error, not ours.
+        if !v.is_finite() {
+            return None;
+        }
+        self.p = p;
+        Some(v)
+    }
+}
+
+/// Parses `bytes` if it is the split layout in its plain form, appending its rows to `out`.
+pub(super) fn split_layout(bytes: &[u8], cache: &mut ColumnCache, out: &mut Vec<FeatureRow>) -> Option<()> {
+    let mut s = Scanner { b: bytes, p: 0 };
+    s.eat(b'{')?;
+    let nested = if s.peek()? == b'"' && s.b[s.p..].starts_with(b"\"dataframe_split\"") {
+        s.literal(b"\"dataframe_split\"")?;
+        s.eat(b':')?;
+        s.eat(b'{')?;
+        true
+    } else {
+        false
+    };
+    s.literal(b"\"columns\"")?;
+    s.eat(b':')?;
+    s.ws();
+    let columns_start = s.p;
+    // In a stream every message repeats the columns: the cached array, byte for byte, is the
+    // same array (it was validated when cached and ends at its own `]`).
+    if cache.bytes.is_empty() || !bytes[columns_start..].starts_with(&cache.bytes) {
+        s.eat(b'[')?;
+        let mut names: Vec<&str> = Vec::with_capacity(N_FEATURES + 2);
+        if s.peek()? != b']' {
+            loop {
+                names.push(std::str::from_utf8(s.plain_string()?).ok()?);
+                match s.peek()? {
+                    b',' => s.p += 1,
+                    b']' => break,
+                    _ => return None,
+                }
+            }
+        }
+        s.eat(b']')?;
+        // Missing columns and duplicates are the serde path's to report.
+        let map = ColumnMap::from_names(names.iter().copied()).ok()?;
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+        cache.target = map.inverse();
+        cache.bytes = bytes[columns_start..s.p].to_vec();
+    } else {
+        s.p += cache.bytes.len();
+    }
+
+    s.eat(b',')?;
+    s.literal(b"\"data\"")?;
+    s.eat(b':')?;
+    s.eat(b'[')?;
+    let before = out.len();
+    if s.peek()? != b']' {
+        loop {
+            s.eat(b'[')?;
+            let mut row = [0.0; N_FEATURES];
+            for (c, target) in cache.target.iter().enumerate() {
+                if c > 0 {
+                    s.eat(b',')?;
+                }
+                let v = s.number()?;
+                if let Some(j) = target {
+                    row[*j] = v;
+                }
+            }
+            s.eat(b']')?;
+            out.push(row);
+            match s.peek()? {
+                b',' => s.p += 1,
+                b']' => break,
+                _ => return None,
+            }
+        }
+    }
+    s.eat(b']')?;
+    if nested {
+        s.eat(b'}')?;
+    }
+    s.eat(b'}')?;
+    s.ws();
+    // Trailing bytes, or no rows (empty_data is the serde path's to report).
+    if s.p != bytes.len() || out.len() == before {
+        out.truncate(before);
+        return None;
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::layouts::Envelope;
+    use crate::schema::FEATURE_NAMES;
+    use rand::{Rng, SeedableRng};
+
+    /// What the serde path makes of `bytes`.
+    fn by_serde(bytes: &[u8]) -> Option<Vec<FeatureRow>> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let envelope: Envelope = serde_json::from_str(text).ok()?;
+        let mut rows = Vec::new();
+        envelope.into_rows(&mut rows).ok()?;
+        (!rows.is_empty()).then_some(rows)
+    }
+
+    fn by_fast(bytes: &[u8], cache: &mut ColumnCache) -> Option<Vec<FeatureRow>> {
+        let mut rows = Vec::new();
+        split_layout(bytes, cache, &mut rows).map(|()| rows)
+    }
+
+    fn number(rng: &mut impl Rng) -> String {
+        match rng.gen_range(0..5) {
+            0 => format!("{}", rng.gen_range(-1000..1000)),
+            1 => format!("{:e}", rng.gen_range(-1e6..1e6)),
+            2 => "0".to_string(),
+            _ => format!("{:?}", rng.gen_range(-50.0..50.0) * 10f64.powi(rng.gen_range(-5..5))),
+        }
+    }
+
+    /// A valid split-layout message: random whitespace, column order, extra columns, rows.
+    fn message(rng: &mut impl Rng) -> String {
+        let ws = |rng: &mut dyn rand::RngCore| [" ", "", "\n", "\t ", ""][rng.gen_range(0..5)].to_string();
+        let mut cols: Vec<String> = FEATURE_NAMES.iter().map(|s| s.to_string()).collect();
+        if rng.gen_bool(0.5) {
+            cols.push("Time".into());
+        }
+        if rng.gen_bool(0.3) {
+            cols.reverse();
+        }
+        let rows: Vec<String> = (0..rng.gen_range(1..4))
+            .map(|_| {
+                let cells: Vec<String> = cols.iter().map(|_| number(rng)).collect();
+                format!("[{}]", cells.join(&format!(",{}", ws(rng))))
+            })
+            .collect();
+        let quoted: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
+        let inner = format!(
+            "{{{}\"columns\"{}:{}[{}],{}\"data\":{}[{}]{}}}",
+            ws(rng), ws(rng), ws(rng), quoted.join(","), ws(rng), ws(rng), rows.join(","), ws(rng)
+        );
+        if rng.gen_bool(0.3) { format!("{{\"dataframe_split\": {inner}}}") } else { inner }
+    }
+
+    #[test]
+    fn takes_every_plain_split_message_and_agrees_with_serde() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut cache = ColumnCache::default();
+        for _ in 0..3000 {
+            let m = message(&mut rng);
+            let fast = by_fast(m.as_bytes(), &mut cache).unwrap_or_else(|| panic!("fast path refused {m}"));
+            let serde = by_serde(m.as_bytes()).unwrap_or_else(|| panic!("serde refused {m}"));
+            assert_eq!(fast.len(), serde.len());
+            for (a, b) in fast.iter().zip(&serde) {
+                assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}");
+            }
+        }
+    }
+
+    #[test]
+    fn never_accepts_what_serde_rejects_or_reads_differently() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let mut cache = ColumnCache::default();
+        let junk = b"{}[],:\"0123456789-+eE. \\nxu";
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let mut m = message(&mut rng).into_bytes();
+            for _ in 0..rng.gen_range(1..3) {
+                let i = rng.gen_range(0..m.len());
+                match rng.gen_range(0..3) {
+                    0 => m[i] = junk[rng.gen_range(0..junk.len())],
+                    1 => { m.remove(i); }
+                    _ => m.insert(i, junk[rng.gen_range(0..junk.len())]),
+                }
+            }
+            match by_fast(&m, &mut cache) {
+                Some(fast) => {
+                    accepted += 1;
+                    let serde = by_serde(&m).unwrap_or_else(|| panic!("fast accepted what serde rejects: {}", String::from_utf8_lossy(&m)));
+                    assert_eq!(fast, serde, "{}", String::from_utf8_lossy(&m));
+                }
+                None => refused += 1,
+            }
+        }
+        assert!(accepted > 1000 && refused > 1000, "{accepted} accepted, {refused} refused");
+    }
+
+    #[test]
+    fn leaves_other_layouts_and_odd_forms_to_serde() {
+        let mut cache = ColumnCache::default();
+        let cols = serde_json::to_string(&FEATURE_NAMES).unwrap();
+        let row = vec!["1"; 29].join(",");
+        for m in [
+            format!("{{\"data\": [[{row}]], \"columns\": {cols}}}"),
+            format!("{{\"columns\": {cols}, \"data\": [[{row}]], \"index\": [0]}}"),
+            format!("{{\"columns\": {}, \"data\": [[{row}]]}}", cols.replace("V1\"", "V\\u0031\"")),
+            format!("{{\"columns\": {cols}, \"data\": [[{}]]}}", row.replacen('1', "1e999", 1)),
+            format!("{{\"columns\": {cols}, \"data\": [[{}]]}}", row.replacen('1', "01", 1)),
+            format!("{{\"columns\": {cols}, \"data\": []}}"),
+            format!("{{\"columns\": {cols}, \"data\": [[{row}]]}} x"),
+        ] {
+            assert!(by_fast(m.as_bytes(), &mut cache).is_none(), "{m}");
+        }
+    }
+}
