@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages the build needs, where missing (Debian/Ubuntu):
 # cmake and a C toolchain for the bundled librdkafka, OpenSSL and Cyrus SASL for its TLS/SASL
-# support, OpenBLAS for ndarray's matrix products, python3-venv for the local broker's install.
+# support, BLIS for ndarray's matrix products, python3-venv for the local broker's install.
 set -euo pipefail
-packages=(build-essential cmake pkg-config libssl-dev libsasl2-dev zlib1g-dev libopenblas-dev python3-venv)
+packages=(build-essential cmake pkg-config libssl-dev libsasl2-dev zlib1g-dev libblis-dev python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

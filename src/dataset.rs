@@ -103,6 +103,7 @@ fn read(path: &Path, progress: bool, labelled: bool) -> Result<Transactions, Dat
 
     let (raw_tx, raw_rx) = mpsc::sync_channel::<Vec<u8>>(8);
     let reader_bar = bar.clone();
+    let started = std::time::Instant::now();
     let reader = thread::spawn(move || -> io::Result<String> {
         let mut digest = Sha256::new();
         loop {
@@ -118,14 +119,23 @@ fn read(path: &Path, progress: bool, labelled: bool) -> Result<Transactions, Dat
                 break; // the parser stopped early (a bad row)
             }
         }
+        tracing::debug!(stage = "read+hash", seconds = started.elapsed().as_secs_f64(), "read stage done");
         Ok(hex(&digest.finalize()))
     });
-    let (lines_tx, lines_rx) = mpsc::sync_channel::<Vec<u8>>(8);
+    let (lines_tx, lines_rx) = mpsc::sync_channel::<Block>(8);
     let splitter = thread::spawn(move || -> io::Result<()> {
         let mut raw = BlockReader { rx: raw_rx, block: Vec::new(), pos: 0 };
         let gzip = raw.starts_with_gzip_magic();
         let mut input: Box<dyn Read> = if gzip { Box::new(MultiGzDecoder::new(raw)) } else { Box::new(raw) };
         let mut carry: Vec<u8> = Vec::new();
+        let (mut seq, mut first_line) = (0usize, 1u64);
+        let mut send = |bytes: Vec<u8>| {
+            let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
+            let block = Block { seq, first_line, bytes };
+            seq += 1;
+            first_line += lines;
+            lines_tx.send(block).is_ok()
+        };
         loop {
             let mut block = std::mem::take(&mut carry);
             let start = block.len();
@@ -134,8 +144,9 @@ fn read(path: &Path, progress: bool, labelled: bool) -> Result<Transactions, Dat
             block.truncate(start + n);
             if n == 0 {
                 if !block.is_empty() {
-                    let _ = lines_tx.send(block);
+                    send(block);
                 }
+                tracing::debug!(stage = "split", seconds = started.elapsed().as_secs_f64(), "read stage done");
                 return Ok(());
             }
             // Keep the partial last line for the next block.
@@ -146,7 +157,7 @@ fn read(path: &Path, progress: bool, labelled: bool) -> Result<Transactions, Dat
                 carry = block;
                 continue;
             }
-            if lines_tx.send(block).is_err() {
+            if !send(block) {
                 return Ok(());
             }
         }
@@ -214,12 +225,39 @@ impl Read for BlockReader {
     }
 }
 
-fn parse(path: &Path, blocks: mpsc::Receiver<Vec<u8>>, labelled: bool) -> Result<(Array2<f64>, Vec<bool>), DatasetError> {
+/// A run of whole lines and where it stands in the file.
+struct Block {
+    seq: usize,
+    /// 1-based line number of its first line.
+    first_line: u64,
+    bytes: Vec<u8>,
+}
+
+/// What the parser needs to know about the columns.
+struct Layout {
+    map: ColumnMap,
+    label_col: Option<usize>,
+    width: usize,
+}
+
+/// Parsed rows of one block.
+#[derive(Default)]
+struct Parsed {
+    values: Vec<f64>,
+    labels: Vec<bool>,
+    rows: usize,
+}
+
+/// Parses the header here, then the blocks on two workers; the rows come back in file order,
+/// and the first bad row in file order is the one reported.
+fn parse(path: &Path, blocks: mpsc::Receiver<Block>, labelled: bool) -> Result<(Array2<f64>, Vec<bool>), DatasetError> {
     let path_buf = || path.to_path_buf();
-    let mut blocks = blocks.into_iter();
-    let mut first = blocks.next().unwrap_or_default();
-    let header_end = memchr::memchr(b'\n', &first).map_or(first.len(), |i| i + 1);
-    let header_line: Vec<u8> = first.drain(..header_end).collect();
+    let Ok(mut first) = blocks.recv() else {
+        return Err(DatasetError::Empty { path: path_buf() });
+    };
+    let header_end = memchr::memchr(b'\n', &first.bytes).map_or(first.bytes.len(), |i| i + 1);
+    let header_line: Vec<u8> = first.bytes.drain(..header_end).collect();
+    first.first_line += 1;
     let headers = csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(&header_line[..])
@@ -234,8 +272,8 @@ fn parse(path: &Path, blocks: mpsc::Receiver<Vec<u8>>, labelled: bool) -> Result
     let names: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
     let label_col = names.iter().position(|n| n == LABEL_NAME);
     let map = ColumnMap::from_names(names.iter().map(String::as_str));
-    let (map, label_col) = match (map, label_col) {
-        (Ok(map), label) if label.is_some() || !labelled => (map, label),
+    let layout = match (map, label_col) {
+        (Ok(map), label_col) if label_col.is_some() || !labelled => Layout { map, label_col, width: headers.len() },
         (map, label) => {
             let mut missing: Vec<&str> = map.err().map(|m| m.0).unwrap_or_default();
             if label.is_none() && labelled {
@@ -253,50 +291,84 @@ fn parse(path: &Path, blocks: mpsc::Receiver<Vec<u8>>, labelled: bool) -> Result
         }
     };
 
-    let mut values: Vec<f64> = Vec::with_capacity(1 << 20);
-    let mut labels = Vec::with_capacity(1 << 15);
-    let mut rows = 0usize;
-    let mut record = csv::ByteRecord::new();
-    // Line number (1-based) of the first line of the current block.
-    let mut first_line: u64 = 2;
-    for block in std::iter::once(first).chain(blocks) {
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&block[..]);
-        let mut lines_in_block = 0;
-        loop {
-            let more = reader.read_byte_record(&mut record).map_err(|source| DatasetError::Read {
-                path: path_buf(),
-                line: first_line + source.position().map_or(0, |p| p.line().saturating_sub(1)),
-                source,
-            })?;
-            if !more {
-                break;
-            }
-            let line = first_line + record.position().map_or(0, |p| p.line().saturating_sub(1));
-            lines_in_block = line + 1 - first_line;
-            if record.len() != headers.len() {
-                // A blank line reads as one empty field: not a row.
-                if record.len() == 1 && record[0].trim_ascii().is_empty() {
-                    continue;
-                }
-                return Err(DatasetError::Width { path: path_buf(), line, expected: headers.len(), found: record.len() });
-            }
-            for j in 0..N_FEATURES {
-                let col = map.source(j);
-                let value = parse_cell(&record[col]).map_err(|bad| {
-                    let column = FEATURE_NAMES[j].to_string();
-                    let value = String::from_utf8_lossy(&record[col]).into_owned();
-                    match bad {
-                        BadCell::NotANumber => DatasetError::NotANumber { path: path_buf(), line, column, value },
-                        BadCell::NotFinite => DatasetError::NotFinite { path: path_buf(), line, column, value },
+    let queue = std::sync::Mutex::new(blocks);
+    let next = || queue.lock().ok().and_then(|rx| rx.recv().ok());
+    let mut results: Vec<(usize, Result<Parsed, DatasetError>)> = vec![(first.seq, parse_block(path, &first, &layout))];
+    thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some(block) = next() {
+                        done.push((block.seq, parse_block(path, &block, &layout)));
                     }
-                })?;
-                values.push(value);
-            }
-            let Some(label_col) = label_col else {
-                rows += 1;
+                    done
+                })
+            })
+            .collect();
+        for w in workers {
+            results.extend(w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+    });
+    results.sort_unstable_by_key(|(seq, _)| *seq);
+    let t = std::time::Instant::now();
+
+    let mut all = Parsed::default();
+    for (_, parsed) in results {
+        let parsed = parsed?;
+        if all.values.is_empty() {
+            all.values.reserve(parsed.values.len() * 300);
+        }
+        all.values.extend_from_slice(&parsed.values);
+        all.labels.extend_from_slice(&parsed.labels);
+        all.rows += parsed.rows;
+    }
+    tracing::debug!(stage = "concat", seconds = t.elapsed().as_secs_f64(), "read stage done");
+    if all.rows == 0 {
+        return Err(DatasetError::NoRows { path: path_buf() });
+    }
+    let features =
+        Array2::from_shape_vec((all.rows, N_FEATURES), all.values).map_err(|_| DatasetError::NoRows { path: path_buf() })?;
+    Ok((features, all.labels))
+}
+
+fn parse_block(path: &Path, block: &Block, layout: &Layout) -> Result<Parsed, DatasetError> {
+    let path_buf = || path.to_path_buf();
+    let mut out = Parsed { values: Vec::with_capacity(block.bytes.len() / 16), ..Default::default() };
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&block.bytes[..]);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let more = reader.read_byte_record(&mut record).map_err(|source| DatasetError::Read {
+            path: path_buf(),
+            line: block.first_line + source.position().map_or(0, |p| p.line().saturating_sub(1)),
+            source,
+        })?;
+        if !more {
+            return Ok(out);
+        }
+        let line = block.first_line + record.position().map_or(0, |p| p.line().saturating_sub(1));
+        if record.len() != layout.width {
+            // A blank line reads as one empty field: not a row.
+            if record.len() == 1 && record[0].trim_ascii().is_empty() {
                 continue;
-            };
-            labels.push(match record[label_col].trim_ascii() {
+            }
+            return Err(DatasetError::Width { path: path_buf(), line, expected: layout.width, found: record.len() });
+        }
+        for j in 0..N_FEATURES {
+            let col = layout.map.source(j);
+            let value = parse_cell(&record[col]).map_err(|bad| {
+                let column = FEATURE_NAMES[j].to_string();
+                let value = String::from_utf8_lossy(&record[col]).into_owned();
+                match bad {
+                    BadCell::NotANumber => DatasetError::NotANumber { path: path_buf(), line, column, value },
+                    BadCell::NotFinite => DatasetError::NotFinite { path: path_buf(), line, column, value },
+                }
+            })?;
+            out.values.push(value);
+        }
+        out.rows += 1;
+        if let Some(label_col) = layout.label_col {
+            out.labels.push(match record[label_col].trim_ascii() {
                 b"0" | b"0.0" => false,
                 b"1" | b"1.0" => true,
                 other => {
@@ -308,14 +380,7 @@ fn parse(path: &Path, blocks: mpsc::Receiver<Vec<u8>>, labelled: bool) -> Result
                 }
             });
         }
-        first_line += memchr::memchr_iter(b'\n', &block).count().max(lines_in_block as usize) as u64;
     }
-    rows += labels.len();
-    if rows == 0 {
-        return Err(DatasetError::NoRows { path: path_buf() });
-    }
-    let features = Array2::from_shape_vec((rows, N_FEATURES), values).map_err(|_| DatasetError::NoRows { path: path_buf() })?;
-    Ok((features, labels))
 }
 
 /// Why one cell is not a usable number.

@@ -9,7 +9,8 @@
 //! - a 1-in-8 subsample is fitted first and its solution starts the full fit, whose L-BFGS then
 //!   begins next to the optimum instead of spending its line searches far from it;
 //! - the features are handed over in column-major order: the gradient's Xᵀr then reads each
-//!   feature contiguously instead of striding over every row 29 times.
+//!   feature contiguously instead of striding over every row 29 times;
+//! - ndarray's products go to BLIS (see Cargo.toml).
 //!
 //! linfa labels the *larger* class +1, so its weights are for the non-fraud class when frauds
 //! are rare; they are turned to the fraud class here, once.

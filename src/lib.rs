@@ -15,5 +15,5 @@ pub mod serve;
 pub mod telemetry;
 pub mod train;
 
-// Links the system OpenBLAS that ndarray's `blas` feature calls into.
+// Links the system BLIS that ndarray's `blas` feature calls into.
 extern crate blas_src;

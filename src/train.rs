@@ -51,8 +51,12 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     let read_seconds = started.elapsed().as_secs_f64();
     let fit_err = |source| TrainError::Fit { path: cfg.csv.clone(), source };
 
+    let phase = |name: &str, since: Instant| tracing::debug!(phase = name, seconds = since.elapsed().as_secs_f64(), "train phase");
+    phase("read", started);
+    let t = Instant::now();
     let (train_idx, test_idx) = stratified_split(&data.labels, cfg.test_size, cfg.seed);
     let train = data.select(&train_idx);
+    phase("split", t);
     let frauds_train = train.frauds();
     if frauds_train == 0 || frauds_train == train.len() {
         return Err(TrainError::Split {
@@ -69,7 +73,10 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     let fit_started = Instant::now();
     let scaler = fit_scaler(&train.features);
     let x = standardise(&train.features, &scaler);
+    phase("standardise", fit_started);
+    let t = Instant::now();
     let fitted = fit::fit(x.view(), &train.labels, &cfg.fit).map_err(fit_err)?;
+    phase("fit", t);
     if fitted.gradient_max > cfg.fit.tol {
         tracing::warn!(
             gradient = fitted.gradient_max,
@@ -77,9 +84,12 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
             "the fit stopped at max_iterations before converging"
         );
     }
+    let t = Instant::now();
     let oof = out_of_fold(&x, &train.labels, &fitted, cfg).map_err(fit_err)?;
     let threshold = best_f1_threshold(&oof, &train.labels);
+    phase("threshold", t);
     let fit_seconds = fit_started.elapsed().as_secs_f64();
+    let t = Instant::now();
 
     let provenance = Provenance {
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -104,7 +114,10 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     };
     let probabilities = model.probabilities(&evaluated.features);
     let evaluation = Evaluation::new(&probabilities, &evaluated.labels, model.threshold());
+    phase("evaluate", t);
+    let t = Instant::now();
     let model_path = model.save(&cfg.model_dir)?;
+    phase("save", t);
     Ok(Report {
         evaluation,
         evaluated_on: on.to_string(),
