@@ -9,4 +9,5 @@ cargo build --release --all-targets
 brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop' EXIT
 echo "test: broker at $brokers" >&2
-FRAUD_TEST_BROKERS=$brokers cargo test --release "$@"
+# --include-ignored: the slow fault-tolerance tests (kill -9 rounds, soak) run here too.
+FRAUD_TEST_BROKERS=$brokers cargo test --release "$@" -- --include-ignored

@@ -228,6 +228,10 @@ pub struct ConsumeArgs {
     /// Serve Prometheus metrics on this address (GET /metrics), e.g. 127.0.0.1:9100.
     #[arg(long, env = "FRAUD_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Swap in the model when --model-dir's model.json changes (checked every second). SIGHUP
+    /// reloads it at any time.
+    #[arg(long)]
+    pub watch_model: bool,
 }
 
 impl ConsumeArgs {

@@ -82,6 +82,12 @@ fn consume(args: &crate::cli::ConsumeArgs) -> anyhow::Result<()> {
     let metrics = crate::telemetry::ConsumerMetrics::register(&mut registry);
     let registry = Arc::new(registry);
     let shutdown = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    let reloader = crate::kafka::reload::ModelReloader::new(
+        args.model_dir.clone(),
+        Arc::clone(&reload),
+        args.watch_model.then_some(std::time::Duration::from_secs(1)),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -104,8 +110,19 @@ fn consume(args: &crate::cli::ConsumeArgs) -> anyhow::Result<()> {
             shutdown_signal().await;
             flag.store(true, Ordering::Relaxed);
         });
+        #[cfg(unix)]
+        {
+            let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .context("installing the SIGHUP handler")?;
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reloading the model");
+                    reload.store(true, Ordering::Relaxed);
+                }
+            });
+        }
         let cfg = cfg.clone();
-        let summary = tokio::task::spawn_blocking(move || crate::kafka::consume::consume(&cfg, model, metrics, shutdown))
+        let summary = tokio::task::spawn_blocking(move || crate::kafka::consume::consume(&cfg, model, metrics, shutdown, reloader))
             .await
             .context("the consumer thread panicked")??;
         anyhow::Ok(summary)

@@ -49,6 +49,8 @@ pub struct ConsumerMetrics {
     pub commits_failed: Counter,
     pub latency: Histogram,
     pub lag: Family<PartitionLabel, Gauge>,
+    pub model_reloads: Counter,
+    pub model_reload_errors: Counter,
 }
 
 impl ConsumerMetrics {
@@ -62,6 +64,8 @@ impl ConsumerMetrics {
             commits_failed: Counter::default(),
             latency: latency_histogram(),
             lag: Family::default(),
+            model_reloads: Counter::default(),
+            model_reload_errors: Counter::default(),
         });
         let r = registry.sub_registry_with_prefix("fraud_consumer");
         r.register("messages", "Input messages handled (output delivered)", m.messages.clone());
@@ -76,6 +80,8 @@ impl ConsumerMetrics {
             m.latency.clone(),
         );
         r.register("lag_messages", "Consumer lag per partition, from librdkafka statistics", m.lag.clone());
+        r.register("model_reloads", "New models swapped in", m.model_reloads.clone());
+        r.register("model_reload_errors", "Model reloads that failed (the running model was kept)", m.model_reload_errors.clone());
         m
     }
 }

@@ -22,6 +22,7 @@ use rdkafka::{ClientContext, TopicPartitionList};
 
 use crate::kafka::config::KafkaConfig;
 use crate::kafka::offsets::OffsetTracker;
+use crate::kafka::reload::ModelReloader;
 use crate::kafka::summary::Summary;
 use crate::message::{ErrorCode, RowParser, ScoreRecord, Source};
 use crate::model::FraudModel;
@@ -445,6 +446,7 @@ pub fn consume(
     model: FraudModel,
     metrics: Arc<ConsumerMetrics>,
     shutdown: Arc<AtomicBool>,
+    mut reloader: ModelReloader,
 ) -> Result<Summary, ConsumeError> {
     let (tx, rx) = channel();
     let producer: ThreadedProducer<DeliveryContext> = cfg
@@ -490,6 +492,9 @@ pub fn consume(
     let mut received: u64 = 0;
     let mut last_wait_log = Instant::now();
     loop {
+        if let Some(model) = reloader.poll(&scorer.model, &metrics) {
+            scorer.model = model;
+        }
         {
             let mut p = lock(&pipeline);
             p.drain_acks(&consumer);

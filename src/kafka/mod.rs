@@ -6,4 +6,5 @@ pub mod consume;
 pub mod offsets;
 pub mod produce;
 pub mod read;
+pub mod reload;
 pub mod summary;
