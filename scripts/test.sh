@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/lint-compose.sh
 cargo build --release --all-targets
+FRAUD_DURABLE_TANSU=$(scripts/broker.sh durable-bin)
+export FRAUD_DURABLE_TANSU
 brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop' EXIT
 echo "test: broker at $brokers" >&2

@@ -307,3 +307,98 @@ fn soak_one_million_messages_at_20k_per_second() {
     assert_eq!(scores.len() as u64, total);
     eprintln!("soak: RSS {warm} MiB after warm-up, {end} MiB at the end; max lag {max_lag}; summary {summary}");
 }
+
+/// A Tansu broker with SQLite storage in `dir`, on `port`; killed on drop.
+struct DurableBroker {
+    child: Child,
+}
+
+impl DurableBroker {
+    fn start(dir: &Path, port: u16) -> DurableBroker {
+        let bin = std::env::var("FRAUD_DURABLE_TANSU").expect(
+            "FRAUD_DURABLE_TANSU is not set: scripts/test.sh builds Tansu with SQLite storage and sets it",
+        );
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = std::process::Command::new(bin)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "sqlite://tansu.db"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(File::options().append(true).create(true).open(dir.join("tansu.log")).unwrap()))
+            .spawn()
+            .expect("starting durable Tansu");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "durable Tansu did not open its port");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        DurableBroker { child }
+    }
+}
+
+impl Drop for DurableBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs Tansu with SQLite storage (FRAUD_DURABLE_TANSU); scripts/test.sh runs it"]
+fn broker_restart_mid_stream_is_ridden_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = trained(&dir);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let broker = DurableBroker::start(dir.path(), port);
+    let topic = unique("restart");
+    create_topic_at(&addr, &topic, 2);
+
+    let args: Vec<String> = [
+        "consume", "--brokers", &addr, "--topic", &topic, "--group", &unique("g"), "--model-dir",
+        model_dir.to_str().unwrap(), "-X", "session.timeout.ms=6000", "--quiet", "--json",
+        "--delivery-timeout-ms", "60000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut consumer = spawn_consumer(dir.path(), "c", args);
+    let total = 20_000u64;
+    let producer = {
+        let (addr, topic, csv) = (addr.clone(), topic.clone(), sample_csv());
+        std::thread::spawn(move || {
+            fraud()
+                .args(["produce", "--brokers", &addr, "--topic", &topic, "--count", &total.to_string(), "--rate", "1000"])
+                .args(["--delivery-timeout-ms", "120000", "--csv", csv.to_str().unwrap()])
+                .output()
+                .unwrap()
+        })
+    };
+    std::thread::sleep(Duration::from_secs(8));
+    let scores = format!("{topic}-scores");
+    let before = read_topic_at(&addr, &scores).len();
+    assert!(before > 0, "nothing scored before the restart");
+
+    // Crash the broker mid-stream, then bring it back on the same storage.
+    drop(broker);
+    std::thread::sleep(Duration::from_secs(3));
+    let _broker = DurableBroker::start(dir.path(), port);
+
+    let out = producer.join().unwrap();
+    assert!(out.status.success(), "the producer did not ride out the restart: {}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (inputs, scored) = loop {
+        let inputs = read_topic_at(&addr, &topic);
+        let scored: HashSet<_> = read_topic_at(&addr, &scores).into_iter().map(|r| r.key).collect();
+        if inputs.iter().all(|r| scored.contains(&r.key)) || Instant::now() > deadline {
+            break (inputs, scored);
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert!(consumer.try_wait().unwrap().is_none(), "the consumer exited: {}", read(dir.path(), "c.err"));
+    assert_eq!(inputs.len() as u64, total, "acknowledged inputs were lost by the broker");
+    let missing = inputs.iter().filter(|r| !scored.contains(&r.key)).count();
+    assert_eq!(missing, 0, "inputs without a score record after the restart");
+    terminate(&consumer);
+    assert!(consumer.wait().unwrap().success(), "{}", read(dir.path(), "c.err"));
+    eprintln!("broker restart: {before} scored before, all {total} scored after; consumer and producer never restarted");
+}

@@ -81,7 +81,8 @@ struct Retry {
 }
 
 enum Ack {
-    Delivered(Box<Sent>),
+    /// With the microseconds from the input's timestamp to this acknowledgement.
+    Delivered(Box<Sent>, Option<u64>),
     Failed { retry: Retry, error: KafkaError },
 }
 
@@ -97,7 +98,10 @@ impl ProducerContext for DeliveryContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, sent: Box<Sent>) {
         let ack = match result {
-            Ok(_) => Ack::Delivered(sent),
+            Ok(_) => {
+                let latency = sent.timestamp_ms.map(|ts| (now_millis() - ts).max(0) as u64 * 1000);
+                Ack::Delivered(sent, latency)
+            }
             Err((error, msg)) => Ack::Failed {
                 retry: Retry {
                     sent,
@@ -212,10 +216,9 @@ impl Pipeline {
     /// Applies delivery reports: stores offsets that became safe, schedules retries.
     fn drain_acks(&mut self, consumer: &BaseConsumer<ScoringContext>) {
         let mut store: HashMap<i32, i64> = HashMap::new();
-        let now_ms = now_millis();
         while let Ok(ack) = self.acks.try_recv() {
             match ack {
-                Ack::Delivered(sent) => {
+                Ack::Delivered(sent, latency) => {
                     if let Some(offset) = self.tracker.delivered(sent.partition, sent.offset) {
                         store.insert(sent.partition, offset);
                     }
@@ -229,8 +232,7 @@ impl Pipeline {
                             self.metrics.dead_letters.get_or_create(&CodeLabel { code: code.as_str().into() }).inc();
                         }
                         None => {
-                            if let Some(ts) = sent.timestamp_ms {
-                                let micros = (now_ms - ts).max(0) as u64 * 1000;
+                            if let Some(micros) = latency {
                                 self.summary.latency(micros);
                                 self.metrics.latency.observe(micros as f64 / 1e6);
                             }

@@ -80,8 +80,12 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub fn create_topic(name: &str, partitions: i32) {
+    create_topic_at(&brokers(), name, partitions)
+}
+
+pub fn create_topic_at(brokers: &str, name: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", brokers()).create().expect("admin client");
+        ClientConfig::new().set("bootstrap.servers", brokers).create().expect("admin client");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let results = rt
         .block_on(admin.create_topics(
@@ -113,8 +117,12 @@ impl Record {
 /// Every record of `topic`, read from the beginning of each partition to its end (detected
 /// with librdkafka's partition EOF: Tansu's ListOffsets "latest" is not reliable).
 pub fn read_topic(topic: &str) -> Vec<Record> {
+    read_topic_at(&brokers(), topic)
+}
+
+pub fn read_topic_at(brokers: &str, topic: &str) -> Vec<Record> {
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", brokers)
         .set("group.id", unique("reader"))
         .set("enable.partition.eof", "true")
         .set("enable.auto.commit", "false")
