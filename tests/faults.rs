@@ -6,18 +6,13 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use rand::{Rng, SeedableRng};
 
-fn trained(dir: &tempfile::TempDir) -> PathBuf {
-    let model_dir = dir.path().join("fraud_model");
-    train_sample(&model_dir);
-    model_dir
-}
 
 /// Starts `fraud consume` with its output in files (so it never blocks on a pipe).
 fn spawn_consumer(dir: &Path, name: &str, args: Vec<String>) -> Child {
@@ -45,19 +40,7 @@ fn producer_thread(topic: &str, count: u64, rate: u64, brokers: String) -> std::
     })
 }
 
-fn scrape(addr: &str) -> HashMap<String, f64> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let Ok(mut resp) = agent.get(format!("http://{addr}/metrics")).call() else { return HashMap::new() };
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit_once(' ').and_then(|(k, v)| Some((k.to_string(), v.parse().ok()?))))
-        .collect()
-}
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -81,7 +64,7 @@ fn assert_all_scored(topic: &str) -> (usize, usize, usize) {
 #[ignore = "slow (about 2 minutes); scripts/test.sh runs it"]
 fn kill_9_at_random_points_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained(&dir);
+    let model_dir = trained_model(&dir);
     let topic = unique("crash");
     let group = unique("g");
     create_topic(&topic, 4);
@@ -110,7 +93,7 @@ fn kill_9_at_random_points_loses_nothing() {
 #[test]
 fn consumer_waits_for_an_absent_broker_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained(&dir);
+    let model_dir = trained_model(&dir);
     let nowhere = format!("127.0.0.1:{}", free_port());
     let mut child = fraud()
         .args(["consume", "--brokers", &nowhere, "--topic", "t", "--model-dir", model_dir.to_str().unwrap(), "--quiet"])
@@ -144,7 +127,7 @@ fn producer_reports_undelivered_messages_and_exits_non_zero() {
 #[test]
 fn outputs_that_cannot_be_written_hold_offsets_back_until_they_can() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained(&dir);
+    let model_dir = trained_model(&dir);
     let topic = unique("blocked");
     let output = unique("missing-output");
     let group = unique("g");
@@ -206,15 +189,11 @@ fn versions_by_key(topic: &str) -> HashMap<String, Vec<String>> {
     m
 }
 
-fn model_version(model_dir: &Path) -> String {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
-    v["model_version"].as_str().unwrap().to_string()
-}
 
 #[test]
 fn a_retrained_model_is_swapped_in_without_dropping_or_rescoring() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained(&dir);
+    let model_dir = trained_model(&dir);
     let v1 = model_version(&model_dir);
     let topic = unique("swap");
     let group = unique("g");
@@ -270,7 +249,7 @@ fn a_retrained_model_is_swapped_in_without_dropping_or_rescoring() {
 #[ignore = "slow (about 90 s); scripts/test.sh runs it"]
 fn soak_one_million_messages_at_20k_per_second() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained(&dir);
+    let model_dir = trained_model(&dir);
     let topic = unique("soak");
     let group = unique("g");
     create_topic(&topic, 4);
@@ -346,12 +325,15 @@ impl Drop for DurableBroker {
 #[ignore = "needs Tansu with SQLite storage (FRAUD_DURABLE_TANSU); scripts/test.sh runs it"]
 fn broker_restart_mid_stream_is_ridden_out() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained(&dir);
+    let model_dir = trained_model(&dir);
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let broker = DurableBroker::start(dir.path(), port);
     let topic = unique("restart");
+    // This broker does not create topics on first use, like a Kafka with auto-create off.
     create_topic_at(&addr, &topic, 2);
+    create_topic_at(&addr, &format!("{topic}-scores"), 2);
+    create_topic_at(&addr, &format!("{topic}-dlq"), 1);
 
     let args: Vec<String> = [
         "consume", "--brokers", &addr, "--topic", &topic, "--group", &unique("g"), "--model-dir",
@@ -375,8 +357,9 @@ fn broker_restart_mid_stream_is_ridden_out() {
     };
     std::thread::sleep(Duration::from_secs(8));
     let scores = format!("{topic}-scores");
-    let before = read_topic_at(&addr, &scores).len();
-    assert!(before > 0, "nothing scored before the restart");
+    // (Reading the topics now would chase the stream to its end: the producer's own liveness is
+    // what shows the crash lands mid-stream.)
+    assert!(!producer.is_finished(), "the stream ended before the broker restart");
 
     // Crash the broker mid-stream, then bring it back on the same storage.
     drop(broker);
@@ -400,5 +383,5 @@ fn broker_restart_mid_stream_is_ridden_out() {
     assert_eq!(missing, 0, "inputs without a score record after the restart");
     terminate(&consumer);
     assert!(consumer.wait().unwrap().success(), "{}", read(dir.path(), "c.err"));
-    eprintln!("broker restart: {before} scored before, all {total} scored after; consumer and producer never restarted");
+    eprintln!("broker restart 8 s into a 20 s stream: all {total} inputs scored; consumer and producer never restarted");
 }

@@ -10,16 +10,7 @@ use std::time::Duration;
 
 use common::*;
 
-fn model(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let model_dir = dir.path().join("fraud_model");
-    train_sample(&model_dir);
-    model_dir
-}
 
-fn model_version(model_dir: &std::path::Path) -> String {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
-    v["model_version"].as_str().unwrap().to_string()
-}
 
 /// Runs `fraud consume ... -e --json` to completion and returns its summary.
 fn consume_to_end(topic: &str, group: &str, model_dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
@@ -34,7 +25,7 @@ fn consume_to_end(topic: &str, group: &str, model_dir: &std::path::Path, extra: 
 #[test]
 fn the_tutorials_flow_six_messages_six_scores() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = model(&dir);
+    let model_dir = trained_model(&dir);
     let topic = unique("tutorial");
     let group = unique("g");
     let out = run(&["produce", "--brokers", &brokers(), "--topic", &topic, "--count", "6", "--csv", sample_csv().to_str().unwrap()]);
@@ -78,7 +69,7 @@ fn the_tutorials_flow_six_messages_six_scores() {
 #[test]
 fn ten_thousand_messages_exact_counts_and_committed_offsets() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = model(&dir);
+    let model_dir = trained_model(&dir);
     let topic = unique("volume");
     let group = unique("g");
     create_topic(&topic, 3);
@@ -120,7 +111,7 @@ fn bad_corpus() -> Vec<(&'static str, Vec<u8>)> {
 #[test]
 fn bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_scored() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = model(&dir);
+    let model_dir = trained_model(&dir);
     let topic = unique("poison");
     let group = unique("g");
     create_topic(&topic, 2);
@@ -166,7 +157,7 @@ fn bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_scored() {
 #[test]
 fn two_consumers_share_a_topic_and_one_stops_midway() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = model(&dir);
+    let model_dir = trained_model(&dir);
     let topic = unique("scale");
     let group = unique("g");
     create_topic(&topic, 4);
@@ -219,7 +210,7 @@ fn two_consumers_share_a_topic_and_one_stops_midway() {
 #[test]
 fn sigterm_mid_stream_then_restart_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = model(&dir);
+    let model_dir = trained_model(&dir);
     let topic = unique("sigterm");
     let group = unique("g");
     create_topic(&topic, 2);
@@ -254,25 +245,12 @@ fn sigterm_mid_stream_then_restart_loses_nothing() {
     assert_eq!(committed(&topic, &group, 2), end_offsets(&inputs));
 }
 
-/// A free loopback port (bound and released; the consumer binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
-fn scrape(addr: &str) -> HashMap<String, f64> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let Ok(mut resp) = agent.get(format!("http://{addr}/metrics")).call() else { return HashMap::new() };
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit_once(' ').and_then(|(k, v)| Some((k.to_string(), v.parse().ok()?))))
-        .collect()
-}
 
 #[test]
 fn consumer_metrics_move_with_consumed_messages() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = model(&dir);
+    let model_dir = trained_model(&dir);
     let topic = unique("metrics");
     let group = unique("g");
     create_topic(&topic, 2);

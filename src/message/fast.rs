@@ -70,37 +70,25 @@ impl<'a> Scanner<'a> {
         if b.get(p) == Some(&b'-') {
             p += 1;
         }
-        match b.get(p)? {
-            b'0' => p += 1,
-            b'1'..=b'9' => {
-                while b.get(p).is_some_and(u8::is_ascii_digit) {
-                    p += 1;
-                }
-            }
+        // One or more digits from `p`; where they end.
+        let digits = |p: usize| -> Option<usize> {
+            let end = p + b[p.min(b.len())..].iter().take_while(|c| c.is_ascii_digit()).count();
+            (end > p).then_some(end)
+        };
+        p = match b.get(p)? {
+            b'0' => p + 1,
+            b'1'..=b'9' => digits(p)?,
             _ => return None,
-        }
+        };
         if b.get(p) == Some(&b'.') {
-            p += 1;
-            let digits = p;
-            while b.get(p).is_some_and(u8::is_ascii_digit) {
-                p += 1;
-            }
-            if p == digits {
-                return None;
-            }
+            p = digits(p + 1)?;
         }
         if let Some(b'e' | b'E') = b.get(p) {
             p += 1;
             if let Some(b'+' | b'-') = b.get(p) {
                 p += 1;
             }
-            let digits = p;
-            while b.get(p).is_some_and(u8::is_ascii_digit) {
-                p += 1;
-            }
-            if p == digits {
-                return None;
-            }
+            p = digits(p)?;
         }
         let v: f64 = fast_float2::parse(&b[start..p]).ok()?;
         // Out of range (1e400): serde's error, not ours.

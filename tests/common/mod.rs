@@ -255,3 +255,32 @@ pub fn terminate(child: &std::process::Child) {
     let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
     assert!(status.success());
 }
+
+/// A free loopback port (bound and released; the caller binds it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Prometheus samples from `http://ADDR/metrics` (empty when it does not answer).
+pub fn scrape(addr: &str) -> HashMap<String, f64> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let Ok(mut resp) = agent.get(format!("http://{addr}/metrics")).call() else { return HashMap::new() };
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(k, v)| Some((k.to_string(), v.parse().ok()?))))
+        .collect()
+}
+
+/// A model trained on the sample, in `dir/fraud_model`.
+pub fn trained_model(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let model_dir = dir.path().join("fraud_model");
+    train_sample(&model_dir);
+    model_dir
+}
+
+/// The `model_version` of a saved model.
+pub fn model_version(model_dir: &Path) -> String {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
+    v["model_version"].as_str().unwrap().to_string()
+}
