@@ -26,7 +26,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0));
 fport=$(port); mport=$(port)
 target/release/fraud serve --model-dir "$work/fraud_model" --port "$fport" --quiet &
 pids+=($!)
-(cd "$work" && exec "$venv/bin/mlflow" models serve -m "$work/mlflow_model" --env-manager local -h 127.0.0.1 -p "$mport" > "$work/mlflow.log" 2>&1) &
+(cd "$work" && PATH="$venv/bin:$PATH" exec "$venv/bin/mlflow" models serve -m "$work/mlflow_model" --env-manager local -h 127.0.0.1 -p "$mport" > "$work/mlflow.log" 2>&1) &
 pids+=($!)
 for p in "$fport" "$mport"; do
     for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$p/ping" > /dev/null && break; sleep 0.5; done
