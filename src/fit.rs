@@ -17,7 +17,7 @@
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
-use ndarray::{Array1, Array2, ArrayView2, Axis, ShapeBuilder};
+use ndarray::{Array1, Array2, ArrayView2, Axis, CowArray, Ix2, ShapeBuilder};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
@@ -85,7 +85,8 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], opts: &FitOptions) -> Result<Fitted, 
 /// Fits starting from `start` (a previous solution on similar rows).
 pub fn fit_warm(x: ArrayView2<f64>, y: &[bool], opts: &FitOptions, start: &Fitted) -> Result<Fitted, FitError> {
     let t = std::time::Instant::now();
-    let x = column_major(x);
+    // Already column-major (as train hands it over): no copy.
+    let x: CowArray<f64, Ix2> = if x.t().is_standard_layout() { x.into() } else { column_major(x).into() };
     let copied = t.elapsed().as_secs_f64();
     let mut fitted = fit_from(x.view(), y, opts, start)?;
     let fitted_at = t.elapsed().as_secs_f64();

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ndarray::{Array2, Axis};
+use ndarray::{Array2, Axis, ShapeBuilder};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -55,15 +55,15 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     phase("read", started);
     let t = Instant::now();
     let (train_idx, test_idx) = stratified_split(&data.labels, cfg.test_size, cfg.seed);
-    let train = data.select(&train_idx);
+    let train_labels: Vec<bool> = train_idx.iter().map(|&i| data.labels[i]).collect();
     phase("split", t);
-    let frauds_train = train.frauds();
-    if frauds_train == 0 || frauds_train == train.len() {
+    let frauds_train = train_labels.iter().filter(|l| **l).count();
+    if frauds_train == 0 || frauds_train == train_labels.len() {
         return Err(TrainError::Split {
             path: cfg.csv.clone(),
             what: format!(
                 "the training part ({} rows) holds only one class; the file has {} frauds in {} rows",
-                train.len(),
+                train_labels.len(),
                 data.frauds(),
                 data.len()
             ),
@@ -71,11 +71,13 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     }
 
     let fit_started = Instant::now();
-    let scaler = fit_scaler(&train.features);
-    let x = standardise(&train.features, &scaler);
+    // One pass gathers the training rows, standardised, in the column-major layout the fit
+    // wants: no intermediate copies of the feature matrix.
+    let scaler = scaler_of_rows(&data.features, &train_idx);
+    let x = standardised_columns(&data.features, &train_idx, &scaler);
     phase("standardise", fit_started);
     let t = Instant::now();
-    let fitted = fit::fit(x.view(), &train.labels, &cfg.fit).map_err(fit_err)?;
+    let fitted = fit::fit(x.view(), &train_labels, &cfg.fit).map_err(fit_err)?;
     phase("fit", t);
     if fitted.gradient_max > cfg.fit.tol {
         tracing::warn!(
@@ -85,8 +87,8 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
         );
     }
     let t = Instant::now();
-    let oof = out_of_fold(&x, &train.labels, &fitted, cfg).map_err(fit_err)?;
-    let threshold = best_f1_threshold(&oof, &train.labels);
+    let oof = out_of_fold(&x, &train_labels, &fitted, cfg).map_err(fit_err)?;
+    let threshold = best_f1_threshold(&oof, &train_labels);
     phase("threshold", t);
     let fit_seconds = fit_started.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -96,19 +98,19 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         input_file: cfg.csv.display().to_string(),
         input_sha256: data.sha256.clone(),
-        rows_train: train.len(),
+        rows_train: train_labels.len(),
         frauds_train,
         seed: cfg.seed,
         test_size: cfg.test_size,
         fit_seconds,
         gradient_max: fitted.gradient_max,
-        training_metrics: Evaluation::new(&oof, &train.labels, threshold),
+        training_metrics: Evaluation::new(&oof, &train_labels, threshold),
     };
     let model = FraudModel::new(scaler, fitted.weights, fitted.intercept, threshold, provenance)?;
 
     // With nothing held out, report on the training rows, as the model file does.
     let (evaluated, on): (Transactions, &str) = if test_idx.is_empty() {
-        (train, "train")
+        (data, "train")
     } else {
         (data.select(&test_idx), "test")
     };
@@ -163,6 +165,39 @@ pub fn fit_scaler(x: &Array2<f64>) -> Scaler {
     }
     let std = var.iter().map(|v| (v / n).sqrt()).map(|s| if s > 0.0 { s } else { 1.0 }).collect();
     Scaler { mean: mean.to_vec(), std }
+}
+
+/// [`fit_scaler`] over the rows at `rows`, without gathering them.
+pub fn scaler_of_rows(x: &Array2<f64>, rows: &[usize]) -> Scaler {
+    let n = rows.len() as f64;
+    let mut mean = [0.0; N_FEATURES];
+    for &i in rows {
+        for (m, v) in mean.iter_mut().zip(x.row(i)) {
+            *m += v;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n);
+    let mut var = [0.0; N_FEATURES];
+    for &i in rows {
+        for ((s, v), m) in var.iter_mut().zip(x.row(i)).zip(&mean) {
+            *s += (v - m) * (v - m);
+        }
+    }
+    let std = var.iter().map(|v| (v / n).sqrt()).map(|s| if s > 0.0 { s } else { 1.0 }).collect();
+    Scaler { mean: mean.to_vec(), std }
+}
+
+/// The rows at `rows`, standardised, in column-major order.
+pub fn standardised_columns(x: &Array2<f64>, rows: &[usize], scaler: &Scaler) -> Array2<f64> {
+    let mut out = Array2::zeros((rows.len(), N_FEATURES).f());
+    for (j, mut column) in out.columns_mut().into_iter().enumerate() {
+        let (m, s) = (scaler.mean[j], scaler.std[j]);
+        let source = x.column(j);
+        for (o, &i) in column.iter_mut().zip(rows) {
+            *o = (source[i] - m) / s;
+        }
+    }
+    out
 }
 
 pub fn standardise(x: &Array2<f64>, scaler: &Scaler) -> Array2<f64> {
@@ -240,6 +275,21 @@ mod tests {
         let (train, test) = stratified_split(&labels, 0.0, 1);
         assert_eq!(train, vec![0, 1, 2]);
         assert!(test.is_empty());
+    }
+
+    #[test]
+    fn the_fused_pass_equals_select_then_standardise() {
+        let x = Array2::from_shape_fn((50, N_FEATURES), |(i, j)| ((i * 31 + j * 7) % 13) as f64 * 0.5 - j as f64);
+        let rows: Vec<usize> = (0..50).filter(|i| i % 3 != 0).collect();
+        let picked = x.select(Axis(0), &rows);
+        let s = fit_scaler(&picked);
+        let fused = scaler_of_rows(&x, &rows);
+        for j in 0..N_FEATURES {
+            assert!((s.mean[j] - fused.mean[j]).abs() < 1e-12 && (s.std[j] - fused.std[j]).abs() < 1e-12);
+        }
+        let columns = standardised_columns(&x, &rows, &fused);
+        assert!(columns.t().is_standard_layout(), "column-major");
+        assert_eq!(columns, standardise(&picked, &fused));
     }
 
     #[test]
