@@ -95,12 +95,14 @@ fn consume(args: &crate::cli::ConsumeArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     let summary = runtime.block_on(async {
         if let Some(addr) = args.metrics_addr {
-            // Bind now, so a bad address fails at start instead of in the background.
-            let listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding the metrics address {addr}"))?;
-            drop(listener);
+            // Bind now, so a bad address is a configuration error at start (exit 2), not a
+            // failure in the background.
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| ConfigError(format!("--metrics-addr {addr}: {e}")))?;
             let registry = Arc::clone(&registry);
             tokio::spawn(async move {
-                if let Err(e) = crate::serve::serve_metrics(addr, registry).await {
+                if let Err(e) = crate::serve::serve_metrics(listener, registry).await {
                     tracing::error!(error = %e, "metrics endpoint failed");
                 }
             });

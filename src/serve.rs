@@ -170,8 +170,7 @@ pub async fn serve(cfg: &ServeConfig, model: FraudModel) -> std::io::Result<()> 
 }
 
 /// Serves a metrics registry on `/metrics` (the consumer's endpoint) until the runtime stops.
-pub async fn serve_metrics(addr: SocketAddr, registry: Arc<Registry>) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+pub async fn serve_metrics(listener: tokio::net::TcpListener, registry: Arc<Registry>) -> std::io::Result<()> {
     tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
     let app = Router::new().route("/metrics", get(move || {
         let registry = Arc::clone(&registry);

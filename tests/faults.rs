@@ -170,6 +170,17 @@ fn outputs_that_cannot_be_written_hold_offsets_back_until_they_can() {
 }
 
 #[test]
+fn a_metrics_address_in_use_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = trained_model(&dir);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&["consume", "--brokers", "127.0.0.1:1", "--model-dir", model_dir.to_str().unwrap(), "--metrics-addr", &addr]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("--metrics-addr {addr}")), "{}", stderr(&out));
+}
+
+#[test]
 fn missing_or_corrupt_model_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(&["consume", "--brokers", "127.0.0.1:1", "--model-dir", dir.path().join("none").to_str().unwrap()]);
