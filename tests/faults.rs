@@ -24,6 +24,13 @@ fn spawn_consumer(dir: &Path, name: &str, args: Vec<String>) -> Child {
         .unwrap()
 }
 
+/// The slow tests each load both cores; run alone, they measure the consumer, not each other.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file)).unwrap_or_default()
 }
@@ -63,6 +70,7 @@ fn assert_all_scored(topic: &str) -> (usize, usize, usize) {
 #[test]
 #[ignore = "slow (about 2 minutes); scripts/test.sh runs it"]
 fn kill_9_at_random_points_loses_nothing() {
+    let _alone = heavy();
     let dir = tempfile::tempdir().unwrap();
     let model_dir = trained_model(&dir);
     let topic = unique("crash");
@@ -259,6 +267,7 @@ fn a_retrained_model_is_swapped_in_without_dropping_or_rescoring() {
 #[test]
 #[ignore = "slow (about 90 s); scripts/test.sh runs it"]
 fn soak_one_million_messages_at_20k_per_second() {
+    let _alone = heavy();
     let dir = tempfile::tempdir().unwrap();
     let model_dir = trained_model(&dir);
     let topic = unique("soak");
@@ -286,10 +295,14 @@ fn soak_one_million_messages_at_20k_per_second() {
     let summary: serde_json::Value = serde_json::from_str(&read(dir.path(), "soak.out")).unwrap();
     assert_eq!(summary["inputs"], total);
     eprintln!("soak samples (s, RSS MiB, lag, handled): {samples:?}");
-    // Memory flat: after warm-up the resident set does not grow.
+    // Memory flat: the second half of the run adds nothing beyond what the first half reached
+    // (a burst of lag can raise librdkafka's prefetch once; a leak keeps growing). At 100 bytes
+    // a message, a leak would add 50 MiB over the second half.
+    let half = samples.len() / 2;
+    let first_half_peak = samples[..half].iter().map(|s| s.1).max().unwrap_or(0);
     let warm = samples[1].1;
     let end = samples.last().unwrap().1;
-    assert!(end <= warm + 25, "RSS grew from {warm} MiB to {end} MiB");
+    assert!(end <= first_half_peak + 10, "RSS grew from {first_half_peak} MiB (first-half peak) to {end} MiB");
     // Lag bounded: the consumer keeps up with 20,000/s.
     let max_lag = samples.iter().map(|s| s.2).fold(0.0, f64::max);
     assert!(max_lag < 100_000.0, "lag reached {max_lag}");
@@ -335,6 +348,7 @@ impl Drop for DurableBroker {
 #[test]
 #[ignore = "needs Tansu with SQLite storage (FRAUD_DURABLE_TANSU); scripts/test.sh runs it"]
 fn broker_restart_mid_stream_is_ridden_out() {
+    let _alone = heavy();
     let dir = tempfile::tempdir().unwrap();
     let model_dir = trained_model(&dir);
     let port = free_port();
