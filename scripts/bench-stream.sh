@@ -3,7 +3,8 @@
 #  1. throughput: one consumer scores a backlog of N messages (4 partitions) to the end, with
 #     its score records written; median of R runs (fresh group each); broker CPU per run;
 #  2. latency: a caught-up consumer while `fraud produce --rate 5000` offers 5,000 messages/s;
-#     p50/p99 from message timestamp to score delivered;
+#     p50/p99 from message timestamp to score delivered, split at the consumer's receipt (the
+#     wait before: producer batching, broker, fetch; the output leg after), and the broker's CPU;
 #  3. the consumer's peak resident memory in each.
 # Usage: scripts/bench-stream.sh [N=500000] [R=5]
 set -euo pipefail
@@ -62,14 +63,18 @@ lat_out=$(mktemp)
 ( with_peak_rss $fraud consume --topic "$ltopic" --group "lat-$RANDOM" --model-dir .cache/bench-model \
     --max-messages $((count + 1)) --json --quiet -X session.timeout.ms=6000 > "$lat_out" ) &
 sleep 8
+lat_before=$(cpu_seconds "$broker_pid"); lat_start=$(date +%s.%N)
 $fraud produce --topic "$ltopic" --count "$count" --rate 5000 --quiet > /dev/null
 wait
+lat_broker=$(python3 -c "import sys; print(round((float(sys.argv[1]) - float(sys.argv[2])) / (float(sys.argv[3]) - float(sys.argv[4])), 2))" \
+    "$(cpu_seconds "$broker_pid")" "$lat_before" "$(date +%s.%N)" "$lat_start")
 latency=$(cat "$lat_out"); rm -f "$lat_out"
 
-python3 - "$n" "$runs" "${latency% *}" "${latency##* }" "${summaries[@]}" <<'PY'
+python3 - "$n" "$runs" "${latency% *}" "${latency##* }" "$lat_broker" "${summaries[@]}" <<'PY'
 import json, statistics, sys
 n, runs, lat, lat_rss = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
-runs_ = [json.loads(s) for s in sys.argv[5:]]
+lat_broker = float(sys.argv[5])
+runs_ = [json.loads(s) for s in sys.argv[6:]]
 med = lambda k: statistics.median(r[k] for r in runs_)
 print(json.dumps({
     "messages": n,
@@ -78,7 +83,9 @@ print(json.dumps({
     "throughput_runs": [round(r["messages_per_second"]) for r in runs_],
     "broker_cpu_seconds_median": med("broker_cpu_seconds"),
     "consumer_peak_rss_mib_median": med("peak_rss_mib"),
-    "latency_at_5000_per_s": {k: lat[k] for k in ("inputs", "latency_p50_ms", "latency_p99_ms", "latency_max_ms", "messages_per_second")},
+    "latency_at_5000_per_s": {k: lat[k] for k in ("inputs", "latency_p50_ms", "latency_p99_ms", "latency_max_ms",
+                                                  "wait_p50_ms", "wait_p99_ms", "output_p50_ms", "output_p99_ms")},
+    "latency_run_broker_cpu_cores": lat_broker,
     "latency_run_peak_rss_mib": lat_rss / 1024,
 }, indent=2))
 PY

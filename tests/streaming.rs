@@ -78,9 +78,12 @@ fn ten_thousand_messages_exact_counts_and_committed_offsets() {
     assert_eq!(summary["inputs"], 10_000, "{summary}");
     assert_eq!(summary["rows_scored"], 10_000);
     assert_eq!(summary["dead_letters"], 0);
-    for key in ["elapsed_seconds", "messages_per_second", "latency_p50_ms", "latency_p99_ms"] {
+    for key in ["elapsed_seconds", "messages_per_second", "latency_p50_ms", "latency_p99_ms", "wait_p99_ms", "output_p99_ms"] {
         assert!(summary[key].as_f64().unwrap() > 0.0, "{key} in {summary}");
     }
+    // The two legs of each message's latency add up to it; their p99s cannot exceed its max.
+    let ms = |k: &str| summary[k].as_f64().unwrap();
+    assert!(ms("wait_p99_ms") <= ms("latency_max_ms") + 1.0 && ms("output_p99_ms") <= ms("latency_max_ms") + 1.0, "{summary}");
 
     let inputs = read_topic(&topic);
     assert_eq!(inputs.len(), 10_000);

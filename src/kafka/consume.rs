@@ -20,7 +20,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, TopicPartitionList};
 
-use crate::kafka::config::KafkaConfig;
+use crate::kafka::config::{OUTPUT_LINGER_MS, KafkaConfig};
 use crate::kafka::offsets::OffsetTracker;
 use crate::kafka::reload::ModelReloader;
 use crate::kafka::summary::Summary;
@@ -65,6 +65,9 @@ struct Sent {
     partition: i32,
     offset: i64,
     timestamp_ms: Option<i64>,
+    /// When the consumer received the input, and how long after its timestamp.
+    received: Instant,
+    wait_us: Option<u64>,
     rows: u64,
     dead_letter: Option<ErrorCode>,
     attempt: u32,
@@ -82,7 +85,7 @@ struct Retry {
 
 enum Ack {
     /// With the microseconds from the input's timestamp to this acknowledgement.
-    Delivered(Box<Sent>, Option<u64>),
+    Delivered(Box<Sent>, Option<u64>, Duration),
     Failed { retry: Retry, error: KafkaError },
 }
 
@@ -100,7 +103,8 @@ impl ProducerContext for DeliveryContext {
         let ack = match result {
             Ok(_) => {
                 let latency = sent.timestamp_ms.map(|ts| (now_millis() - ts).max(0) as u64 * 1000);
-                Ack::Delivered(sent, latency)
+                let output = sent.received.elapsed();
+                Ack::Delivered(sent, latency, output)
             }
             Err((error, msg)) => Ack::Failed {
                 retry: Retry {
@@ -218,7 +222,7 @@ impl Pipeline {
         let mut store: HashMap<i32, i64> = HashMap::new();
         while let Ok(ack) = self.acks.try_recv() {
             match ack {
-                Ack::Delivered(sent, latency) => {
+                Ack::Delivered(sent, latency, output) => {
                     if let Some(offset) = self.tracker.delivered(sent.partition, sent.offset) {
                         store.insert(sent.partition, offset);
                     }
@@ -232,8 +236,8 @@ impl Pipeline {
                             self.metrics.dead_letters.get_or_create(&CodeLabel { code: code.as_str().into() }).inc();
                         }
                         None => {
+                            self.summary.latency(latency, sent.wait_us, output.as_micros() as u64);
                             if let Some(micros) = latency {
-                                self.summary.latency(micros);
                                 self.metrics.latency.observe(micros as f64 / 1e6);
                             }
                         }
@@ -348,6 +352,8 @@ impl Scorer {
             partition: msg.partition(),
             offset: msg.offset(),
             timestamp_ms: msg.timestamp().to_millis(),
+            received: Instant::now(),
+            wait_us: msg.timestamp().to_millis().map(|ts| (now_millis() - ts).max(0) as u64 * 1000),
             rows: 0,
             dead_letter: None,
             attempt: 0,
@@ -453,7 +459,7 @@ pub fn consume(
     let (tx, rx) = channel();
     let producer: ThreadedProducer<DeliveryContext> = cfg
         .kafka
-        .producer(cfg.delivery_timeout_ms)
+        .producer(cfg.delivery_timeout_ms, OUTPUT_LINGER_MS)
         .create_with_context(DeliveryContext { acks: Mutex::new(tx) })
         .map_err(|source| ConsumeError::Client { what: "producer", source })?;
     let pipeline = Arc::new(Mutex::new(Pipeline {

@@ -11,7 +11,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use crate::dataset;
-use crate::kafka::config::KafkaConfig;
+use crate::kafka::config::{BULK_LINGER_MS, KafkaConfig};
 use crate::message::split_json;
 use crate::schema::FeatureRow;
 
@@ -85,7 +85,7 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
     let reports = Arc::new(Reports::default());
     let producer: ThreadedProducer<Context> = cfg
         .kafka
-        .producer(cfg.delivery_timeout_ms)
+        .producer(cfg.delivery_timeout_ms, BULK_LINGER_MS)
         .create_with_context(Context(Arc::clone(&reports)))
         .map_err(ProduceError::Client)?;
 

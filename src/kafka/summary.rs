@@ -1,4 +1,5 @@
-//! The consumer's closing summary: counts, throughput and end-to-end latency.
+//! The consumer's closing summary: counts, throughput and end-to-end latency, split where the
+//! consumer received each message.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,8 +18,17 @@ pub struct Summary {
     pub delivery_retries: u64,
     first_message: Option<Instant>,
     last_commit: Option<Instant>,
-    /// Microseconds from message timestamp to output delivered.
+    /// Microseconds from message timestamp to output delivered ...
     latency_us: Histogram<u64>,
+    /// ... split at the moment the consumer received the message: the wait before it (the
+    /// producer's batching, the broker, the fetch) and what follows (parse, score, the output
+    /// producer's batching, the broker's acknowledgement).
+    wait_us: Histogram<u64>,
+    output_us: Histogram<u64>,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant bounds are valid")
 }
 
 impl Default for Summary {
@@ -30,7 +40,9 @@ impl Default for Summary {
             delivery_retries: 0,
             first_message: None,
             last_commit: None,
-            latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant bounds are valid"),
+            latency_us: histogram(),
+            wait_us: histogram(),
+            output_us: histogram(),
         }
     }
 }
@@ -44,8 +56,16 @@ impl Summary {
         self.last_commit = Some(Instant::now());
     }
 
-    pub fn latency(&mut self, micros: u64) {
-        let _ = self.latency_us.record(micros.max(1));
+    /// One scored message: microseconds from its timestamp to its output acknowledged (none
+    /// without a timestamp), from its timestamp to its receipt, and from receipt to the ack.
+    pub fn latency(&mut self, total_us: Option<u64>, wait_us: Option<u64>, output_us: u64) {
+        if let Some(t) = total_us {
+            let _ = self.latency_us.record(t.max(1));
+        }
+        if let Some(w) = wait_us {
+            let _ = self.wait_us.record(w.max(1));
+        }
+        let _ = self.output_us.record(output_us.max(1));
     }
 
     pub fn dead_letters_total(&self) -> u64 {
@@ -62,7 +82,7 @@ impl Summary {
     }
 
     fn quantile_ms(&self, q: f64) -> f64 {
-        if self.latency_us.is_empty() { 0.0 } else { self.latency_us.value_at_quantile(q) as f64 / 1000.0 }
+        ms(&self.latency_us, q)
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -79,8 +99,16 @@ impl Summary {
             "latency_p50_ms": self.quantile_ms(0.5),
             "latency_p99_ms": self.quantile_ms(0.99),
             "latency_max_ms": self.quantile_ms(1.0),
+            "wait_p50_ms": ms(&self.wait_us, 0.5),
+            "wait_p99_ms": ms(&self.wait_us, 0.99),
+            "output_p50_ms": ms(&self.output_us, 0.5),
+            "output_p99_ms": ms(&self.output_us, 0.99),
         })
     }
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 }
 }
 
 impl fmt::Display for Summary {
@@ -100,9 +128,12 @@ impl fmt::Display for Summary {
         }
         write!(
             f,
-            "; {elapsed:.2}s, {rate:.0} messages/s; latency p50 {:.2} ms, p99 {:.2} ms",
+            "; {elapsed:.2}s, {rate:.0} messages/s; latency p50 {:.2} ms, p99 {:.2} ms \
+             (before receipt p99 {:.2} ms, receipt to output acknowledged p99 {:.2} ms)",
             self.quantile_ms(0.5),
-            self.quantile_ms(0.99)
+            self.quantile_ms(0.99),
+            ms(&self.wait_us, 0.99),
+            ms(&self.output_us, 0.99)
         )
     }
 }
