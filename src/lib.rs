@@ -5,6 +5,7 @@ pub mod dataset;
 pub mod evaluate;
 pub mod fit;
 pub mod kafka;
+pub mod memory;
 pub mod message;
 pub mod metrics;
 pub mod model;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    fraud::memory::tune_allocator();
     let cli = fraud::cli::Cli::parse();
     fraud::telemetry::init_logging(&cli.log, cli.quiet);
     match fraud::run::run(cli) {

@@ -64,6 +64,13 @@ impl KafkaConfig {
             // fetches to the maximum wait (Tansu does) add up to half a second per message.
             // Measured on Tansu at 5,000 msg/s: p50/p99 138/275 ms at 500, 16/35 ms at 5.
             .set("fetch.wait.max.ms", "10")
+            // Memory: librdkafka prefetches up to 64 MB by default, and a consumer draining a
+            // backlog held 115-132 MiB. 8 MB of prefetch (about 11,000 messages, tens of ms at
+            // full speed) is enough once a full queue postpones the next fetch by 10 ms rather
+            // than librdkafka's 1 s: measured on a 300,000-message backlog, 40-42 MiB peak at
+            // 140,000-160,000 messages/s, against 116,000/s with the defaults.
+            .set("queued.max.messages.kbytes", "8192")
+            .set("fetch.queue.backoff.ms", "10")
             .set("statistics.interval.ms", stats_interval_ms.to_string());
         self.finish(c, Scope::Consumer)
     }
@@ -97,7 +104,7 @@ pub fn scope(key: &str) -> Scope {
         "group.", "partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms",
         "coordinator.query.interval.ms", "max.poll.interval.ms", "enable.auto.commit",
         "auto.commit.interval.ms", "enable.auto.offset.store", "queued.", "fetch.", "isolation.level",
-        "enable.partition.eof", "check.crcs", "auto.offset.reset", "consume.callback.max.messages",
+        "enable.partition.eof", "check.crcs", "max.partition.fetch.bytes", "auto.offset.reset", "consume.callback.max.messages",
         "offset.store.",
     ];
     const PRODUCER: &[&str] = &[
@@ -182,6 +189,7 @@ mod tests {
         assert_eq!((p.get("sasl.mechanisms"), c.get("sasl.mechanisms")), (Some("PLAIN"), Some("PLAIN")));
         assert_eq!(scope("group.instance.id"), Scope::Consumer);
         assert_eq!(scope("fetch.min.bytes"), Scope::Consumer);
+        assert_eq!(scope("max.partition.fetch.bytes"), Scope::Consumer);
         assert_eq!(scope("compression.type"), Scope::Producer);
         assert_eq!(scope("debug"), Scope::Both);
     }
