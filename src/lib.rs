@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod dataset;
+pub mod decimal;
 pub mod evaluate;
 pub mod fit;
 pub mod kafka;
@@ -14,6 +15,8 @@ pub mod run;
 pub mod schema;
 pub mod serve;
 pub mod telemetry;
+#[cfg(test)]
+mod test_support;
 pub mod train;
 
 // Links the system BLIS that ndarray's `blas` feature calls into.
