@@ -1,5 +1,6 @@
 //! The consumer's hot path without the broker: parse one JSON message and score its rows, and
-//! the same plus writing the score record. Run with `cargo bench --bench hot_path`.
+//! the same plus writing the score record; with a baseline measured in the same run (the general
+//! serde path on the same rows). Run with `cargo bench --bench hot_path`.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -45,6 +46,22 @@ fn hot_path(c: &mut Criterion) {
     group.bench_function("parse_and_score_one_message", |b| {
         b.iter(|| {
             let msg = &messages[i % messages.len()];
+            i += 1;
+            let rows = parser.parse_json(black_box(msg.as_bytes())).expect("valid");
+            let mut flagged = 0u32;
+            for row in rows {
+                flagged += u32::from(model.score(row).fraud);
+            }
+            black_box(flagged)
+        })
+    });
+
+    // Baseline, same run: the same rows with pandas' `index` key, which the fast path leaves to
+    // the general serde path. Compare medians as a ratio; the machine's speed varies by day.
+    let with_index: Vec<String> = messages.iter().map(|m| m.replacen('{', "{\"index\":[0],", 1)).collect();
+    group.bench_function("baseline_serde_path_one_message", |b| {
+        b.iter(|| {
+            let msg = &with_index[i % with_index.len()];
             i += 1;
             let rows = parser.parse_json(black_box(msg.as_bytes())).expect("valid");
             let mut flagged = 0u32;

@@ -405,7 +405,11 @@ fn broker_restart_mid_stream_is_ridden_out() {
         std::thread::sleep(Duration::from_secs(1));
     };
     assert!(consumer.try_wait().unwrap().is_none(), "the consumer exited: {}", read(dir.path(), "c.err"));
-    assert_eq!(inputs.len() as u64, total, "acknowledged inputs were lost by the broker");
+    // A batch the broker wrote just before it died, unacknowledged, is sent again: the producer
+    // is at least once, so inputs may repeat (20,002 once). None may be missing.
+    let keys: HashSet<_> = inputs.iter().map(|r| r.key.clone()).collect();
+    assert_eq!(keys.len() as u64, total, "acknowledged inputs were lost by the broker");
+    eprintln!("broker restart: {} inputs for {total} keys", inputs.len());
     let missing = inputs.iter().filter(|r| !scored.contains(&r.key)).count();
     assert_eq!(missing, 0, "inputs without a score record after the restart");
     terminate(&consumer);
