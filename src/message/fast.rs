@@ -65,6 +65,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A number in JSON's grammar, parsed exactly (correctly rounded); None for anything else.
+    #[inline]
     fn number(&mut self) -> Option<f64> {
         self.ws();
         let (v, end) = json_number(self.b, self.p)?;
