@@ -102,7 +102,7 @@ impl ProducerContext for DeliveryContext {
     fn delivery(&self, result: &DeliveryResult<'_>, sent: Box<Sent>) {
         let ack = match result {
             Ok(_) => {
-                let latency = sent.timestamp_ms.map(|ts| (now_millis() - ts).max(0) as u64 * 1000);
+                let latency = sent.timestamp_ms.map(micros_since);
                 let output = sent.received.elapsed();
                 Ack::Delivered(sent, latency, output)
             }
@@ -348,12 +348,13 @@ struct Scorer {
 impl Scorer {
     fn handle(&mut self, msg: &BorrowedMessage<'_>, p: &mut Pipeline, consumer: &BaseConsumer<ScoringContext>) {
         let payload = msg.payload().unwrap_or(&[]);
+        let timestamp_ms = msg.timestamp().to_millis();
         let mut sent = Box::new(Sent {
             partition: msg.partition(),
             offset: msg.offset(),
-            timestamp_ms: msg.timestamp().to_millis(),
+            timestamp_ms,
             received: Instant::now(),
-            wait_us: msg.timestamp().to_millis().map(|ts| (now_millis() - ts).max(0) as u64 * 1000),
+            wait_us: timestamp_ms.map(micros_since),
             rows: 0,
             dead_letter: None,
             attempt: 0,
@@ -446,6 +447,11 @@ impl Scorer {
 
 fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Microseconds from a message timestamp (ms since the epoch) to now; 0 if it lies ahead.
+fn micros_since(timestamp_ms: i64) -> u64 {
+    (now_millis() - timestamp_ms).max(0) as u64 * 1000
 }
 
 /// Runs until `max_messages`, the end of the partitions (`exit_at_end`) or `shutdown`.
