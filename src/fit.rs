@@ -106,9 +106,10 @@ pub fn fit_warm(x: ArrayView2<f64>, y: &[bool], opts: &FitOptions, start: &Fitte
     fitted.gradient_max = gradient_max(x.view(), y, &fitted, opts.c);
     let f32_at = t.elapsed().as_secs_f64();
     let f32_gradient = fitted.gradient_max;
-    // NaN (a diverged f32 stage) also goes to the polish.
-    if fitted.gradient_max.is_nan() || fitted.gradient_max > opts.tol {
-        fitted = fit_from(x.view(), y, opts, &fitted)?;
+    if !(fitted.gradient_max.is_finite() && fitted.gradient_max <= opts.tol) {
+        // A diverged f32 stage (not seen, but f32 overflows sooner) restarts from `start`.
+        let from = if fitted.gradient_max.is_finite() { &fitted } else { start };
+        fitted = fit_from(x.view(), y, opts, from)?;
         fitted.gradient_max = gradient_max(x.view(), y, &fitted, opts.c);
     }
     tracing::debug!(rows = y.len(), f32_at, f32_gradient, total = t.elapsed().as_secs_f64(), gradient_max = fitted.gradient_max, "warm fit");
