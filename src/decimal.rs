@@ -37,7 +37,7 @@ const POW10_U64: [u64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_0
 /// within ±22, one IEEE multiply or divide of two exact doubles is the correctly rounded result
 /// (Clinger's fast path; it covers the 15-digit values of the card data and what ryu writes
 /// for them). Anything else goes to fast-float2. Out of range (1e400) is None: serde's error.
-#[inline]
+#[inline(always)]
 pub fn json_number(b: &[u8], start: usize) -> Option<(f64, usize)> {
     let mut p = start;
     let negative = b.get(p) == Some(&b'-');
