@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Latency at 5,000 messages/s offered: a caught-up consumer while `fraud produce --rate 5000`
+# paces messages into its topic for S seconds. Reports p50/p99 from the message timestamp (set
+# when the producer is handed the message) to the score record acknowledged, split at the
+# consumer's receipt (the wait before it: producer batching, broker, fetch; the output leg
+# after it), the broker's CPU, and the consumer's peak resident memory.
+#
+# The producer's batching window (linger.ms) is swept: each produce request costs a Tansu
+# broker about a millisecond of CPU, so the window decides whether the broker keeps up. Every
+# run gets a fresh broker (Tansu's memory storage slows as it fills); medians of R runs.
+# Usage: scripts/bench-latency.sh [S=10] [R=3] [LINGERS="5 20"]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+runs=${2:-3}
+lingers=${3:-5 20}
+scripts/deps.sh
+cargo build --release
+fraud=target/release/fraud
+source scripts/bench-lib.sh
+trap 'scripts/broker.sh stop' EXIT
+$fraud train --csv data/sample.csv --model-dir .cache/bench-model --json > /dev/null
+
+results=()
+for linger in $lingers; do
+    for i in $(seq 1 "$runs"); do
+        FRAUD_BROKERS=$(scripts/broker.sh start)
+        export FRAUD_BROKERS
+        broker_pid=$(cat .cache/broker/pid 2>/dev/null || echo "")
+        topic=latency-$RANDOM$RANDOM
+        count=$((5000 * secs))
+        # The topic exists and the consumer has joined before the producer starts pacing.
+        $fraud produce --topic "$topic" --count 1 --quiet > /dev/null
+        out=$(mktemp)
+        ( with_peak_rss $fraud consume --topic "$topic" --group "lat-$RANDOM" --model-dir .cache/bench-model \
+            --max-messages $((count + 1)) --json --quiet -X session.timeout.ms=6000 > "$out" ) &
+        sleep 8
+        before=$(cpu_seconds "$broker_pid"); start=$(date +%s.%N)
+        $fraud produce --topic "$topic" --count "$count" --rate 5000 --quiet -X "linger.ms=$linger" > /dev/null
+        wait
+        cores=$(python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; print(round((a[0] - a[1]) / (a[2] - a[3]), 2))" \
+            "$(cpu_seconds "$broker_pid")" "$before" "$(date +%s.%N)" "$start")
+        scripts/broker.sh stop
+        line=$(cat "$out"); rm -f "$out"
+        results+=("$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(producer_linger_ms=int(sys.argv[2]), peak_rss_mib=int(sys.argv[3])/1024, broker_cpu_cores=float(sys.argv[4])); print(json.dumps(d))" \
+            "${line% *}" "$linger" "${line##* }" "$cores")")
+        echo "linger $linger run $i: ${results[-1]}" >&2
+    done
+done
+
+python3 - "$secs" "$runs" "${results[@]}" <<'PY'
+import json, statistics, sys
+secs, runs = int(sys.argv[1]), int(sys.argv[2])
+rows = [json.loads(s) for s in sys.argv[3:]]
+keys = ("latency_p50_ms", "latency_p99_ms", "wait_p50_ms", "wait_p99_ms", "output_p50_ms", "output_p99_ms",
+        "broker_cpu_cores", "peak_rss_mib")
+out = {"offered_per_s": 5000, "seconds": secs, "runs": runs, "by_producer_linger_ms": {}}
+for linger in sorted({r["producer_linger_ms"] for r in rows}):
+    rs = [r for r in rows if r["producer_linger_ms"] == linger]
+    out["by_producer_linger_ms"][linger] = {
+        **{k + "_median": round(statistics.median(r[k] for r in rs), 2) for k in keys},
+        "latency_p99_ms_runs": [r["latency_p99_ms"] for r in rs],
+        "inputs": [r["inputs"] for r in rs],
+    }
+print(json.dumps(out, indent=2))
+PY
