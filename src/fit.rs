@@ -143,8 +143,14 @@ fn fit_from<F: Precision>(x: ArrayView2<F>, y: &[bool], opts: &FitOptions, start
     }
     init[x.ncols()] = F::cast(sign * start.intercept);
 
-    let targets = Array1::from_iter(y.iter().copied());
-    let solved = F::solve(DatasetBase::new(x, targets), 1.0 / opts.c, opts.max_iterations, opts.tol * n as f64, init)?;
+    let problem = Problem {
+        data: DatasetBase::new(x, Array1::from_iter(y.iter().copied())),
+        alpha: 1.0 / opts.c,
+        max_iterations: opts.max_iterations,
+        summed_gradient_tol: opts.tol * n as f64,
+        init,
+    };
+    let solved = F::solve(problem)?;
     // Orient by what linfa says it did, not by what we expect it to have done.
     let sign = if solved.positive_is_fraud { 1.0 } else { -1.0 };
     Ok(Fitted {
@@ -152,6 +158,15 @@ fn fit_from<F: Precision>(x: ArrayView2<F>, y: &[bool], opts: &FitOptions, start
         intercept: sign * solved.intercept,
         gradient_max: f64::NAN,
     })
+}
+
+/// One linfa fit, in the precision `F`.
+struct Problem<'a, F> {
+    data: DatasetBase<ArrayView2<'a, F>, Array1<bool>>,
+    alpha: f64,
+    max_iterations: u64,
+    summed_gradient_tol: f64,
+    init: Array1<F>,
 }
 
 /// What one linfa fit found, in f64, for linfa's +1 class.
@@ -164,31 +179,19 @@ struct Solved {
 /// The precisions linfa-logistic fits in. (Its own float trait is private, so a function
 /// generic over it cannot be written outside the crate.)
 trait Precision: linfa::Float {
-    fn solve(
-        data: DatasetBase<ArrayView2<Self>, Array1<bool>>,
-        alpha: f64,
-        max_iterations: u64,
-        summed_gradient_tol: f64,
-        init: Array1<Self>,
-    ) -> Result<Solved, linfa_logistic::error::Error>;
+    fn solve(p: Problem<Self>) -> Result<Solved, linfa_logistic::error::Error>;
 }
 
 macro_rules! precision {
     ($t:ty) => {
         impl Precision for $t {
-            fn solve(
-                data: DatasetBase<ArrayView2<Self>, Array1<bool>>,
-                alpha: f64,
-                max_iterations: u64,
-                summed_gradient_tol: f64,
-                init: Array1<Self>,
-            ) -> Result<Solved, linfa_logistic::error::Error> {
+            fn solve(p: Problem<Self>) -> Result<Solved, linfa_logistic::error::Error> {
                 let model = LogisticRegression::<$t>::default()
-                    .alpha(alpha as $t)
-                    .max_iterations(max_iterations)
-                    .gradient_tolerance(summed_gradient_tol as $t)
-                    .initial_params(init)
-                    .fit(&data)?;
+                    .alpha(p.alpha as $t)
+                    .max_iterations(p.max_iterations)
+                    .gradient_tolerance(p.summed_gradient_tol as $t)
+                    .initial_params(p.init)
+                    .fit(&p.data)?;
                 Ok(Solved {
                     weights: model.params().iter().map(|w| f64::from(*w)).collect(),
                     intercept: f64::from(model.intercept()),
