@@ -71,11 +71,7 @@ fn assert_all_scored(topic: &str) -> (usize, usize, usize) {
 #[ignore = "slow (about 2 minutes); scripts/test.sh runs it"]
 fn kill_9_at_random_points_loses_nothing() {
     let _alone = heavy();
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained_model(&dir);
-    let topic = unique("crash");
-    let group = unique("g");
-    create_topic(&topic, 4);
+    let Stream { dir, model_dir, topic, group } = Stream::new("crash", Some(4));
     let total = 50_000;
     let producer = producer_thread(&topic, total, 600, brokers());
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
@@ -268,11 +264,7 @@ fn a_retrained_model_is_swapped_in_without_dropping_or_rescoring() {
 #[ignore = "slow (about 90 s); scripts/test.sh runs it"]
 fn soak_one_million_messages_at_20k_per_second() {
     let _alone = heavy();
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained_model(&dir);
-    let topic = unique("soak");
-    let group = unique("g");
-    create_topic(&topic, 4);
+    let Stream { dir, model_dir, topic, group } = Stream::new("soak", Some(4));
     let addr = format!("127.0.0.1:{}", free_port());
     let mut args = consume_args(&topic, &group, &model_dir);
     // With the consumer's own defaults (an 8 MB prefetch): what a user runs.

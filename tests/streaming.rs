@@ -24,10 +24,7 @@ fn consume_to_end(topic: &str, group: &str, model_dir: &std::path::Path, extra: 
 
 #[test]
 fn the_tutorials_flow_six_messages_six_scores() {
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained_model(&dir);
-    let topic = unique("tutorial");
-    let group = unique("g");
+    let Stream { dir: _dir, model_dir, topic, group } = Stream::new("tutorial", None);
     let out = run(&["produce", "--brokers", &brokers(), "--topic", &topic, "--count", "6", "--csv", sample_csv().to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), format!("we've sent 6 messages to {}", brokers()));
@@ -68,11 +65,7 @@ fn the_tutorials_flow_six_messages_six_scores() {
 
 #[test]
 fn ten_thousand_messages_exact_counts_and_committed_offsets() {
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained_model(&dir);
-    let topic = unique("volume");
-    let group = unique("g");
-    create_topic(&topic, 3);
+    let Stream { dir: _dir, model_dir, topic, group } = Stream::new("volume", Some(3));
     produce(&topic, 10_000, &[]);
     let summary = consume_to_end(&topic, &group, &model_dir, &[]);
     assert_eq!(summary["inputs"], 10_000, "{summary}");
@@ -113,11 +106,7 @@ fn bad_corpus() -> Vec<(&'static str, Vec<u8>)> {
 
 #[test]
 fn bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_scored() {
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained_model(&dir);
-    let topic = unique("poison");
-    let group = unique("g");
-    create_topic(&topic, 2);
+    let Stream { dir: _dir, model_dir, topic, group } = Stream::new("poison", Some(2));
     // good, bad, good, bad, ... so every bad message sits between good ones.
     let mut messages = Vec::new();
     let mut expected_code = HashMap::new();
@@ -159,11 +148,7 @@ fn bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_scored() {
 
 #[test]
 fn two_consumers_share_a_topic_and_one_stops_midway() {
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained_model(&dir);
-    let topic = unique("scale");
-    let group = unique("g");
-    create_topic(&topic, 4);
+    let Stream { dir: _dir, model_dir, topic, group } = Stream::new("scale", Some(4));
     let start = |name: &str| {
         let mut args = consume_args(&topic, &group, &model_dir);
         args.extend(["--json".to_string(), "--quiet".to_string()]);
@@ -212,11 +197,7 @@ fn two_consumers_share_a_topic_and_one_stops_midway() {
 
 #[test]
 fn sigterm_mid_stream_then_restart_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained_model(&dir);
-    let topic = unique("sigterm");
-    let group = unique("g");
-    create_topic(&topic, 2);
+    let Stream { dir: _dir, model_dir, topic, group } = Stream::new("sigterm", Some(2));
     let total = 20_000usize;
     produce(&topic, total as u64, &[]);
     let mut args = consume_args(&topic, &group, &model_dir);
@@ -252,11 +233,7 @@ fn sigterm_mid_stream_then_restart_loses_nothing() {
 
 #[test]
 fn consumer_metrics_move_with_consumed_messages() {
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = trained_model(&dir);
-    let topic = unique("metrics");
-    let group = unique("g");
-    create_topic(&topic, 2);
+    let Stream { dir: _dir, model_dir, topic, group } = Stream::new("metrics", Some(2));
     let addr = format!("127.0.0.1:{}", free_port());
     let mut args = consume_args(&topic, &group, &model_dir);
     args.extend(["--quiet", "--json", "--metrics-addr", &addr].iter().map(|s| s.to_string()));

@@ -279,6 +279,27 @@ pub fn trained_model(dir: &tempfile::TempDir) -> std::path::PathBuf {
     model_dir
 }
 
+/// What a streaming test starts from: a temp dir with a model trained on the sample, and its
+/// own topic (created with `partitions` when given) and consumer group.
+pub struct Stream {
+    pub dir: tempfile::TempDir,
+    pub model_dir: PathBuf,
+    pub topic: String,
+    pub group: String,
+}
+
+impl Stream {
+    pub fn new(topic_prefix: &str, partitions: Option<i32>) -> Stream {
+        let dir = tempfile::tempdir().unwrap();
+        let model_dir = trained_model(&dir);
+        let topic = unique(topic_prefix);
+        if let Some(p) = partitions {
+            create_topic(&topic, p);
+        }
+        Stream { dir, model_dir, topic, group: unique("g") }
+    }
+}
+
 /// The `model_version` of a saved model.
 pub fn model_version(model_dir: &Path) -> String {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
