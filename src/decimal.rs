@@ -65,10 +65,18 @@ pub fn json_number(b: &[u8], start: usize) -> Option<(f64, usize)> {
         }
         *p - from
     };
-    match b.get(p)? {
-        b'0' => p += 1,
-        b'1'..=b'9' => digits += gather(&mut p, &mut mantissa),
-        _ => return None,
+    let first = *b.get(p)?;
+    if first.is_ascii_digit() && b.get(p + 1) == Some(&b'.') {
+        // The usual shape in this data, one integer digit and a fraction: no word to gather.
+        mantissa = u64::from(first - b'0');
+        digits = 1;
+        p += 1;
+    } else {
+        match first {
+            b'0' => p += 1,
+            b'1'..=b'9' => digits += gather(&mut p, &mut mantissa),
+            _ => return None,
+        }
     }
     let mut exponent = 0i64;
     if b.get(p) == Some(&b'.') {
