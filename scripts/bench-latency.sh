@@ -5,23 +5,42 @@
 # consumer's receipt (the wait before it: producer batching, broker, fetch; the output leg
 # after it), the broker's CPU, and the consumer's peak resident memory.
 #
-# The producer's batching window (linger.ms) is swept: each produce request costs a Tansu
-# broker about a millisecond of CPU, so the window decides whether the broker keeps up. Every
-# run gets a fresh broker (Tansu's memory storage slows as it fills); medians of R runs.
-# Usage: scripts/bench-latency.sh [S=10] [R=3] [LINGERS="5 20"]
+# Swept: the producer's batching window (linger.ms) and the partitions of the input and score
+# topics. A Tansu broker spends about a millisecond of CPU on each partition's batch in a
+# produce request, so the two decide whether it keeps up. Every run gets a fresh broker (Tansu's
+# memory storage slows as it fills); medians of R runs. The topics are created up front with an
+# admin client (confluent-kafka, installed into a cached venv on first use).
+# Usage: scripts/bench-latency.sh [S=10] [R=3] [LINGERS="5 20"] [PARTITIONS="1 4"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 runs=${2:-3}
 lingers=${3:-5 20}
+partition_counts=${4:-1 4}
 scripts/deps.sh
 cargo build --release
 fraud=target/release/fraud
 source scripts/bench-lib.sh
 trap 'scripts/broker.sh stop' EXIT
 $fraud train --csv data/sample.csv --model-dir .cache/bench-model --json > /dev/null
+venv=${FRAUD_CACHE:-$HOME/.cache/fraud}/admin-venv
+if ! "$venv/bin/python" -c "import confluent_kafka" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check confluent-kafka
+fi
+create_topics() { # brokers partitions topic...
+    "$venv/bin/python" - "$@" <<'PY'
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+brokers, partitions, topics = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+admin = AdminClient({"bootstrap.servers": brokers})
+for future in admin.create_topics([NewTopic(t, partitions, 1) for t in topics]).values():
+    future.result()
+PY
+}
 
 results=()
+for partitions in $partition_counts; do
 for linger in $lingers; do
     for i in $(seq 1 "$runs"); do
         FRAUD_BROKERS=$(scripts/broker.sh start)
@@ -29,11 +48,11 @@ for linger in $lingers; do
         broker_pid=$(cat .cache/broker/pid 2>/dev/null || echo "")
         topic=latency-$RANDOM$RANDOM
         count=$((5000 * secs))
-        # The topic exists and the consumer has joined before the producer starts pacing.
-        $fraud produce --topic "$topic" --count 1 --quiet > /dev/null
+        # The topics exist and the consumer has joined before the producer starts pacing.
+        create_topics "$FRAUD_BROKERS" "$partitions" "$topic" "$topic-scores" "$topic-dlq"
         out=$(mktemp)
         ( with_peak_rss $fraud consume --topic "$topic" --group "lat-$RANDOM" --model-dir .cache/bench-model \
-            --max-messages $((count + 1)) --json --quiet -X session.timeout.ms=6000 > "$out" ) &
+            --max-messages "$count" --json --quiet -X session.timeout.ms=6000 > "$out" ) &
         sleep 8
         before=$(cpu_seconds "$broker_pid"); start=$(date +%s.%N)
         $fraud produce --topic "$topic" --count "$count" --rate 5000 --quiet -X "linger.ms=$linger" > /dev/null
@@ -42,10 +61,11 @@ for linger in $lingers; do
             "$(cpu_seconds "$broker_pid")" "$before" "$(date +%s.%N)" "$start")
         scripts/broker.sh stop
         line=$(cat "$out"); rm -f "$out"
-        results+=("$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(producer_linger_ms=int(sys.argv[2]), peak_rss_mib=int(sys.argv[3])/1024, broker_cpu_cores=float(sys.argv[4])); print(json.dumps(d))" \
-            "${line% *}" "$linger" "${line##* }" "$cores")")
-        echo "linger $linger run $i: ${results[-1]}" >&2
+        results+=("$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(producer_linger_ms=int(sys.argv[2]), peak_rss_mib=int(sys.argv[3])/1024, broker_cpu_cores=float(sys.argv[4]), partitions=int(sys.argv[5])); print(json.dumps(d))" \
+            "${line% *}" "$linger" "${line##* }" "$cores" "$partitions")")
+        echo "partitions $partitions linger $linger run $i: ${results[-1]}" >&2
     done
+done
 done
 
 python3 - "$secs" "$runs" "${results[@]}" <<'PY'
@@ -54,10 +74,10 @@ secs, runs = int(sys.argv[1]), int(sys.argv[2])
 rows = [json.loads(s) for s in sys.argv[3:]]
 keys = ("latency_p50_ms", "latency_p99_ms", "wait_p50_ms", "wait_p99_ms", "output_p50_ms", "output_p99_ms",
         "broker_cpu_cores", "peak_rss_mib")
-out = {"offered_per_s": 5000, "seconds": secs, "runs": runs, "by_producer_linger_ms": {}}
-for linger in sorted({r["producer_linger_ms"] for r in rows}):
-    rs = [r for r in rows if r["producer_linger_ms"] == linger]
-    out["by_producer_linger_ms"][linger] = {
+out = {"offered_per_s": 5000, "seconds": secs, "runs": runs, "by_partitions_and_producer_linger_ms": {}}
+for partitions, linger in sorted({(r["partitions"], r["producer_linger_ms"]) for r in rows}):
+    rs = [r for r in rows if (r["partitions"], r["producer_linger_ms"]) == (partitions, linger)]
+    out["by_partitions_and_producer_linger_ms"][f"{partitions} partitions, linger {linger} ms"] = {
         **{k + "_median": round(statistics.median(r[k] for r in rs), 2) for k in keys},
         "latency_p99_ms_runs": [r["latency_p99_ms"] for r in rs],
         "inputs": [r["inputs"] for r in rs],
