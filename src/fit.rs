@@ -83,8 +83,7 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], opts: &FitOptions) -> Result<Fitted, 
         let sub_y: Vec<bool> = idx.iter().map(|&i| y[i]).collect();
         if sub_y.iter().any(|v| *v) && !sub_y.iter().all(|v| *v) {
             let t = std::time::Instant::now();
-            let sub_x = column_major(x.select(Axis(0), &idx).view());
-            start = fit_f32(sub_x.view(), &sub_y, opts, &start)?;
+            start = fit_f32(x.select(Axis(0), &idx).view(), &sub_y, opts, &start)?;
             tracing::debug!(rows = idx.len(), seconds = t.elapsed().as_secs_f64(), "subsample fit");
         }
     }
@@ -100,15 +99,15 @@ const F32_TOL_FLOOR: f64 = 1e-5;
 /// polished in f64 only if the check fails.
 pub fn fit_warm(x: ArrayView2<f64>, y: &[bool], opts: &FitOptions, start: &Fitted) -> Result<Fitted, FitError> {
     let t = std::time::Instant::now();
-    // Already column-major (as train hands it over): no copy.
-    let x: CowArray<f64, Ix2> = if x.t().is_standard_layout() { x.into() } else { column_major(x).into() };
-    let mut fitted = fit_f32(x.view(), y, opts, start)?;
-    fitted.gradient_max = gradient_max(x.view(), y, &fitted, opts.c);
+    let mut fitted = fit_f32(x, y, opts, start)?;
+    fitted.gradient_max = gradient_max(x, y, &fitted, opts.c);
     let f32_at = t.elapsed().as_secs_f64();
     let f32_gradient = fitted.gradient_max;
     if !(fitted.gradient_max.is_finite() && fitted.gradient_max <= opts.tol) {
         // A diverged f32 stage (not seen, but f32 overflows sooner) restarts from `start`.
         let from = if fitted.gradient_max.is_finite() { &fitted } else { start };
+        // Column-major, as the f32 stage had it; already so (as train hands it over): no copy.
+        let x: CowArray<f64, Ix2> = if x.t().is_standard_layout() { x.into() } else { column_major(x).into() };
         fitted = fit_from(x.view(), y, opts, from)?;
         fitted.gradient_max = gradient_max(x.view(), y, &fitted, opts.c);
     }
@@ -116,9 +115,9 @@ pub fn fit_warm(x: ArrayView2<f64>, y: &[bool], opts: &FitOptions, start: &Fitte
     Ok(fitted)
 }
 
-/// [`fit_from`] on an f32 copy of `x` (same layout), to `max(tol, F32_TOL_FLOOR)`.
+/// [`fit_from`] on a column-major f32 copy of `x` (any layout), to `max(tol, F32_TOL_FLOOR)`.
 fn fit_f32(x: ArrayView2<f64>, y: &[bool], opts: &FitOptions, start: &Fitted) -> Result<Fitted, FitError> {
-    let mut x32 = if x.t().is_standard_layout() { Array2::zeros(x.raw_dim().f()) } else { Array2::zeros(x.raw_dim()) };
+    let mut x32 = Array2::zeros(x.raw_dim().f());
     x32.zip_mut_with(&x, |a, b| *a = *b as f32);
     let opts = FitOptions { tol: opts.tol.max(F32_TOL_FLOOR), ..*opts };
     fit_from(x32.view(), y, &opts, start)
