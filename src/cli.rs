@@ -30,8 +30,35 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Colour in the log: `auto` colours only when stderr is a terminal and NO_COLOR is unset
+    /// or empty.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Cli {
+    /// The log's filter and whether it is coloured: the one place that looks at the terminal
+    /// and at NO_COLOR (https://no-color.org: set and not empty means no colour).
+    pub fn logging(&self) -> crate::telemetry::LogConfig {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let colour = match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && stderr_is_terminal(),
+        };
+        let filter = if self.quiet { "warn".to_string() } else { self.log.clone() };
+        crate::telemetry::LogConfig { filter, colour }
+    }
 }
 
 #[derive(Debug, Subcommand)]

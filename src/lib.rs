@@ -14,6 +14,7 @@ pub mod report;
 pub mod run;
 pub mod schema;
 pub mod serve;
+pub mod signal;
 pub mod telemetry;
 #[cfg(test)]
 mod test_support;

@@ -7,7 +7,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     fraud::memory::tune_allocator();
     let cli = fraud::cli::Cli::parse();
-    fraud::telemetry::init_logging(&cli.log, cli.quiet);
+    fraud::telemetry::init_logging(&cli.logging());
     match fraud::run::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -109,20 +109,10 @@ fn consume(args: &crate::cli::ConsumeArgs) -> anyhow::Result<()> {
         }
         let flag = Arc::clone(&shutdown);
         tokio::spawn(async move {
-            shutdown_signal().await;
+            crate::signal::shutdown().await;
             flag.store(true, Ordering::Relaxed);
         });
-        #[cfg(unix)]
-        {
-            let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                .context("installing the SIGHUP handler")?;
-            tokio::spawn(async move {
-                while hup.recv().await.is_some() {
-                    tracing::info!("SIGHUP: reloading the model");
-                    reload.store(true, Ordering::Relaxed);
-                }
-            });
-        }
+        crate::signal::on_hangup(reload).context("installing the SIGHUP handler")?;
         let cfg = cfg.clone();
         let summary = tokio::task::spawn_blocking(move || crate::kafka::consume::consume(&cfg, model, metrics, shutdown, reloader))
             .await
@@ -135,29 +125,6 @@ fn consume(args: &crate::cli::ConsumeArgs) -> anyhow::Result<()> {
         println!("{summary}");
     }
     Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("signal received, shutting down");
 }
 
 fn print_report(report: &crate::report::Report, json: bool) -> anyhow::Result<()> {

@@ -165,7 +165,7 @@ pub async fn serve(cfg: &ServeConfig, model: FraudModel) -> std::io::Result<()> 
     let addr = listener.local_addr()?;
     tracing::info!(model = model.version(), "fraud serve listening on http://{addr}");
     axum::serve(listener, router(model, cfg.max_body_bytes))
-        .with_graceful_shutdown(crate::run::shutdown_signal())
+        .with_graceful_shutdown(crate::signal::shutdown())
         .await
 }
 

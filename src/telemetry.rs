@@ -11,11 +11,24 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber (stderr). `quiet` keeps warnings and errors only.
-pub fn init_logging(filter: &str, quiet: bool) {
-    let filter = if quiet { "warn" } else { filter };
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+/// How the log is written, decided from the command line (see `Cli::logging`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// As RUST_LOG.
+    pub filter: String,
+    /// ANSI colour escapes: only for a terminal, so a captured log stays plain text.
+    pub colour: bool,
+}
+
+/// Installs the global subscriber (stderr).
+pub fn init_logging(cfg: &LogConfig) {
+    let filter = EnvFilter::try_new(&cfg.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(cfg.colour)
+        .with_target(false)
+        .init();
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -211,3 +211,20 @@ fn evaluate_rejects_a_single_class_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("all 2 rows are non-fraud"), "{}", stderr(&out));
 }
+
+/// Regression: the log carried ANSI colour escapes when stderr was a file or a pipe (seen in a
+/// captured demo log). Colour is for terminals only, and never under NO_COLOR.
+#[test]
+fn log_has_no_colour_unless_on_a_terminal_or_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, model) = (sample_csv(), dir.path().join("m"));
+    let args = ["train", "--csv", csv.to_str().unwrap(), "--model-dir", model.to_str().unwrap(), "--log", "debug"];
+    let piped = run(&args);
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert!(stderr(&piped).contains("train phase"), "no debug log to judge: {}", stderr(&piped));
+    assert!(!stderr(&piped).contains('\u{1b}'), "escapes in a piped log: {:?}", stderr(&piped));
+    let forced = fraud().args(args).arg("--color=always").output().unwrap();
+    assert!(stderr(&forced).contains("\u{1b}["), "--color=always gave no colour");
+    let no_color = fraud().args(args).env("NO_COLOR", "1").arg("--color=auto").output().unwrap();
+    assert!(!stderr(&no_color).contains('\u{1b}'));
+}
