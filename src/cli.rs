@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::evaluate::EvaluateConfig;
 use crate::kafka::config::{KafkaConfig, parse_property};
-use crate::kafka::consume::ConsumeConfig;
+use crate::kafka::consume::{ConsumeConfig, Guarantee};
+use crate::kafka::exactly_once::TransactionConfig;
 use crate::kafka::produce::ProduceConfig;
 use crate::fit::FitOptions;
 use crate::train::TrainConfig;
@@ -240,7 +241,8 @@ pub struct ConsumeArgs {
     /// Largest message scored; larger ones are dead-lettered.
     #[arg(long, default_value_t = crate::message::DEFAULT_MAX_BYTES)]
     pub max_message_bytes: usize,
-    /// Inputs whose outputs may await delivery at once before reading pauses.
+    /// Inputs whose outputs may await delivery (or, exactly once, the commit) at once before
+    /// reading pauses.
     #[arg(long, default_value_t = 100_000)]
     pub max_in_flight: usize,
     /// How long librdkafka retries one output before the consumer retries it itself.
@@ -259,6 +261,41 @@ pub struct ConsumeArgs {
     /// reloads it at any time.
     #[arg(long)]
     pub watch_model: bool,
+    /// Exactly once: write score records and dead letters in Kafka transactions together with
+    /// the input offsets they cover, so a read_committed reader sees each input's output once,
+    /// crashes or not. Without it, at least once: after a crash, up to --commit-interval-ms of
+    /// work may be written twice.
+    #[arg(long, env = "FRAUD_EXACTLY_ONCE")]
+    pub exactly_once: bool,
+    /// How often input offsets are committed (at least once) or transactions are committed
+    /// (exactly once; sooner when --max-in-flight inputs are in one).
+    #[arg(long, env = "FRAUD_COMMIT_INTERVAL_MS", default_value_t = 100)]
+    pub commit_interval_ms: u64,
+    /// This process's stable name within its group, for --exactly-once: the transactional.id
+    /// is fraud-<group>-<instance-id>, so a restarted consumer fences its previous life and
+    /// aborts what it left open. Give each process its own. [default: -X group.instance.id
+    /// if set, else the host name]. `-X transactional.id=...` overrides the whole id.
+    #[arg(long, env = "FRAUD_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+}
+
+/// librdkafka's defaults, where the user does not set them with -X.
+const DEFAULT_SESSION_TIMEOUT_MS: u64 = 45_000;
+const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 3_000;
+/// Bound on one transactional call (init, send offsets, commit, abort).
+const TRANSACTION_OP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The machine's host name, for a default instance id.
+fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+    (!name.is_empty()).then_some(name)
 }
 
 impl ConsumeArgs {
@@ -274,6 +311,11 @@ impl ConsumeArgs {
         if self.max_in_flight == 0 {
             return Err(ConfigError("--max-in-flight must be at least 1".into()));
         }
+        if self.commit_interval_ms == 0 {
+            return Err(ConfigError("--commit-interval-ms must be at least 1".into()));
+        }
+        let commit_interval = Duration::from_millis(self.commit_interval_ms);
+        let guarantee = if self.exactly_once { Guarantee::ExactlyOnce(self.transactions(commit_interval)?) } else { Guarantee::AtLeastOnce };
         Ok(ConsumeConfig {
             kafka: self.kafka.config()?,
             topic: self.topic.clone(),
@@ -288,6 +330,55 @@ impl ConsumeArgs {
             delivery_timeout_ms: self.delivery_timeout_ms,
             drain_timeout: Duration::from_secs(self.drain_timeout_secs),
             stats_interval_ms: self.stats_interval_ms,
+            commit_interval,
+            guarantee,
+        })
+    }
+
+    /// The -X property `key` as a number of milliseconds, or librdkafka's default.
+    fn property_ms(&self, key: &str, default: u64) -> Result<u64, ConfigError> {
+        match self.kafka.property.iter().rev().find(|(k, _)| k == key) {
+            None => Ok(default),
+            Some((_, v)) => v.trim().parse().map_err(|_| ConfigError(format!("-X {key}={v}: expected milliseconds"))),
+        }
+    }
+
+    fn transactions(&self, interval: Duration) -> Result<TransactionConfig, ConfigError> {
+        let property = |key: &str| self.kafka.property.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let transactional_id = match property("transactional.id") {
+            Some(id) => id,
+            None => {
+                let instance = self
+                    .instance_id
+                    .clone()
+                    .or_else(|| property("group.instance.id"))
+                    .or_else(hostname)
+                    .ok_or_else(|| ConfigError("--exactly-once needs --instance-id: the host name is unknown".into()))?;
+                format!("fraud-{}-{instance}", self.group)
+            }
+        };
+        if transactional_id.trim().is_empty() {
+            return Err(ConfigError("the transactional.id must not be empty".into()));
+        }
+        let session = self.property_ms("session.timeout.ms", DEFAULT_SESSION_TIMEOUT_MS)?;
+        let heartbeat = self.property_ms("heartbeat.interval.ms", DEFAULT_HEARTBEAT_INTERVAL_MS)?;
+        // A member that sent its last heartbeat just before a stall is evicted once the
+        // session times out: the stall that may cost the membership is session - heartbeat.
+        let stall_limit = Duration::from_millis(session.saturating_sub(heartbeat).max(1_000));
+        if interval >= stall_limit {
+            return Err(ConfigError(format!(
+                "--commit-interval-ms {} must be shorter than session.timeout.ms - heartbeat.interval.ms ({} ms)",
+                interval.as_millis(),
+                stall_limit.as_millis()
+            )));
+        }
+        Ok(TransactionConfig {
+            transactional_id,
+            interval,
+            max_batch: self.max_in_flight,
+            stall_limit,
+            probation: Duration::from_millis(2 * heartbeat + 500),
+            op_timeout: TRANSACTION_OP_TIMEOUT,
         })
     }
 }

@@ -43,6 +43,11 @@ pub struct PartitionLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
     pub status: String,
 }
@@ -64,6 +69,11 @@ pub struct ConsumerMetrics {
     pub lag: Family<PartitionLabel, Gauge>,
     pub model_reloads: Counter,
     pub model_reload_errors: Counter,
+    /// Exactly once: transactions by outcome (committed, aborted), and how long each was open.
+    pub transactions: Family<OutcomeLabel, Counter>,
+    pub transaction_seconds: Histogram,
+    /// Exactly once: stalls longer than the group membership is guaranteed.
+    pub stalls: Counter,
 }
 
 impl ConsumerMetrics {
@@ -79,6 +89,9 @@ impl ConsumerMetrics {
             lag: Family::default(),
             model_reloads: Counter::default(),
             model_reload_errors: Counter::default(),
+            transactions: Family::default(),
+            transaction_seconds: latency_histogram(),
+            stalls: Counter::default(),
         });
         let r = registry.sub_registry_with_prefix("fraud_consumer");
         r.register("messages", "Input messages handled (output delivered)", m.messages.clone());
@@ -95,6 +108,13 @@ impl ConsumerMetrics {
         r.register("lag_messages", "Consumer lag per partition, from librdkafka statistics", m.lag.clone());
         r.register("model_reloads", "New models swapped in", m.model_reloads.clone());
         r.register("model_reload_errors", "Model reloads that failed (the running model was kept)", m.model_reload_errors.clone());
+        r.register("transactions", "Transactions (exactly once), by outcome: committed or aborted", m.transactions.clone());
+        r.register(
+            "transaction_duration_seconds",
+            "From a transaction's first input to its commit (exactly once)",
+            m.transaction_seconds.clone(),
+        );
+        r.register("stalls", "Loop stalls longer than the group membership is guaranteed (exactly once)", m.stalls.clone());
         m
     }
 }

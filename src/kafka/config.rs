@@ -50,14 +50,38 @@ impl KafkaConfig {
         self.finish(c, Scope::Producer)
     }
 
-    /// A group consumer whose offsets are stored by the application, after the outputs of a
-    /// message are delivered, and committed in the background and on rebalance/shutdown.
-    pub fn consumer(&self, group: &str, partition_eof: bool, stats_interval_ms: u64) -> ClientConfig {
+    /// A transactional producer (exactly once): idempotent, with `transactional.id`. Its
+    /// transactions time out after 10 s, as Kafka Streams' do under exactly once: a consumer
+    /// that dies with one open, and is not restarted with the same id, holds back
+    /// `read_committed` readers of the outputs at most that long.
+    /// librdkafka needs an output's delivery timeout within the transaction's.
+    pub fn transactional_producer(&self, transactional_id: &str, delivery_timeout_ms: u64, linger_ms: u32) -> ClientConfig {
+        const TRANSACTION_TIMEOUT_MS: u64 = 10_000;
+        let mut c = self.producer(delivery_timeout_ms.min(TRANSACTION_TIMEOUT_MS), linger_ms);
+        c.set("transactional.id", transactional_id).set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS.to_string());
+        // The user's -X properties again, so that they win over ours here too.
+        self.finish(c, Scope::Producer)
+    }
+
+    /// A group consumer. At least once: offsets are stored by the application after the
+    /// outputs of a message are delivered, and committed by librdkafka every
+    /// `commit_interval` and by us on rebalance and shutdown. Exactly once: offsets are never
+    /// committed by the consumer; they go into the producer's transactions.
+    /// Either way inputs are read `read_committed`: an aborted input is never scored.
+    pub fn consumer(
+        &self,
+        group: &str,
+        partition_eof: bool,
+        stats_interval_ms: u64,
+        commit_interval: std::time::Duration,
+        transactional: bool,
+    ) -> ClientConfig {
         let mut c = self.base();
         c.set("group.id", group)
-            .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.commit", if transactional { "false" } else { "true" })
+            .set("auto.commit.interval.ms", commit_interval.as_millis().max(1).to_string())
             .set("enable.auto.offset.store", "false")
+            .set("isolation.level", "read_committed")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", if partition_eof { "true" } else { "false" })
             // A scorer is latency-bound: librdkafka's 500 ms default lets a broker that holds
@@ -166,9 +190,16 @@ mod tests {
         assert_eq!(p.get("acks"), Some("1"));
         assert_eq!(p.get("security.protocol"), Some("SASL_SSL"));
         assert_eq!(p.get("bootstrap.servers"), Some("b:1"));
-        let c = k.consumer("g", true, 0);
+        let c = k.consumer("g", true, 0, std::time::Duration::from_millis(100), false);
         assert_eq!(c.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(c.get("enable.partition.eof"), Some("true"));
+        assert_eq!(c.get("auto.commit.interval.ms"), Some("100"));
+        assert_eq!(c.get("enable.auto.commit"), Some("true"));
+        let t = k.consumer("g", true, 0, std::time::Duration::from_millis(100), true);
+        assert_eq!((t.get("enable.auto.commit"), t.get("isolation.level")), (Some("false"), Some("read_committed")));
+        let p = k.transactional_producer("fraud-g-host", 1000, 1);
+        assert_eq!(p.get("transactional.id"), Some("fraud-g-host"));
+        assert_eq!(p.get("acks"), Some("1"), "-X still wins");
     }
 
     #[test]
@@ -181,7 +212,7 @@ mod tests {
                 ("sasl.mechanisms".into(), "PLAIN".into()),
             ],
         };
-        let (p, c) = (k.producer(1000, 5), k.consumer("g", false, 0));
+        let (p, c) = (k.producer(1000, 5), k.consumer("g", false, 0, std::time::Duration::from_secs(1), false));
         assert_eq!(c.get("session.timeout.ms"), Some("6000"));
         assert_eq!(p.get("session.timeout.ms"), None);
         assert_eq!(p.get("linger.ms"), Some("50"));

@@ -1,10 +1,15 @@
 //! Everything that talks to Kafka: client configuration, `fraud produce`, and the scoring
-//! consumer with its offset tracking, dead letters and summary.
+//! consumer with its two commit strategies (offset store, transactions), dead letters and
+//! summary.
 
+pub mod at_least_once;
+pub mod commit;
 pub mod config;
 pub mod consume;
+pub mod exactly_once;
 pub mod offsets;
 pub mod produce;
 pub mod read;
 pub mod reload;
+pub mod scorer;
 pub mod summary;

@@ -7,12 +7,15 @@ use std::collections::{HashMap, VecDeque};
 #[derive(Debug, Default)]
 pub struct OffsetTracker {
     partitions: HashMap<i32, VecDeque<(i64, bool)>>,
+    /// Entries not yet delivered, kept as a count: the loop asks on every turn.
+    in_flight: usize,
 }
 
 impl OffsetTracker {
     /// A message was taken from `partition` and its output sent.
     pub fn started(&mut self, partition: i32, offset: i64) {
         self.partitions.entry(partition).or_default().push_back((offset, false));
+        self.in_flight += 1;
     }
 
     /// Its output was delivered. Returns the offset that may now be stored (the last of the
@@ -20,7 +23,11 @@ impl OffsetTracker {
     pub fn delivered(&mut self, partition: i32, offset: i64) -> Option<i64> {
         let queue = self.partitions.get_mut(&partition)?;
         let i = queue.binary_search_by_key(&offset, |(o, _)| *o).ok()?;
+        if queue[i].1 {
+            return None;
+        }
         queue[i].1 = true;
+        self.in_flight -= 1;
         let mut storable = None;
         while let Some(&(o, true)) = queue.front() {
             storable = Some(o);
@@ -31,7 +38,7 @@ impl OffsetTracker {
 
     /// Messages whose outputs are not yet delivered.
     pub fn in_flight(&self) -> usize {
-        self.partitions.values().map(|q| q.iter().filter(|(_, d)| !d).count()).sum()
+        self.in_flight
     }
 
     pub fn is_idle(&self) -> bool {
@@ -41,7 +48,9 @@ impl OffsetTracker {
     /// Forgets a partition that was taken away; its undelivered messages will be read again by
     /// the new owner from the last committed offset.
     pub fn forget(&mut self, partition: i32) -> usize {
-        self.partitions.remove(&partition).map_or(0, |q| q.iter().filter(|(_, d)| !d).count())
+        let dropped = self.partitions.remove(&partition).map_or(0, |q| q.iter().filter(|(_, d)| !d).count());
+        self.in_flight -= dropped;
+        dropped
     }
 
     pub fn tracks(&self, partition: i32) -> bool {
@@ -65,6 +74,7 @@ mod tests {
         assert_eq!(t.delivered(0, 11), Some(12)); // 11 completes the run to 12
         assert_eq!(t.delivered(0, 13), Some(13));
         assert!(t.is_idle());
+        assert_eq!(t.in_flight(), 0);
     }
 
     #[test]
@@ -77,5 +87,16 @@ mod tests {
         assert_eq!(t.forget(0), 1);
         assert!(t.is_idle());
         assert_eq!(t.delivered(0, 5), None, "a forgotten partition stores nothing");
+        assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_repeated_report_counts_once() {
+        let mut t = OffsetTracker::default();
+        t.started(0, 1);
+        t.started(0, 2);
+        assert_eq!(t.delivered(0, 2), None);
+        assert_eq!(t.delivered(0, 2), None);
+        assert_eq!(t.in_flight(), 1);
     }
 }

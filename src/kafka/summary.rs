@@ -16,9 +16,13 @@ pub struct Summary {
     pub rows_scored: u64,
     pub dead_letters: BTreeMap<ErrorCode, u64>,
     pub delivery_retries: u64,
+    /// Exactly once: transactions committed and aborted.
+    pub transactions_committed: u64,
+    pub transactions_aborted: u64,
     first_message: Option<Instant>,
     last_commit: Option<Instant>,
-    /// Microseconds from message timestamp to output delivered ...
+    /// Microseconds from message timestamp to output delivered (at least once) or committed
+    /// (exactly once) ...
     latency_us: Histogram<u64>,
     /// ... split at the moment the consumer received the message: the wait before it (the
     /// producer's batching, the broker, the fetch) and what follows (parse, score, the output
@@ -38,6 +42,8 @@ impl Default for Summary {
             rows_scored: 0,
             dead_letters: BTreeMap::new(),
             delivery_retries: 0,
+            transactions_committed: 0,
+            transactions_aborted: 0,
             first_message: None,
             last_commit: None,
             latency_us: histogram(),
@@ -94,6 +100,8 @@ impl Summary {
             "dead_letters": self.dead_letters_total(),
             "dead_letters_by_code": by_code,
             "delivery_retries": self.delivery_retries,
+            "transactions_committed": self.transactions_committed,
+            "transactions_aborted": self.transactions_aborted,
             "elapsed_seconds": elapsed,
             "messages_per_second": if elapsed > 0.0 { self.inputs as f64 / elapsed } else { 0.0 },
             "latency_p50_ms": self.quantile_ms(0.5),
@@ -125,6 +133,9 @@ impl fmt::Display for Summary {
         if !self.dead_letters.is_empty() {
             let parts: Vec<String> = self.dead_letters.iter().map(|(c, n)| format!("{c} {n}")).collect();
             write!(f, " ({})", parts.join(", "))?;
+        }
+        if self.transactions_committed + self.transactions_aborted > 0 {
+            write!(f, "; transactions committed {}, aborted {}", self.transactions_committed, self.transactions_aborted)?;
         }
         write!(
             f,

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the binary, the shipped sample, running commands.
 #![allow(dead_code)]
 
+pub mod log;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -124,6 +126,8 @@ pub fn read_topic_at(brokers: &str, topic: &str) -> Vec<Record> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", unique("reader"))
+        // What a downstream reader of an exactly-once output must use (librdkafka's default).
+        .set("isolation.level", "read_committed")
         .set("enable.partition.eof", "true")
         .set("enable.auto.commit", "false")
         .set("allow.auto.create.topics", "false")
@@ -168,6 +172,51 @@ pub fn read_topic_at(brokers: &str, topic: &str) -> Vec<Record> {
         }
     }
     out
+}
+
+/// The number of partitions of `topic` (0 if it does not exist).
+pub fn partition_count(brokers: &str, topic: &str) -> i32 {
+    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create().expect("metadata client");
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+    metadata.topics().iter().find(|t| t.name() == topic && t.error().is_none()).map_or(0, |t| t.partitions().len() as i32)
+}
+
+/// Whether the broker hides the records of an aborted transaction from a read_committed
+/// client (librdkafka); Err with what was measured where it does not. Measured once per broker.
+pub fn broker_hides_aborted_records(brokers: &str) -> Result<(), String> {
+    static MEASURED: std::sync::Mutex<Option<HashMap<String, Result<(), String>>>> = std::sync::Mutex::new(None);
+    let mut measured = MEASURED.lock().unwrap_or_else(|e| e.into_inner());
+    measured.get_or_insert_with(HashMap::new).entry(brokers.to_string()).or_insert_with(|| probe_aborted_records(brokers)).clone()
+}
+
+fn probe_aborted_records(brokers: &str) -> Result<(), String> {
+    let topic = unique("abort-probe");
+    create_topic_at(brokers, &topic, 1);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("transactional.id", unique("probe"))
+        .create()
+        .expect("transactional producer");
+    producer.init_transactions(Duration::from_secs(30)).expect("init_transactions");
+    producer.begin_transaction().unwrap();
+    for i in 0..3 {
+        producer.send(BaseRecord::to(&topic).key(&format!("aborted-{i}")).payload("x")).unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    producer.abort_transaction(Duration::from_secs(30)).unwrap();
+    producer.begin_transaction().unwrap();
+    producer.send(BaseRecord::to(&topic).key("committed").payload("x")).unwrap();
+    producer.commit_transaction(Duration::from_secs(30)).unwrap();
+    let seen: Vec<String> = read_topic_at(brokers, &topic).into_iter().filter_map(|r| r.key).collect();
+    if seen == ["committed"] {
+        Ok(())
+    } else {
+        Err(format!(
+            "a read_committed reader (librdkafka) of a topic holding an aborted transaction of 3 records and a \
+             committed one of 1 saw {seen:?}: this broker sends no aborted-transaction list in its fetch \
+             responses (Tansu 0.6 always sends it empty), so aborted records reach read_committed clients"
+        ))
+    }
 }
 
 /// Offsets committed by `group` on `topic`, by partition (absent: nothing committed).
@@ -304,4 +353,84 @@ impl Stream {
 pub fn model_version(model_dir: &Path) -> String {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
     v["model_version"].as_str().unwrap().to_string()
+}
+
+// ---- processes under test ----
+
+use std::fs::File;
+use std::process::{Child, Stdio};
+
+/// Starts `fraud consume` with its output in files (so it never blocks on a pipe).
+pub fn spawn_consumer(dir: &Path, name: &str, args: Vec<String>) -> Child {
+    fraud()
+        .args(&args)
+        .stdout(Stdio::from(File::create(dir.join(format!("{name}.out"))).unwrap()))
+        .stderr(Stdio::from(File::create(dir.join(format!("{name}.err"))).unwrap()))
+        .spawn()
+        .unwrap()
+}
+
+/// The slow tests each load both cores; run alone, they measure the consumer, not each other.
+pub static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_default()
+}
+
+pub fn producer_thread(topic: &str, count: u64, rate: u64, brokers: String) -> std::thread::JoinHandle<()> {
+    let (topic, csv) = (topic.to_string(), sample_csv());
+    std::thread::spawn(move || {
+        let out = fraud()
+            .args(["produce", "--brokers", &brokers, "--topic", &topic, "--count", &count.to_string()])
+            .args(["--rate", &rate.to_string(), "--csv", csv.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "produce: {}", stderr(&out));
+    })
+}
+
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A Tansu broker with SQLite storage in `dir`, on `port`; killed on drop.
+pub struct DurableBroker {
+    child: Child,
+}
+
+impl DurableBroker {
+    pub fn start(dir: &Path, port: u16) -> DurableBroker {
+        let bin = std::env::var("FRAUD_DURABLE_TANSU").expect(
+            "FRAUD_DURABLE_TANSU is not set: scripts/test.sh builds Tansu with SQLite storage and sets it",
+        );
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = std::process::Command::new(bin)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "sqlite://tansu.db"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(File::options().append(true).create(true).open(dir.join("tansu.log")).unwrap()))
+            .spawn()
+            .expect("starting durable Tansu");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "durable Tansu did not open its port");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        DurableBroker { child }
+    }
+}
+
+impl Drop for DurableBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

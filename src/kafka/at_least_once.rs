@@ -1,0 +1,307 @@
+//! At least once, the default guarantee: outputs are produced as they come, and an input's
+//! offset is stored only after its output is acknowledged by the broker, and only once every
+//! earlier message of its partition is (see [`OffsetTracker`]). librdkafka commits the stored
+//! offsets every `--commit-interval-ms`; they are committed synchronously when partitions are
+//! revoked and at exit. A failed delivery is retried with backoff, its offset held back.
+//!
+//! After a crash, at most the work since the last commit is done again: the output topic may
+//! hold a score record twice, never zero times.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+
+use crate::kafka::commit::{CommitStrategy, Input, Output, ScoringConsumer, Tally};
+use crate::kafka::config::{KafkaConfig, OUTPUT_LINGER_MS};
+use crate::kafka::consume::ConsumeError;
+use crate::kafka::offsets::OffsetTracker;
+use crate::telemetry::ConsumerMetrics;
+
+/// An output to send again.
+struct Retry {
+    input: Box<Input>,
+    attempt: u32,
+    topic: String,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    headers: Option<OwnedHeaders>,
+    due: Instant,
+}
+
+/// What travels with an output through the producer.
+struct Sent {
+    input: Box<Input>,
+    attempt: u32,
+}
+
+enum Ack {
+    /// Delivered at that instant.
+    Delivered(Box<Input>, Instant),
+    Failed { retry: Retry, error: KafkaError },
+}
+
+/// Turns delivery reports into [`Ack`]s for the consumer loop.
+struct DeliveryContext {
+    acks: Mutex<Sender<Ack>>,
+}
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<Sent>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, sent: Box<Sent>) {
+        let Sent { input, attempt } = *sent;
+        let ack = match result {
+            Ok(_) => Ack::Delivered(input, Instant::now()),
+            Err((error, msg)) => Ack::Failed {
+                retry: Retry {
+                    input,
+                    attempt,
+                    topic: msg.topic().to_string(),
+                    key: msg.key().map(<[u8]>::to_vec),
+                    payload: msg.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                    headers: msg.headers().map(|h| h.detach()),
+                    due: Instant::now(),
+                },
+                error: error.clone(),
+            },
+        };
+        self.send(ack);
+    }
+}
+
+impl DeliveryContext {
+    fn send(&self, ack: Ack) {
+        if let Ok(tx) = self.acks.lock() {
+            // The receiver lives as long as the strategy; a send error means we are exiting.
+            let _ = tx.send(ack);
+        }
+    }
+}
+
+pub struct OffsetStore {
+    producer: ThreadedProducer<DeliveryContext>,
+    acks: Receiver<Ack>,
+    tracker: OffsetTracker,
+    retries: VecDeque<Retry>,
+    tally: Tally,
+    topic: String,
+}
+
+impl OffsetStore {
+    pub fn new(kafka: &KafkaConfig, topic: &str, delivery_timeout_ms: u64, metrics: Arc<ConsumerMetrics>) -> Result<Self, ConsumeError> {
+        let (tx, acks) = channel();
+        let producer = kafka
+            .producer(delivery_timeout_ms, OUTPUT_LINGER_MS)
+            .create_with_context(DeliveryContext { acks: Mutex::new(tx) })
+            .map_err(|source| ConsumeError::Client { what: "producer", source })?;
+        Ok(Self {
+            producer,
+            acks,
+            tracker: OffsetTracker::default(),
+            retries: VecDeque::new(),
+            tally: Tally::new(metrics),
+            topic: topic.to_string(),
+        })
+    }
+
+    /// Applies delivery reports: stores offsets that became safe, schedules retries.
+    fn drain_acks(&mut self, consumer: &ScoringConsumer) {
+        let mut store: HashMap<i32, i64> = HashMap::new();
+        while let Ok(ack) = self.acks.try_recv() {
+            match ack {
+                Ack::Delivered(input, at) => {
+                    if let Some(offset) = self.tracker.delivered(input.partition, input.offset) {
+                        store.insert(input.partition, offset);
+                    }
+                    self.tally.done(&input, at);
+                }
+                Ack::Failed { mut retry, error } => {
+                    self.tally.metrics.delivery_errors.inc();
+                    self.tally.summary.delivery_retries += 1;
+                    let backoff = Duration::from_millis(100 * (1u64 << retry.attempt.min(6)));
+                    tracing::warn!(
+                        code = "delivery_failed",
+                        topic = %retry.topic,
+                        partition = retry.input.partition,
+                        offset = retry.input.offset,
+                        attempt = retry.attempt + 1,
+                        error = %error,
+                        "output not delivered; offset held back, retrying in {backoff:?}"
+                    );
+                    retry.attempt += 1;
+                    retry.due = Instant::now() + backoff;
+                    self.retries.push_back(retry);
+                }
+            }
+        }
+        for (partition, offset) in store {
+            if let Err(e) = consumer.store_offset(&self.topic, partition, offset) {
+                // The partition was taken away meanwhile; its next owner repeats the work.
+                tracing::debug!(partition, offset, error = %e, "offset not stored");
+            }
+        }
+    }
+
+    /// Sends again every retry that is due.
+    fn resend_due(&mut self) {
+        let now = Instant::now();
+        let mut waiting = VecDeque::new();
+        while let Some(r) = self.retries.pop_front() {
+            if r.due > now {
+                waiting.push_back(r);
+                continue;
+            }
+            let Retry { input, attempt, topic, key, payload, headers, .. } = r;
+            let mut record = BaseRecord::with_opaque_to(&topic, Box::new(Sent { input, attempt })).payload(&payload);
+            if let Some(k) = &key {
+                record = record.key(k);
+            }
+            if let Some(h) = headers.clone() {
+                record = record.headers(h);
+            }
+            if let Err((e, record)) = self.producer.send(record) {
+                tracing::debug!(error = %e, "resend not queued yet");
+                let Sent { input, attempt } = *record.delivery_opaque;
+                waiting.push_back(Retry {
+                    input,
+                    attempt,
+                    topic: topic.clone(),
+                    key: key.clone(),
+                    payload: payload.clone(),
+                    headers,
+                    due: now + Duration::from_millis(50),
+                });
+            }
+        }
+        self.retries = waiting;
+    }
+
+    /// Waits (bounded) until every sent output is acknowledged and its offset stored.
+    fn finish_in_flight(&mut self, consumer: &ScoringConsumer, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let _ = self.producer.flush(Duration::from_millis(100));
+            self.drain_acks(consumer);
+            self.resend_due();
+            if self.tracker.is_idle() || Instant::now() >= deadline {
+                break;
+            }
+        }
+        if !self.tracker.is_idle() {
+            tracing::warn!(in_flight = self.tracker.in_flight(), "outputs still undelivered; their offsets stay uncommitted");
+        }
+    }
+
+    fn commit_stored(&mut self, consumer: &ScoringConsumer) {
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => self.tally.summary.committed(),
+            Err(e) => {
+                self.tally.metrics.commits_failed.inc();
+                tracing::warn!(code = "commit_failed", error = %e, "synchronous offset commit failed");
+            }
+        }
+    }
+
+    fn forget(&mut self, partitions: &[i32]) {
+        for partition in partitions {
+            let dropped = self.tracker.forget(*partition);
+            if dropped > 0 {
+                tracing::warn!(partition, dropped, "outputs undelivered at revocation; the next owner reads them again");
+            }
+        }
+        self.retries.retain(|r| !partitions.contains(&r.input.partition));
+    }
+}
+
+impl CommitStrategy for OffsetStore {
+    fn send(&mut self, consumer: &ScoringConsumer, input: Input, output: Output<'_>) {
+        self.tracker.started(input.partition, input.offset);
+        let mut record =
+            BaseRecord::with_opaque_to(output.topic, Box::new(Sent { input: Box::new(input), attempt: 0 })).payload(output.payload);
+        if let Some(k) = output.key {
+            record = record.key(k);
+        }
+        if let Some(h) = output.headers {
+            record = record.headers(h);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    self.drain_acks(consumer);
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((error, back)) => {
+                    // Not even queued (e.g. larger than the producer takes): hold the offset
+                    // and retry like a failed delivery.
+                    let Sent { input, attempt } = *back.delivery_opaque;
+                    let retry = Retry {
+                        input,
+                        attempt,
+                        topic: back.topic.to_string(),
+                        key: back.key.map(<[u8]>::to_vec),
+                        payload: back.payload.map(<[u8]>::to_vec).unwrap_or_default(),
+                        headers: back.headers,
+                        due: Instant::now(),
+                    };
+                    self.producer.context().send(Ack::Failed { retry, error });
+                    return;
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self, consumer: &ScoringConsumer) -> Result<(), ConsumeError> {
+        self.drain_acks(consumer);
+        self.resend_due();
+        Ok(())
+    }
+
+    fn commit_due(&self, _now: bool) -> bool {
+        false
+    }
+
+    fn commit(&mut self, _consumer: &ScoringConsumer) -> Result<(), ConsumeError> {
+        Ok(())
+    }
+
+    fn pending(&self) -> usize {
+        // Retries are among them: their offsets are held back until they are delivered.
+        self.tracker.in_flight()
+    }
+
+    fn at_boundary(&self) -> bool {
+        true
+    }
+
+    fn revoke(&mut self, consumer: &ScoringConsumer, partitions: &[i32]) {
+        self.finish_in_flight(consumer, Duration::from_secs(10));
+        self.commit_stored(consumer);
+        self.forget(partitions);
+    }
+
+    fn lose(&mut self, _consumer: &ScoringConsumer, partitions: &[i32]) {
+        // Offsets stored for a lost partition may still be committed (a real broker refuses
+        // the stale generation); at least once allows the repeat either way.
+        self.forget(partitions);
+    }
+
+    fn finish(&mut self, consumer: &ScoringConsumer, timeout: Duration) {
+        self.finish_in_flight(consumer, timeout);
+        self.commit_stored(consumer);
+    }
+
+    fn tally(&mut self) -> &mut Tally {
+        &mut self.tally
+    }
+}

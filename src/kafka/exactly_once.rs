@@ -1,0 +1,499 @@
+//! Exactly once (`--exactly-once`): every score record and dead letter is written in a Kafka
+//! transaction together with the input offsets it covers (`send_offsets_to_transaction` with
+//! the consumer's group metadata, KIP-447), so a `read_committed` reader of the outputs sees
+//! each input's output once, whatever crashes in between.
+//!
+//! - A transaction opens with the first input after a commit and is committed every
+//!   `--commit-interval-ms`, or sooner when `--max-in-flight` inputs are in it: a commit costs
+//!   a few broker round trips, so many inputs share one.
+//! - A failed or aborted transaction rewinds the consumer to the first offset it took of each
+//!   partition since the last commit, and the work is done again.
+//! - An orderly revocation commits the open transaction before the partitions go; partitions
+//!   *lost* (a missed session or poll interval) abort it.
+//! - A fatal error (the producer fenced) aborts, then the producer is made anew and the work
+//!   redone; fenced again and again, another process holds our `transactional.id`, and the
+//!   consumer stops with that error.
+//!
+//! The zombie defence. Apache Kafka refuses a transactional offset commit from a member of an
+//! old group generation, but not every broker does (Tansu 0.6 accepts it). So the consumer
+//! defends itself too: the loop serves pending rebalance events before every commit, and a
+//! consumer whose loop stalled for longer than its group membership is guaranteed (the session
+//! timeout less one heartbeat interval) aborts its transaction instead of committing it, then
+//! pauses intake for two heartbeat intervals to learn whether its partitions moved.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::Consumer;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::kafka::commit::{CommitStrategy, Input, Output, ScoringConsumer, Tally};
+use crate::kafka::config::{KafkaConfig, OUTPUT_LINGER_MS};
+use crate::kafka::consume::ConsumeError;
+use crate::telemetry::{ConsumerMetrics, OutcomeLabel};
+
+/// Settings of the transactional mode, validated by the CLI.
+#[derive(Debug, Clone)]
+pub struct TransactionConfig {
+    pub transactional_id: String,
+    /// Commit at least this often.
+    pub interval: Duration,
+    /// Commit once this many inputs are in the open transaction.
+    pub max_batch: usize,
+    /// A loop stalled longer than this may have lost its group membership.
+    pub stall_limit: Duration,
+    /// How long intake pauses after a stall, for librdkafka to learn of a lost membership.
+    pub probation: Duration,
+    /// Bound on each transactional call to the broker.
+    pub op_timeout: Duration,
+}
+
+/// Fatal errors within this window count towards giving up.
+const FENCED_WINDOW: Duration = Duration::from_secs(300);
+const FENCED_LIMIT: usize = 3;
+/// Retriable failures of one transactional call before the transaction is aborted.
+const RETRIES: u32 = 3;
+/// One attempt at initialising transactions; a broker that is away is retried in these steps.
+const INIT_ATTEMPT: Duration = Duration::from_secs(5);
+
+/// Counts delivery failures and remembers the first of a transaction, for its abort's log.
+struct Deliveries {
+    metrics: Arc<ConsumerMetrics>,
+    first_error: Mutex<Option<String>>,
+}
+
+struct TxnContext(Arc<Deliveries>);
+
+impl ClientContext for TxnContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        crate::kafka::config::log_client_error(&error, reason);
+    }
+}
+
+impl ProducerContext for TxnContext {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, _)) = result {
+            if matches!(
+                error,
+                KafkaError::MessageProduction(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight)
+            ) {
+                return; // purged by an abort: not a delivery failure
+            }
+            self.0.metrics.delivery_errors.inc();
+            if let Ok(mut first) = self.0.first_error.lock() {
+                first.get_or_insert_with(|| error.to_string());
+            }
+        }
+    }
+}
+
+/// The open transaction.
+struct Open {
+    began: Instant,
+    /// Per partition, the offset after the last input taken: what the commit stores.
+    next: BTreeMap<i32, i64>,
+    inputs: Vec<Input>,
+    /// Set when an output could not even be queued: the transaction can only be aborted.
+    doomed: Option<String>,
+}
+
+pub struct Transactions {
+    kafka: KafkaConfig,
+    cfg: TransactionConfig,
+    delivery_timeout_ms: u64,
+    producer: BaseProducer<TxnContext>,
+    deliveries: Arc<Deliveries>,
+    topic: String,
+    open: Option<Open>,
+    /// Per partition, the first offset taken since the last commit: where an abort rewinds to.
+    rewind: BTreeMap<i32, i64>,
+    tally: Tally,
+    last_turn: Instant,
+    /// Intake is paused until then, after a stall.
+    probation: Option<Instant>,
+    fenced: VecDeque<Instant>,
+    failure: Option<ConsumeError>,
+    shutdown: Arc<AtomicBool>,
+}
+
+impl Transactions {
+    /// Initialises transactions, waiting for the broker as long as `shutdown` is not set.
+    pub fn new(
+        kafka: &KafkaConfig,
+        topic: &str,
+        cfg: TransactionConfig,
+        delivery_timeout_ms: u64,
+        metrics: Arc<ConsumerMetrics>,
+        shutdown: Arc<AtomicBool>,
+    ) -> Result<Self, ConsumeError> {
+        let deliveries = Arc::new(Deliveries { metrics: Arc::clone(&metrics), first_error: Mutex::new(None) });
+        let producer = transactional_producer(kafka, &cfg, delivery_timeout_ms, &deliveries, &shutdown)?;
+        tracing::info!(transactional_id = %cfg.transactional_id, "exactly once: transactions initialised");
+        Ok(Self {
+            kafka: kafka.clone(),
+            cfg,
+            delivery_timeout_ms,
+            producer,
+            deliveries,
+            topic: topic.to_string(),
+            open: None,
+            rewind: BTreeMap::new(),
+            tally: Tally::new(metrics),
+            last_turn: Instant::now(),
+            probation: None,
+            fenced: VecDeque::new(),
+            failure: None,
+            shutdown,
+        })
+    }
+
+    fn stalled(&self) -> bool {
+        self.last_turn.elapsed() > self.cfg.stall_limit
+    }
+
+    /// Commits the open transaction; on failure aborts it and rewinds.
+    fn commit_open(&mut self, consumer: &ScoringConsumer) {
+        let Some(open) = self.open.take() else { return };
+        if let Some(reason) = &open.doomed {
+            let reason = reason.clone();
+            return self.abort(consumer, open, &reason);
+        }
+        if self.stalled() {
+            return self.abort(consumer, open, "the consumer stalled before the commit");
+        }
+        let mut offsets = TopicPartitionList::with_capacity(open.next.len());
+        for (&partition, &next) in &open.next {
+            // Only fails on a negative offset, which Kafka never hands out.
+            let _ = offsets.add_partition_offset(&self.topic, partition, Offset::Offset(next));
+        }
+        let Some(group) = consumer.group_metadata() else {
+            return self.abort(consumer, open, "the consumer has no group metadata");
+        };
+        let started = open.began;
+        let t = Instant::now();
+        let sent = retry(|| self.producer.send_offsets_to_transaction(&offsets, &group, self.cfg.op_timeout));
+        if let Err(e) = sent {
+            return self.failed(consumer, open, "adding the input offsets to the transaction", e);
+        }
+        // The last moment to notice a stall: after it, the commit is the broker's.
+        if self.stalled() {
+            return self.abort(consumer, open, "the consumer stalled before the commit");
+        }
+        let offsets_took = t.elapsed();
+        // Outputs first, in 1 ms steps: librdkafka's commit flushes too, in 100 ms ones.
+        if !super::commit::flush(&self.producer, self.cfg.op_timeout) {
+            return self.abort(consumer, open, "outputs still undelivered after the transaction timeout");
+        }
+        match retry(|| self.producer.commit_transaction(self.cfg.op_timeout)) {
+            Ok(()) => {
+                let now = Instant::now();
+                tracing::debug!(
+                    inputs = open.inputs.len(),
+                    open_ms = started.elapsed().as_secs_f64() * 1e3,
+                    offsets_ms = offsets_took.as_secs_f64() * 1e3,
+                    commit_ms = (now - t - offsets_took).as_secs_f64() * 1e3,
+                    "transaction committed"
+                );
+                for input in &open.inputs {
+                    self.tally.done(input, now);
+                }
+                self.rewind.clear();
+                self.tally.summary.transactions_committed += 1;
+                self.tally.summary.committed();
+                let m = &self.tally.metrics;
+                m.transactions.get_or_create(&OutcomeLabel { outcome: "committed".into() }).inc();
+                m.transaction_seconds.observe(started.elapsed().as_secs_f64());
+            }
+            Err(e) => self.failed(consumer, open, "committing the transaction", e),
+        }
+    }
+
+    /// A transactional call failed: abort, or on a fatal error start over with a new producer.
+    fn failed(&mut self, consumer: &ScoringConsumer, open: Open, what: &str, error: KafkaError) {
+        if is_fatal(&error) {
+            return self.fatal(consumer, open, what, error);
+        }
+        let reason = format!("{what}: {error}{}", self.first_delivery_error());
+        self.abort(consumer, open, &reason);
+    }
+
+    fn first_delivery_error(&self) -> String {
+        let first = self.deliveries.first_error.lock().ok().and_then(|mut f| f.take());
+        first.map(|e| format!(" (first undelivered output: {e})")).unwrap_or_default()
+    }
+
+    /// Aborts the open transaction and rewinds the consumer to what was last committed.
+    fn abort(&mut self, consumer: &ScoringConsumer, open: Open, reason: &str) {
+        // A delivery error belongs to the transaction it failed.
+        let _ = self.first_delivery_error();
+        tracing::warn!(
+            code = "transaction_aborted",
+            inputs = open.inputs.len(),
+            reason,
+            "transaction aborted; its inputs are read and scored again"
+        );
+        self.count_abort();
+        // librdkafka's abort waits until every delivery report is served, and with the event
+        // API that is our poll: serve them here first, or the abort waits out its timeout.
+        // The outputs are delivered into the transaction, not purged: purging messages in
+        // flight leaves a gap in the idempotent producer's sequence numbers, and healing it
+        // takes an epoch bump (KIP-360) that Tansu 0.6 does not do (measured: the next
+        // transaction failed with OUT_OF_ORDER_SEQUENCE_NUMBER and its abort timed out).
+        super::commit::flush(&self.producer, self.cfg.op_timeout);
+        if let Err(e) = retry(|| self.producer.abort_transaction(self.cfg.op_timeout)) {
+            if is_fatal(&e) {
+                return self.fatal(consumer, open, "aborting the transaction", e);
+            }
+            // The broker aborts it at transaction.timeout.ms; a new producer fences it sooner.
+            return self.renew_producer(consumer, &format!("aborting the transaction: {e}"));
+        }
+        self.rewind_consumer(consumer);
+    }
+
+    fn count_abort(&mut self) {
+        self.tally.summary.transactions_aborted += 1;
+        self.tally.metrics.transactions.get_or_create(&OutcomeLabel { outcome: "aborted".into() }).inc();
+    }
+
+    /// Seeks every partition taken from since the last commit back to its first input then.
+    fn rewind_consumer(&mut self, consumer: &ScoringConsumer) {
+        for (partition, offset) in std::mem::take(&mut self.rewind) {
+            if let Err(e) = consumer.seek(&self.topic, partition, Offset::Offset(offset), self.cfg.op_timeout) {
+                // No longer ours: its next owner starts from the committed offset anyway.
+                tracing::debug!(partition, offset, error = %e, "not rewound");
+            }
+        }
+    }
+
+    /// The producer is fenced or failed for good: nothing of the open transaction may commit.
+    fn fatal(&mut self, consumer: &ScoringConsumer, open: Open, what: &str, error: KafkaError) {
+        tracing::error!(
+            code = "transaction_fatal",
+            transactional_id = %self.cfg.transactional_id,
+            inputs = open.inputs.len(),
+            error = %error,
+            "{what} failed fatally (fenced?); the transaction is dropped and the producer made anew"
+        );
+        self.count_abort();
+        drop(open);
+        let now = Instant::now();
+        self.fenced.push_back(now);
+        while self.fenced.front().is_some_and(|t| now.duration_since(*t) > FENCED_WINDOW) {
+            self.fenced.pop_front();
+        }
+        if self.fenced.len() >= FENCED_LIMIT {
+            self.failure = Some(ConsumeError::Fenced { transactional_id: self.cfg.transactional_id.clone(), source: error });
+            return;
+        }
+        self.renew_producer(consumer, what);
+    }
+
+    /// A new producer with the same transactional.id: its initialisation fences the old one
+    /// and aborts whatever it left open. Then the work since the last commit is redone.
+    fn renew_producer(&mut self, consumer: &ScoringConsumer, why: &str) {
+        tracing::warn!(why, "making a new transactional producer");
+        match transactional_producer(&self.kafka, &self.cfg, self.delivery_timeout_ms, &self.deliveries, &self.shutdown) {
+            Ok(p) => {
+                self.producer = p;
+                self.rewind_consumer(consumer);
+            }
+            Err(e) => self.failure = Some(e),
+        }
+    }
+
+    fn start_probation(&mut self, consumer: &ScoringConsumer, stalled_for: Duration) {
+        if let Some(open) = self.open.take() {
+            self.abort(consumer, open, "the consumer stalled with the transaction open");
+        }
+        if let Ok(assignment) = consumer.assignment() {
+            if let Err(e) = consumer.pause(&assignment) {
+                tracing::warn!(error = %e, "pausing intake after a stall");
+            }
+        }
+        self.probation = Some(Instant::now() + self.cfg.probation);
+        self.tally.metrics.stalls.inc();
+        tracing::warn!(
+            code = "consumer_stalled",
+            stalled_ms = stalled_for.as_millis() as u64,
+            limit_ms = self.cfg.stall_limit.as_millis() as u64,
+            pause_ms = self.cfg.probation.as_millis() as u64,
+            "the consumer stalled for longer than its group membership is guaranteed; nothing was \
+             committed, and intake pauses while librdkafka learns whether the partitions moved"
+        );
+    }
+
+    fn end_probation(&mut self, consumer: &ScoringConsumer) {
+        self.probation = None;
+        self.rewind_consumer(consumer);
+        if let Ok(assignment) = consumer.assignment() {
+            if let Err(e) = consumer.resume(&assignment) {
+                tracing::warn!(error = %e, "resuming intake after a stall");
+            }
+        }
+        tracing::info!("intake resumed after the stall");
+    }
+}
+
+/// librdkafka's own retry advice: a retriable error may be retried as it is.
+fn retry(mut call: impl FnMut() -> Result<(), KafkaError>) -> Result<(), KafkaError> {
+    let mut attempt = 0;
+    loop {
+        match call() {
+            Err(KafkaError::Transaction(e)) if e.is_retriable() && attempt < RETRIES => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+fn is_fatal(error: &KafkaError) -> bool {
+    matches!(error, KafkaError::Transaction(e) if e.is_fatal())
+}
+
+/// A producer with transactions initialised: a broker that is away is waited for, as the
+/// consumer waits for it, until shutdown.
+fn transactional_producer(
+    kafka: &KafkaConfig,
+    cfg: &TransactionConfig,
+    delivery_timeout_ms: u64,
+    deliveries: &Arc<Deliveries>,
+    shutdown: &AtomicBool,
+) -> Result<BaseProducer<TxnContext>, ConsumeError> {
+    let producer: BaseProducer<TxnContext> = kafka
+        .transactional_producer(&cfg.transactional_id, delivery_timeout_ms, OUTPUT_LINGER_MS)
+        .create_with_context(TxnContext(Arc::clone(deliveries)))
+        .map_err(|source| ConsumeError::Client { what: "transactional producer", source })?;
+    let error = |source| ConsumeError::InitTransactions { transactional_id: cfg.transactional_id.clone(), source };
+    loop {
+        match producer.init_transactions(INIT_ATTEMPT.min(cfg.op_timeout)) {
+            Ok(()) => return Ok(producer),
+            Err(_) if shutdown.load(Ordering::Relaxed) => return Err(ConsumeError::Stopped),
+            Err(KafkaError::Transaction(e)) if e.is_retriable() => {
+                tracing::warn!(code = "transactions_waiting", error = %e, "waiting for the transaction coordinator");
+            }
+            Err(e) => return Err(error(e)),
+        }
+    }
+}
+
+impl CommitStrategy for Transactions {
+    fn send(&mut self, _consumer: &ScoringConsumer, input: Input, output: Output<'_>) {
+        self.rewind.entry(input.partition).or_insert(input.offset);
+        if self.probation.is_some() {
+            // Intake is paused; a message already on its way is read again after the pause.
+            return;
+        }
+        if self.open.is_none() {
+            let doomed = self.producer.begin_transaction().err().map(|e| format!("beginning a transaction: {e}"));
+            self.open = Some(Open { began: Instant::now(), next: BTreeMap::new(), inputs: Vec::new(), doomed });
+        }
+        let Some(open) = self.open.as_mut() else { return };
+        open.next.insert(input.partition, input.offset + 1);
+        if open.doomed.is_none() {
+            let mut record = BaseRecord::to(output.topic).payload(output.payload);
+            if let Some(k) = output.key {
+                record = record.key(k);
+            }
+            if let Some(h) = output.headers {
+                record = record.headers(h);
+            }
+            loop {
+                match self.producer.send(record) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        record = back;
+                        self.producer.poll(Duration::from_millis(1));
+                    }
+                    Err((e, _)) => {
+                        open.doomed = Some(format!("queueing an output for {}: {e}", output.topic));
+                        break;
+                    }
+                }
+            }
+        }
+        open.inputs.push(input);
+    }
+
+    fn tick(&mut self, consumer: &ScoringConsumer) -> Result<(), ConsumeError> {
+        // Serves delivery reports.
+        self.producer.poll(Duration::ZERO);
+        let gap = self.last_turn.elapsed();
+        self.last_turn = Instant::now();
+        if gap > self.cfg.stall_limit && self.probation.is_none() {
+            self.start_probation(consumer, gap);
+        } else if self.probation.is_some_and(|until| Instant::now() >= until) {
+            self.end_probation(consumer);
+        }
+        match self.failure.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn commit_due(&self, now: bool) -> bool {
+        self.open.as_ref().is_some_and(|o| {
+            now || o.doomed.is_some() || o.inputs.len() >= self.cfg.max_batch || o.began.elapsed() >= self.cfg.interval
+        })
+    }
+
+    fn commit(&mut self, consumer: &ScoringConsumer) -> Result<(), ConsumeError> {
+        self.commit_open(consumer);
+        match self.failure.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.open.as_ref().map_or(0, |o| o.inputs.len())
+    }
+
+    fn at_boundary(&self) -> bool {
+        self.open.is_none()
+    }
+
+    fn assign(&mut self, consumer: &ScoringConsumer, partitions: &[i32]) {
+        // librdkafka keeps a partition's pause across unassign and assign: a partition paused
+        // for a stall and given back by the rebalance that followed would never fetch again.
+        // So a new assignment takes the current state: paused during a stall, running after.
+        let mut tpl = TopicPartitionList::with_capacity(partitions.len());
+        for &p in partitions {
+            tpl.add_partition(&self.topic, p);
+        }
+        let result = if self.probation.is_some() { consumer.pause(&tpl) } else { consumer.resume(&tpl) };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "setting the pause state of newly assigned partitions");
+        }
+    }
+
+    fn revoke(&mut self, consumer: &ScoringConsumer, partitions: &[i32]) {
+        // Whatever happens, the revoked partitions' next owner starts at the committed offset.
+        self.rewind.retain(|p, _| !partitions.contains(p));
+        if self.probation.is_none() {
+            self.commit_open(consumer);
+        }
+    }
+
+    fn lose(&mut self, consumer: &ScoringConsumer, partitions: &[i32]) {
+        self.rewind.retain(|p, _| !partitions.contains(p));
+        if let Some(open) = self.open.take() {
+            self.abort(consumer, open, "partitions lost");
+        }
+    }
+
+    fn finish(&mut self, consumer: &ScoringConsumer, _timeout: Duration) {
+        // The commit waits for every output (librdkafka flushes first), bounded by op_timeout.
+        if self.probation.is_none() {
+            self.commit_open(consumer);
+        }
+    }
+
+    fn tally(&mut self) -> &mut Tally {
+        &mut self.tally
+    }
+}

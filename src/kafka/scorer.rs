@@ -1,0 +1,94 @@
+//! One input message in, one output out: its score record for the output topic, or, when it
+//! cannot be scored, its original bytes for the dead-letter topic with the error in headers.
+//! Buffers are reused from one message to the next.
+
+use std::time::Instant;
+
+use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
+
+use crate::kafka::commit::{Input, Output, micros_since};
+use crate::message::{RowParser, ScoreRecord, Source};
+use crate::model::FraudModel;
+
+pub struct Scorer {
+    pub model: FraudModel,
+    parser: RowParser,
+    predictions: Vec<u8>,
+    probabilities: Vec<f64>,
+    out: Vec<u8>,
+    output_topic: String,
+    dlq_topic: String,
+    log_messages: bool,
+}
+
+impl Scorer {
+    pub fn new(model: FraudModel, max_message_bytes: usize, output_topic: &str, dlq_topic: &str, log_messages: bool) -> Self {
+        Self {
+            model,
+            parser: RowParser::new(max_message_bytes),
+            predictions: Vec::new(),
+            probabilities: Vec::new(),
+            out: Vec::with_capacity(512),
+            output_topic: output_topic.to_string(),
+            dlq_topic: dlq_topic.to_string(),
+            log_messages,
+        }
+    }
+
+    /// Scores one message; the output borrows the scorer's buffers until the next call.
+    pub fn score<'a>(&'a mut self, msg: &'a BorrowedMessage<'_>) -> (Input, Output<'a>) {
+        let payload = msg.payload().unwrap_or(&[]);
+        let timestamp_ms = msg.timestamp().to_millis();
+        let mut input = Input {
+            partition: msg.partition(),
+            offset: msg.offset(),
+            timestamp_ms,
+            received: Instant::now(),
+            wait_us: timestamp_ms.map(micros_since),
+            rows: 0,
+            dead_letter: None,
+        };
+        let source = Source { topic: msg.topic(), partition: msg.partition(), offset: msg.offset() };
+        match self.parser.parse_json(payload) {
+            Ok(rows) => {
+                self.predictions.clear();
+                self.probabilities.clear();
+                for row in rows {
+                    let s = self.model.score(row);
+                    self.predictions.push(u8::from(s.fraud));
+                    self.probabilities.push(s.probability);
+                }
+                input.rows = rows.len() as u64;
+                if self.log_messages {
+                    tracing::info!("Input data: {}", String::from_utf8_lossy(payload));
+                    tracing::info!("Fraud detection result: {:?}", self.predictions);
+                }
+                ScoreRecord {
+                    predictions: &self.predictions,
+                    probabilities: &self.probabilities,
+                    model_version: self.model.version(),
+                    source: Some(source),
+                }
+                .write_into(&mut self.out);
+                (input, Output { topic: &self.output_topic, key: msg.key(), payload: &self.out, headers: None })
+            }
+            Err(e) => {
+                tracing::warn!(
+                    code = e.code.as_str(),
+                    partition = source.partition,
+                    offset = source.offset,
+                    error = %e.message,
+                    "bad input sent to the dead-letter topic {}", self.dlq_topic
+                );
+                input.dead_letter = Some(e.code);
+                let headers = OwnedHeaders::new_with_capacity(5)
+                    .insert(Header { key: "fraud.error.code", value: Some(e.code.as_str()) })
+                    .insert(Header { key: "fraud.error.message", value: Some(&e.message) })
+                    .insert(Header { key: "fraud.source.topic", value: Some(source.topic) })
+                    .insert(Header { key: "fraud.source.partition", value: Some(&source.partition.to_string()) })
+                    .insert(Header { key: "fraud.source.offset", value: Some(&source.offset.to_string()) });
+                (input, Output { topic: &self.dlq_topic, key: msg.key(), payload, headers: Some(headers) })
+            }
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! `fraud consume --exactly-once` against a real broker: what a `read_committed` reader of the
+//! outputs sees after a clean run, `kill -9` at random points, a frozen zombie, a rebalance
+//! and a broker restart. Every check is by input record: each (partition, offset) of the input
+//! topic has exactly one output (a score record or a dead letter), keyed as its input.
+//! The slow ones are `#[ignore]`d; scripts/test.sh runs them all.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rand::{Rng, SeedableRng};
+
+/// `fraud consume --exactly-once` args for a test, as process `instance` of the group.
+fn eos_args(topic: &str, group: &str, model_dir: &Path, instance: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = consume_args(topic, group, model_dir);
+    args.extend(["--exactly-once", "--instance-id", instance, "--quiet"].iter().map(|s| s.to_string()));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// What a read_committed reader of the outputs saw, against the inputs.
+struct Outputs {
+    inputs: usize,
+    scores: usize,
+    dead_letters: usize,
+    /// Inputs with more than one output, and with none.
+    duplicated: Vec<(i32, i64)>,
+    missing: Vec<(i32, i64)>,
+    /// Output records in aborted transactions, and in transactions still open.
+    aborted: usize,
+    open: usize,
+}
+
+impl std::fmt::Debug for Outputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let head = |v: &[(i32, i64)]| v[..v.len().min(5)].to_vec();
+        write!(
+            f,
+            "{} inputs, {} score records, {} dead letters; {} inputs with more than one output (e.g. {:?}), {} with none \
+             (e.g. {:?}); outputs in aborted transactions {}, in open ones {}",
+            self.inputs,
+            self.scores,
+            self.dead_letters,
+            self.duplicated.len(),
+            head(&self.duplicated),
+            self.missing.len(),
+            head(&self.missing),
+            self.aborted,
+            self.open
+        )
+    }
+}
+
+impl Outputs {
+    /// Matches outputs to inputs by the source each names.
+    fn of(inputs: &[Record], scores: &[Record], dead: &[Record]) -> Outputs {
+        let mut seen: HashMap<(i32, i64), (usize, Option<String>)> = HashMap::new();
+        for r in scores {
+            let source = &r.json()["source"];
+            let at = (source["partition"].as_i64().unwrap() as i32, source["offset"].as_i64().unwrap());
+            let e = seen.entry(at).or_default();
+            e.0 += 1;
+            e.1 = r.key.clone();
+        }
+        for r in dead {
+            let at = (r.headers["fraud.source.partition"].parse().unwrap(), r.headers["fraud.source.offset"].parse().unwrap());
+            let e = seen.entry(at).or_default();
+            e.0 += 1;
+            e.1 = r.key.clone();
+        }
+        let mut duplicated = Vec::new();
+        let mut missing = Vec::new();
+        for r in inputs {
+            match seen.get(&(r.partition, r.offset)) {
+                None => missing.push((r.partition, r.offset)),
+                Some((n, key)) => {
+                    assert_eq!(key, &r.key, "the output of {}:{} is not keyed as its input", r.partition, r.offset);
+                    if *n > 1 {
+                        duplicated.push((r.partition, r.offset));
+                    }
+                }
+            }
+        }
+        assert_eq!(seen.len(), inputs.len() - missing.len(), "outputs for inputs that do not exist");
+        Outputs { inputs: inputs.len(), scores: scores.len(), dead_letters: dead.len(), duplicated, missing, aborted: 0, open: 0 }
+    }
+
+    /// What a read_committed client (librdkafka) reads.
+    fn client(brokers: &str, topic: &str) -> Outputs {
+        // Outputs first: every input they name was written before them.
+        let scores = read_topic_at(brokers, &format!("{topic}-scores"));
+        let dead = read_topic_at(brokers, &format!("{topic}-dlq"));
+        Outputs::of(&read_topic_at(brokers, topic), &scores, &dead)
+    }
+
+    /// What the log's transaction markers make visible to a read_committed reader.
+    fn log(brokers: &str, topic: &str) -> Outputs {
+        let view = |t: &str| common::log::committed_view(brokers, t, partition_count(brokers, t));
+        let (scores, dead) = (view(&format!("{topic}-scores")), view(&format!("{topic}-dlq")));
+        let mut out = Outputs::of(&read_topic_at(brokers, topic), &scores.visible, &dead.visible);
+        out.aborted = scores.aborted + dead.aborted;
+        out.open = scores.open + dead.open;
+        out
+    }
+
+    fn assert_exactly_once(&self) {
+        assert!(self.duplicated.is_empty() && self.missing.is_empty(), "not exactly once: {self:?}");
+        assert_eq!(self.open, 0, "transactions left open: {self:?}");
+    }
+}
+
+/// The exactly-once check: by the log's markers always, and by a read_committed client where
+/// the broker lets a client filter aborted records (the measured reason is printed where not).
+fn assert_exactly_once(brokers: &str, topic: &str) -> Outputs {
+    let log = Outputs::log(brokers, topic);
+    eprintln!("{topic}, by the log's markers: {log:?}");
+    log.assert_exactly_once();
+    match broker_hides_aborted_records(brokers) {
+        Ok(()) => Outputs::client(brokers, topic).assert_exactly_once(),
+        Err(reason) => eprintln!("read_committed client check skipped on this broker, measured: {reason}"),
+    }
+    log
+}
+
+/// Bad inputs, one per error kind the consumer dead-letters.
+fn bad_inputs(n: usize) -> Vec<(String, Vec<u8>)> {
+    let kinds: [&[u8]; 3] = [b"{not json", br#"{"rows": []}"#, br#"{"columns": ["V1"], "data": [[NaN]]}"#];
+    (0..n).map(|i| (format!("bad-{i}-{}", uuid::Uuid::new_v4().simple()), kinds[i % kinds.len()].to_vec())).collect()
+}
+
+fn sigterm_and_wait(child: &mut Child, dir: &Path, name: &str) {
+    terminate(child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{name} exited {status}: {}", read(dir, &format!("{name}.err")));
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = std::process::Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+/// Runs one exactly-once consumer of the group to the end of the topic; returns its summary.
+fn finish_to_end(dir: &Path, topic: &str, group: &str, model_dir: &Path, instance: &str) -> serde_json::Value {
+    let args = eos_args(topic, group, model_dir, instance, &["-e", "--json"]);
+    let mut last = spawn_consumer(dir, instance, args);
+    assert!(last.wait().unwrap().success(), "{}", read(dir, &format!("{instance}.err")));
+    serde_json::from_str(&read(dir, &format!("{instance}.out"))).unwrap()
+}
+
+#[test]
+fn every_input_once_in_transactions_with_offsets_committed() {
+    let Stream { dir, model_dir, topic, group } = Stream::new("eos", Some(2));
+    produce(&topic, 300, &[]);
+    send_raw(&topic, &bad_inputs(3));
+    let summary = finish_to_end(dir.path(), &topic, &group, &model_dir, "a");
+    assert_eq!(summary["inputs"], 303, "{summary}");
+    assert_eq!(summary["dead_letters"], 3);
+    assert!(summary["transactions_committed"].as_u64().unwrap() >= 1, "{summary}");
+    assert_eq!(summary["transactions_aborted"], 0);
+    let out = assert_exactly_once(&brokers(), &topic);
+    assert_eq!((out.inputs, out.scores, out.dead_letters), (303, 300, 3));
+    // The offsets went in with the outputs: the group resumes at the end.
+    let inputs = read_topic(&topic);
+    assert_eq!(committed(&topic, &group, 2), end_offsets(&inputs));
+    let again = finish_to_end(dir.path(), &topic, &group, &model_dir, "a");
+    assert_eq!(again["inputs"], 0, "{again}");
+}
+
+#[test]
+#[ignore = "slow (about 2 minutes); scripts/test.sh runs it"]
+fn kill_9_at_random_points_gives_each_input_one_output() {
+    let _alone = heavy();
+    let Stream { dir, model_dir, topic, group } = Stream::new("eos-crash", Some(4));
+    let total = 50_000;
+    let producer = producer_thread(&topic, total, 600, brokers());
+    // Bad inputs mixed into the stream, one a second.
+    let bad = {
+        let topic = topic.clone();
+        std::thread::spawn(move || {
+            let mut sent = 0;
+            for chunk in bad_inputs(60).chunks(1) {
+                send_raw(&topic, chunk);
+                sent += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            sent
+        })
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    for round in 0..10 {
+        // The same instance each time: a restart fences its previous life and aborts what it
+        // left open, as a restarted pod of a StatefulSet would.
+        let mut child = spawn_consumer(dir.path(), &format!("round{round}"), eos_args(&topic, &group, &model_dir, "a", &[]));
+        std::thread::sleep(Duration::from_millis(rng.gen_range(7_000..11_000)));
+        child.kill().unwrap(); // SIGKILL: no commit, no abort
+        child.wait().unwrap();
+    }
+    producer.join().unwrap();
+    let bad_sent = bad.join().unwrap();
+    // The last killed member holds its partitions until its session (6 s) expires; a consumer
+    // joining before that may be given only the others, and -e stops at their end.
+    std::thread::sleep(Duration::from_secs(7));
+    let summary = finish_to_end(dir.path(), &topic, &group, &model_dir, "a");
+    eprintln!("kill -9 x10 over {total} messages, exactly once; the last run: {summary}");
+    let out = assert_exactly_once(&brokers(), &topic);
+    assert_eq!(out.inputs, total as usize + bad_sent);
+    assert_eq!(out.dead_letters, bad_sent, "each bad input dead-lettered once");
+}
+
+/// One zombie round: A and B share a 2-partition topic; A is frozen (SIGSTOP) past its session
+/// timeout while a stream flows, so its partition moves to B, then thawed (SIGCONT). Returns
+/// the round's topic and whether A noticed its stall.
+fn zombie_round(round: usize) -> (String, bool) {
+    let Stream { dir, model_dir, topic, group } = Stream::new(&format!("zombie{round}"), Some(2));
+    let timeouts = ["-X", "session.timeout.ms=4000", "-X", "heartbeat.interval.ms=1000"];
+    let addrs = [format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port())];
+    let mut consumers: Vec<Child> = ["a", "b"]
+        .iter()
+        .zip(&addrs)
+        .map(|(name, addr)| {
+            let mut extra = timeouts.to_vec();
+            extra.extend(["--metrics-addr", addr]);
+            spawn_consumer(dir.path(), name, eos_args(&topic, &group, &model_dir, name, &extra))
+        })
+        .collect();
+    let producer = producer_thread(&topic, 4_000, 250, brokers());
+    // Both at work: each has committed a transaction.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while addrs.iter().any(|a| scrape(a).get("fraud_consumer_messages_total").copied().unwrap_or(0.0) < 1.0) {
+        assert!(Instant::now() < deadline, "round {round}: the two consumers did not both get to work");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    signal(&consumers[0], "-STOP");
+    std::thread::sleep(Duration::from_secs(7)); // session 4 s, then B's rejoin
+    signal(&consumers[0], "-CONT");
+    producer.join().unwrap();
+    // A and B finish the stream. (Not a third consumer: after a member's session expires,
+    // Tansu 0.6 keeps a ghost leader in the group, and a member that joins later waits for an
+    // assignment forever; measured with at least once as well. See scripts/broker-limits.py.)
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !Outputs::log(&brokers(), &topic).missing.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    for (c, name) in consumers.iter_mut().zip(["a", "b"]) {
+        sigterm_and_wait(c, dir.path(), name);
+    }
+    let stalled = read(dir.path(), "a.err").contains("consumer_stalled");
+    (topic, stalled)
+}
+
+/// Rounds, and how many run at once (each mostly waits on timeouts).
+const ZOMBIE_ROUNDS: usize = 20;
+const ZOMBIE_PARALLEL: usize = 2;
+
+#[test]
+#[ignore = "slow (about 3 minutes); scripts/test.sh runs it"]
+fn a_frozen_zombie_commits_nothing_late() {
+    let _alone = heavy();
+    let rounds: Vec<(String, bool)> = (0..ZOMBIE_ROUNDS)
+        .collect::<Vec<usize>>()
+        .chunks(ZOMBIE_PARALLEL)
+        .flat_map(|batch| {
+            let handles: Vec<_> = batch.iter().map(|&r| std::thread::spawn(move || zombie_round(r))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+        })
+        .collect();
+    let logs: Vec<Outputs> = rounds.iter().map(|(topic, _)| Outputs::log(&brokers(), topic)).collect();
+    for (i, ((_, stalled), out)) in rounds.iter().zip(&logs).enumerate() {
+        eprintln!("round {i}: the frozen consumer noticed its stall: {stalled}; {out:?}");
+    }
+    let with_duplicates = logs.iter().filter(|o| !o.duplicated.is_empty()).count();
+    let noticed = rounds.iter().filter(|(_, s)| *s).count();
+    eprintln!("zombie: {with_duplicates} of {} rounds with duplicates; the frozen consumer noticed its stall in {noticed}", rounds.len());
+    for (topic, _) in &rounds {
+        assert_exactly_once(&brokers(), topic);
+    }
+}
+
+#[test]
+#[ignore = "slow (about 40 s); scripts/test.sh runs it"]
+fn a_rebalance_from_two_consumers_to_one_keeps_exactly_once() {
+    let _alone = heavy();
+    let Stream { dir, model_dir, topic, group } = Stream::new("eos-rebalance", Some(4));
+    let mut a = spawn_consumer(dir.path(), "a", eos_args(&topic, &group, &model_dir, "a", &["--json"]));
+    let mut b = spawn_consumer(dir.path(), "b", eos_args(&topic, &group, &model_dir, "b", &["--json"]));
+    let producer = producer_thread(&topic, 12_000, 600, brokers());
+    std::thread::sleep(Duration::from_secs(10));
+    assert!(!producer.is_finished(), "the stream ended before the rebalance");
+    // B leaves mid-stream: its open transaction is committed before its partitions go to A.
+    sigterm_and_wait(&mut b, dir.path(), "b");
+    producer.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !Outputs::log(&brokers(), &topic).missing.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    sigterm_and_wait(&mut a, dir.path(), "a");
+    let out = assert_exactly_once(&brokers(), &topic);
+    assert_eq!(out.inputs, 12_000);
+    let handled = |name: &str| -> u64 {
+        let s: serde_json::Value = serde_json::from_str(&read(dir.path(), &format!("{name}.out"))).unwrap();
+        s["inputs"].as_u64().unwrap()
+    };
+    let (ha, hb) = (handled("a"), handled("b"));
+    assert!(hb > 0, "B did no work before it left");
+    assert_eq!(ha + hb, 12_000, "each input counted by exactly one consumer (A {ha}, B {hb})");
+}
+
+#[test]
+#[ignore = "needs Tansu with SQLite storage (FRAUD_DURABLE_TANSU); scripts/test.sh runs it"]
+fn broker_restart_mid_stream_keeps_exactly_once() {
+    let _alone = heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = trained_model(&dir);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let broker = DurableBroker::start(dir.path(), port);
+    let topic = unique("eos-restart");
+    create_topic_at(&addr, &topic, 2);
+    create_topic_at(&addr, &format!("{topic}-scores"), 2);
+    create_topic_at(&addr, &format!("{topic}-dlq"), 1);
+    let mut args = eos_args(&topic, &unique("g"), &model_dir, "a", &["--json"]);
+    for (i, a) in args.clone().iter().enumerate() {
+        if a == "--brokers" {
+            args[i + 1] = addr.clone();
+        }
+    }
+    let mut consumer = spawn_consumer(dir.path(), "c", args);
+    let total = 20_000u64;
+    let producer = {
+        let (addr, topic, csv) = (addr.clone(), topic.clone(), sample_csv());
+        std::thread::spawn(move || {
+            fraud()
+                .args(["produce", "--brokers", &addr, "--topic", &topic, "--count", &total.to_string(), "--rate", "1000"])
+                .args(["--delivery-timeout-ms", "120000", "--csv", csv.to_str().unwrap()])
+                .output()
+                .unwrap()
+        })
+    };
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(!producer.is_finished(), "the stream ended before the broker restart");
+    drop(broker);
+    std::thread::sleep(Duration::from_secs(3));
+    let _broker = DurableBroker::start(dir.path(), port);
+    let out = producer.join().unwrap();
+    assert!(out.status.success(), "the producer did not ride out the restart: {}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !Outputs::log(&addr, &topic).missing.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(consumer.try_wait().unwrap().is_none(), "the consumer exited: {}", read(dir.path(), "c.err"));
+    sigterm_and_wait(&mut consumer, dir.path(), "c");
+    assert_exactly_once(&addr, &topic);
+}
