@@ -1,45 +1,59 @@
 //! The consumer's hot path without the broker: parse one JSON message and score its rows, and
 //! the same plus writing the score record; with a baseline measured in the same run (the general
-//! serde path on the same rows). Run with `cargo bench --bench hot_path`.
+//! serde path on the same rows). For both model families: the logistic regression fitted on the
+//! shipped sample, and gradient-boosted trees from `FRAUD_BENCH_GBDT_MODEL` (a model directory;
+//! `scripts/bench-trees.sh` trains the default model on the full data set) or, without it,
+//! fitted with the defaults on the sample. Run with `cargo bench --bench hot_path`.
 
 use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fraud::message::{DEFAULT_MAX_BYTES, RowParser, ScoreRecord, Source, split_json};
-use fraud::model::FraudModel;
+use fraud::model::{FraudModel, LogisticParams};
 use fraud::schema::FeatureRow;
 
-fn model_and_rows() -> (FraudModel, Vec<FeatureRow>) {
+fn provenance(rows: usize, frauds: usize) -> fraud::model::Provenance {
+    fraud::model::Provenance {
+        crate_version: "bench".into(),
+        created_at: String::new(),
+        input_file: "data/sample.csv".into(),
+        input_sha256: String::new(),
+        rows_train: rows,
+        frauds_train: frauds,
+        seed: 0,
+        test_size: 0.0,
+        fit_seconds: 0.0,
+        gradient_max: None,
+        training_metrics: None,
+    }
+}
+
+fn models_and_rows() -> (FraudModel, FraudModel, Vec<FeatureRow>) {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample.csv");
     let data = fraud::dataset::read_labelled(&sample, false).expect("data/sample.csv");
     let scaler = fraud::train::fit_scaler(&data.features);
     let x = fraud::train::standardise(&data.features, &scaler);
     let fitted = fraud::fit::fit(x.view(), &data.labels, &Default::default()).expect("fit");
-    let provenance = fraud::model::Provenance {
-        crate_version: "bench".into(),
-        created_at: String::new(),
-        input_file: sample.display().to_string(),
-        input_sha256: data.sha256.clone(),
-        rows_train: data.len(),
-        frauds_train: data.frauds(),
-        seed: 0,
-        test_size: 0.0,
-        fit_seconds: 0.0,
-        gradient_max: fitted.gradient_max,
-        training_metrics: fraud::metrics::Evaluation::new(&[0.9, 0.1], &[true, false], 0.5),
+    let params = LogisticParams { scaler, weights: fitted.weights, intercept: fitted.intercept };
+    let logistic = FraudModel::logistic(params, 0.5, provenance(data.len(), data.frauds())).expect("model");
+    let trees = match std::env::var_os("FRAUD_BENCH_GBDT_MODEL") {
+        Some(dir) => FraudModel::load(Path::new(&dir)).expect("FRAUD_BENCH_GBDT_MODEL: a model directory"),
+        None => {
+            let all: Vec<usize> = (0..data.len()).collect();
+            let boosted = fraud::boost::fit(&data.features, &all, &data.labels, &Default::default(), 42).expect("gbdt");
+            FraudModel::trees(boosted.params, 0.5, provenance(data.len(), data.frauds())).expect("model")
+        }
     };
-    let model = FraudModel::new(scaler, fitted.weights, fitted.intercept, 0.5, provenance).expect("model");
     let rows = data.features.rows().into_iter().take(1000).map(|r| std::array::from_fn(|j| r[j])).collect();
-    (model, rows)
+    (logistic, trees, rows)
 }
 
-fn hot_path(c: &mut Criterion) {
-    let (model, rows) = model_and_rows();
+fn bench_model(c: &mut Criterion, family: &str, model: &FraudModel, rows: &[FeatureRow]) {
     // The tutorial's messages: one row each, as `fraud produce` writes them.
     let messages: Vec<String> = rows.iter().map(|r| split_json(std::slice::from_ref(r))).collect();
     let mut parser = RowParser::new(DEFAULT_MAX_BYTES);
-    let mut group = c.benchmark_group("hot_path");
+    let mut group = c.benchmark_group(format!("hot_path/{family}"));
     group.throughput(Throughput::Elements(1));
 
     // Parse one message and score its rows: how many are flagged.
@@ -98,6 +112,13 @@ fn hot_path(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+fn hot_path(c: &mut Criterion) {
+    let (logistic, trees, rows) = models_and_rows();
+    eprintln!("gbdt model {}: {} trees", trees.version(), trees.tree_params().map_or(0, |p| p.trees.len()));
+    bench_model(c, "logistic", &logistic, &rows);
+    bench_model(c, "gbdt", &trees, &rows);
 }
 
 criterion_group!(benches, hot_path);

@@ -46,5 +46,6 @@ pub fn evaluate(cfg: &EvaluateConfig, model: &FraudModel) -> Result<Report, Eval
         model_version: model.version().to_string(),
         model_path: cfg.model_dir.join(MODEL_FILE).display().to_string(),
         gradient_max: None,
+        family: model.family().as_str().to_string(),
     })
 }

@@ -1,10 +1,12 @@
 //! `fraud`: train, evaluate, stream-score and serve a credit-card fraud model.
 
+pub mod boost;
 pub mod cli;
 pub mod dataset;
 pub mod decimal;
 pub mod evaluate;
 pub mod fit;
+pub mod interchange;
 pub mod kafka;
 pub mod memory;
 pub mod message;

@@ -163,6 +163,11 @@ impl Curve {
     }
 }
 
+/// Average precision (AUPRC) of scores against labels, as scikit-learn computes it.
+pub fn average_precision(scores: &[f64], labels: &[bool]) -> f64 {
+    Curve::new(scores, labels).average_precision()
+}
+
 /// The threshold with the best F1 on these scores: one of the scores themselves, as
 /// scikit-learn's `precision_recall_curve` offers them. Ties on F1 go to the higher threshold.
 pub fn best_f1_threshold(scores: &[f64], labels: &[bool]) -> f64 {

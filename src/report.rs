@@ -20,6 +20,8 @@ pub struct Report {
     pub model_version: String,
     pub model_path: String,
     pub gradient_max: Option<f64>,
+    /// The model family: "logistic" or "gbdt".
+    pub family: String,
 }
 
 impl Report {
@@ -50,6 +52,7 @@ impl Report {
             "model_version": self.model_version,
             "model_path": self.model_path,
             "gradient_max": self.gradient_max,
+            "family": self.family,
         })
     }
 }
@@ -73,7 +76,7 @@ fn row(f: &mut fmt::Formatter<'_>, name: &str, t: &AtThreshold) -> fmt::Result {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = &self.evaluation;
-        writeln!(f, "model {} ({})", self.model_version, self.model_path)?;
+        writeln!(f, "model {} ({}, {})", self.model_version, self.family, self.model_path)?;
         writeln!(
             f,
             "rows: {} train, {} test; evaluated on {}: {} rows, {} frauds",

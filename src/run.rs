@@ -31,6 +31,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             print_report(&report, args.json)
         }
+        Command::Import(args) => {
+            let cfg = args.config()?;
+            let model = crate::interchange::import(&cfg)
+                .with_context(|| format!("importing {} into {}", cfg.lightgbm.display(), cfg.model_dir.display()))?;
+            let trees = model.tree_params().map_or(0, |p| p.trees.len());
+            if args.json {
+                println!("{}", serde_json::json!({"model_version": model.version(), "family": model.family().as_str(), "trees": trees, "model_dir": cfg.model_dir}));
+            } else {
+                println!("imported {trees} trees as model {} into {}", model.version(), cfg.model_dir.display());
+            }
+            Ok(())
+        }
+        Command::Export(args) => {
+            let model = load_model(&args.model_dir)?;
+            crate::interchange::export(&model, &args.model_dir, &args.lightgbm)
+                .with_context(|| format!("exporting {} to {}", args.model_dir.display(), args.lightgbm.display()))
+        }
         Command::Produce(args) => produce(&args),
         Command::Consume(args) => consume(&args),
         Command::Serve(args) => {
@@ -139,7 +156,17 @@ fn print_report(report: &crate::report::Report, json: bool) -> anyhow::Result<()
 /// Configuration errors (including an unusable model) exit 2, everything else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let config = err.chain().any(|e| {
-        e.downcast_ref::<ConfigError>().is_some() || e.downcast_ref::<ModelError>().is_some()
+        e.downcast_ref::<ConfigError>().is_some()
+            || e.downcast_ref::<ModelError>().is_some()
+            || matches!(e.downcast_ref::<crate::train::TrainError>(), Some(crate::train::TrainError::Unusable { .. }))
+            || matches!(
+                e.downcast_ref::<crate::interchange::InterchangeError>(),
+                Some(
+                    crate::interchange::InterchangeError::Import { .. }
+                        | crate::interchange::InterchangeError::Invalid { .. }
+                        | crate::interchange::InterchangeError::NotTrees { .. }
+                )
+            )
     });
     if config { EXIT_CONFIG } else { EXIT_FAILURE }
 }

@@ -127,7 +127,8 @@ async fn version(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "model_version": state.model.version(),
-        "model_created_at": state.model.file().provenance.created_at,
+        "model_created_at": state.model.provenance().created_at,
+        "model_family": state.model.family().as_str(),
     }))
     .into_response()
 }

@@ -1,6 +1,6 @@
-//! `fraud train`: read labelled rows, split them (stratified, seeded), standardise on the
-//! training part, fit, choose the decision threshold on training data only, measure on the
-//! held-out part, and save the model.
+//! `fraud train`: read labelled rows, split them (stratified, seeded), fit the chosen family on
+//! the training part (a logistic regression here, trees in [`crate::boost`]), choose the
+//! decision threshold on training data only, measure on the held-out part, save the model.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -10,10 +10,11 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use crate::boost::{self, BoostError, BoostOptions};
 use crate::dataset::{self, DatasetError, Transactions};
 use crate::fit::{self, FitError, FitOptions, Fitted};
 use crate::metrics::{Evaluation, best_f1_threshold};
-use crate::model::{FraudModel, ModelError, Provenance, Scaler};
+use crate::model::{FraudModel, LogisticParams, ModelError, Provenance, Scaler};
 use crate::report::Report;
 use crate::schema::N_FEATURES;
 
@@ -25,11 +26,18 @@ pub struct TrainConfig {
     /// Share of rows held out for testing, in [0, 1). 0 trains on every row.
     pub test_size: f64,
     pub seed: u64,
-    /// Folds for the out-of-fold predictions that choose the threshold; 0 uses the training
-    /// predictions themselves.
+    /// Folds for the out-of-fold predictions that choose the threshold (and, for trees, the
+    /// number of trees); 0 uses a logistic regression's own training predictions.
     pub threshold_folds: usize,
-    pub fit: FitOptions,
+    pub trainer: Trainer,
     pub progress: bool,
+}
+
+/// Which family to fit, with its settings.
+#[derive(Debug, Clone)]
+pub enum Trainer {
+    Logistic(FitOptions),
+    Trees(BoostOptions),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,10 +46,19 @@ pub enum TrainError {
     Dataset(#[from] DatasetError),
     #[error("{path}: {source}")]
     Fit { path: PathBuf, source: FitError },
+    #[error("{path}: {source}")]
+    Boost { path: PathBuf, source: BoostError },
+    /// The data cannot train a model: the user must bring other data (exit 2).
     #[error("{path}: {what}")]
-    Split { path: PathBuf, what: String },
+    Unusable { path: PathBuf, what: String },
     #[error(transparent)]
     Model(#[from] ModelError),
+}
+
+/// What a family's fit hands back: the model, and the seconds its fitting took.
+struct FamilyFit {
+    model: FraudModel,
+    fit_seconds: f64,
 }
 
 /// Reads, fits, evaluates and saves; returns what to print.
@@ -49,9 +66,6 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     let started = Instant::now();
     let data = dataset::read_labelled(&cfg.csv, cfg.progress)?;
     let read_seconds = started.elapsed().as_secs_f64();
-    let fit_err = |source| TrainError::Fit { path: cfg.csv.clone(), source };
-
-    let phase = |name: &str, since: Instant| tracing::debug!(phase = name, seconds = since.elapsed().as_secs_f64(), "train phase");
     phase("read", started);
     let t = Instant::now();
     let (train_idx, test_idx) = stratified_split(&data.labels, cfg.test_size, cfg.seed);
@@ -59,7 +73,7 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     phase("split", t);
     let frauds_train = train_labels.iter().filter(|l| **l).count();
     if frauds_train == 0 || frauds_train == train_labels.len() {
-        return Err(TrainError::Split {
+        return Err(TrainError::Unusable {
             path: cfg.csv.clone(),
             what: format!(
                 "the training part ({} rows) holds only one class; the file has {} frauds in {} rows",
@@ -69,31 +83,7 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
             ),
         });
     }
-
-    let fit_started = Instant::now();
-    // One pass gathers the training rows, standardised, in the column-major layout the fit
-    // wants: no intermediate copies of the feature matrix.
-    let scaler = scaler_of_rows(&data.features, &train_idx);
-    let x = standardised_columns(&data.features, &train_idx, &scaler);
-    phase("standardise", fit_started);
-    let t = Instant::now();
-    let fitted = fit::fit(x.view(), &train_labels, &cfg.fit).map_err(fit_err)?;
-    phase("fit", t);
-    if fitted.gradient_max > cfg.fit.tol {
-        tracing::warn!(
-            gradient = fitted.gradient_max,
-            tol = cfg.fit.tol,
-            "the fit stopped at max_iterations before converging"
-        );
-    }
-    let t = Instant::now();
-    let oof = out_of_fold(&x, &train_labels, &fitted, cfg).map_err(fit_err)?;
-    let threshold = best_f1_threshold(&oof, &train_labels);
-    phase("threshold", t);
-    let fit_seconds = fit_started.elapsed().as_secs_f64();
-    let t = Instant::now();
-
-    let provenance = Provenance {
+    let provenance = |fit_seconds: f64, gradient_max: Option<f64>, oof: &[f64], threshold: f64| Provenance {
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         input_file: cfg.csv.display().to_string(),
@@ -103,10 +93,15 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
         seed: cfg.seed,
         test_size: cfg.test_size,
         fit_seconds,
-        gradient_max: fitted.gradient_max,
-        training_metrics: Evaluation::new(&oof, &train_labels, threshold),
+        gradient_max,
+        training_metrics: Some(Evaluation::new(oof, &train_labels, threshold)),
     };
-    let model = FraudModel::new(scaler, fitted.weights, fitted.intercept, threshold, provenance)?;
+    let fitted = match &cfg.trainer {
+        Trainer::Logistic(fit) => fit_logistic(&data.features, &train_idx, &train_labels, fit, cfg, provenance)?,
+        Trainer::Trees(opts) => fit_trees(&data.features, &train_idx, &train_labels, opts, cfg, provenance)?,
+    };
+    let model = fitted.model;
+    let t = Instant::now();
 
     // With nothing held out, report on the training rows, as the model file does.
     let (evaluated, on): (Transactions, &str) = if test_idx.is_empty() {
@@ -125,13 +120,73 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
         evaluated_on: on.to_string(),
         rows_train: train_idx.len(),
         rows_test: test_idx.len(),
-        fit_seconds,
+        fit_seconds: fitted.fit_seconds,
         read_seconds,
         total_seconds: started.elapsed().as_secs_f64(),
         model_version: model.version().to_string(),
         model_path: model_path.display().to_string(),
-        gradient_max: Some(model.file().provenance.gradient_max),
+        gradient_max: model.provenance().gradient_max,
+        family: model.family().as_str().to_string(),
     })
+}
+
+fn phase(name: &str, since: Instant) {
+    tracing::debug!(phase = name, seconds = since.elapsed().as_secs_f64(), "train phase");
+}
+
+/// The logistic regression: standardise on the training part, fit, threshold.
+fn fit_logistic(
+    features: &Array2<f64>,
+    train_idx: &[usize],
+    train_labels: &[bool],
+    fit_opts: &FitOptions,
+    cfg: &TrainConfig,
+    provenance: impl Fn(f64, Option<f64>, &[f64], f64) -> Provenance,
+) -> Result<FamilyFit, TrainError> {
+    let fit_err = |source| TrainError::Fit { path: cfg.csv.clone(), source };
+    let fit_started = Instant::now();
+    // One pass gathers the training rows, standardised, in the column-major layout the fit
+    // wants: no intermediate copies of the feature matrix.
+    let scaler = scaler_of_rows(features, train_idx);
+    let x = standardised_columns(features, train_idx, &scaler);
+    phase("standardise", fit_started);
+    let t = Instant::now();
+    let fitted = fit::fit(x.view(), train_labels, fit_opts).map_err(fit_err)?;
+    phase("fit", t);
+    if fitted.gradient_max > fit_opts.tol {
+        tracing::warn!(
+            gradient = fitted.gradient_max,
+            tol = fit_opts.tol,
+            "the fit stopped at max_iterations before converging"
+        );
+    }
+    let t = Instant::now();
+    let oof = out_of_fold(&x, train_labels, &fitted, fit_opts, cfg).map_err(fit_err)?;
+    let threshold = best_f1_threshold(&oof, train_labels);
+    phase("threshold", t);
+    let fit_seconds = fit_started.elapsed().as_secs_f64();
+    let provenance = provenance(fit_seconds, Some(fitted.gradient_max), &oof, threshold);
+    let params = LogisticParams { scaler, weights: fitted.weights, intercept: fitted.intercept };
+    Ok(FamilyFit { model: FraudModel::logistic(params, threshold, provenance)?, fit_seconds })
+}
+
+/// Gradient-boosted trees: trees and threshold from K-fold out-of-fold predictions.
+fn fit_trees(
+    features: &Array2<f64>,
+    train_idx: &[usize],
+    train_labels: &[bool],
+    opts: &BoostOptions,
+    cfg: &TrainConfig,
+    provenance: impl Fn(f64, Option<f64>, &[f64], f64) -> Provenance,
+) -> Result<FamilyFit, TrainError> {
+    let started = Instant::now();
+    let boosted = boost::fit(features, train_idx, train_labels, opts, cfg.seed)
+        .map_err(|source| TrainError::Boost { path: cfg.csv.clone(), source })?;
+    let threshold = best_f1_threshold(&boosted.oof, train_labels);
+    let fit_seconds = started.elapsed().as_secs_f64();
+    phase("fit", started);
+    let provenance = provenance(fit_seconds, None, &boosted.oof, threshold);
+    Ok(FamilyFit { model: FraudModel::trees(boosted.params, threshold, provenance)?, fit_seconds })
 }
 
 /// Indices of the training and test rows: each class is shuffled with the seed and the first
@@ -213,7 +268,7 @@ pub fn standardise(x: &Array2<f64>, scaler: &Scaler) -> Array2<f64> {
 
 /// Each training row's probability from a model that did not see it (stratified folds, each
 /// fit warm-started from the full fit, two at a time). With no folds, the full fit's own.
-fn out_of_fold(x: &Array2<f64>, y: &[bool], full: &Fitted, cfg: &TrainConfig) -> Result<Vec<f64>, FitError> {
+fn out_of_fold(x: &Array2<f64>, y: &[bool], full: &Fitted, fit_opts: &FitOptions, cfg: &TrainConfig) -> Result<Vec<f64>, FitError> {
     let k = cfg.threshold_folds;
     if k < 2 {
         return Ok(fit::predict(x.view(), full));
@@ -231,7 +286,7 @@ fn out_of_fold(x: &Array2<f64>, y: &[bool], full: &Fitted, cfg: &TrainConfig) ->
         let (inside, held): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| fold[i] != f);
         let xi = x.select(Axis(0), &inside);
         let yi: Vec<bool> = inside.iter().map(|&i| y[i]).collect();
-        let fitted = fit::fit_warm(xi.view(), &yi, &cfg.fit, full)?;
+        let fitted = fit::fit_warm(xi.view(), &yi, fit_opts, full)?;
         Ok((held.clone(), fit::predict(x.select(Axis(0), &held).view(), &fitted)))
     };
     let mut oof = vec![f64::NAN; y.len()];

@@ -1,0 +1,69 @@
+//! `fraud import` and `fraud export`: models in LightGBM's text format, in and out. A data
+//! scientist's `booster.save_model("model.txt")` becomes a model `fraud consume` and `fraud
+//! serve` load; a model trained here can go to LightGBM's own tools.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::dataset::hex;
+use crate::model::lightgbm::{self, ImportError};
+use crate::model::{FraudModel, ModelError, Provenance};
+
+#[derive(Debug, Clone)]
+pub struct ImportConfig {
+    pub lightgbm: PathBuf,
+    pub model_dir: PathBuf,
+    /// A row is flagged when its fraud probability is >= threshold.
+    pub threshold: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InterchangeError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    /// The file is not a model fraud can score: the user must bring another (exit 2).
+    #[error("{path}: {source}")]
+    Import { path: PathBuf, source: ImportError },
+    #[error("{path}: {what}")]
+    Invalid { path: PathBuf, what: String },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("{path} holds a {family} model; only gradient-boosted trees export to LightGBM")]
+    NotTrees { path: PathBuf, family: &'static str },
+}
+
+/// Reads the LightGBM model, checks it as a loaded model is checked, saves it.
+pub fn import(cfg: &ImportConfig) -> Result<FraudModel, InterchangeError> {
+    let path = &cfg.lightgbm;
+    let bytes = std::fs::read(path).map_err(|source| InterchangeError::Read { path: path.clone(), source })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let params = lightgbm::parse(&text).map_err(|source| InterchangeError::Import { path: path.clone(), source })?;
+    params.check().map_err(|what| InterchangeError::Invalid { path: path.clone(), what })?;
+    let provenance = Provenance {
+        crate_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        input_file: path.display().to_string(),
+        input_sha256: hex(&Sha256::digest(&bytes)),
+        rows_train: 0,
+        frauds_train: 0,
+        seed: 0,
+        test_size: 0.0,
+        fit_seconds: 0.0,
+        gradient_max: None,
+        training_metrics: None,
+    };
+    let model = FraudModel::trees(params, cfg.threshold, provenance)?;
+    model.save(&cfg.model_dir)?;
+    Ok(model)
+}
+
+/// Writes a tree model as a LightGBM text model.
+pub fn export(model: &FraudModel, model_dir: &std::path::Path, out: &std::path::Path) -> Result<(), InterchangeError> {
+    let Some(params) = model.tree_params() else {
+        return Err(InterchangeError::NotTrees { path: model_dir.to_path_buf(), family: model.family().as_str() });
+    };
+    std::fs::write(out, lightgbm::to_text(params)).map_err(|source| InterchangeError::Write { path: out.to_path_buf(), source })
+}

@@ -1,0 +1,509 @@
+//! The fraud model, whatever its family: the versioned `model.json` (written atomically,
+//! checked once when loaded), and scoring a row. Each family keeps its parameters, their
+//! checks and its scorer in a file of its own: [`logistic`] (logistic regression) and
+//! [`trees`] (gradient-boosted trees, ours or imported from LightGBM).
+//!
+//! Everything that can be wrong with a model file is checked once, in [`FraudModel::load`], so
+//! scoring never has to check a shape.
+
+pub mod lightgbm;
+pub mod logistic;
+pub mod tree_eval;
+pub mod trees;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::dataset::hex;
+use crate::metrics::Evaluation;
+use crate::schema::{FEATURE_NAMES, FeatureRow, N_FEATURES};
+
+pub use logistic::{LogisticParams, Scaler};
+pub use trees::TreeParams;
+
+/// The file inside a model directory.
+pub const MODEL_FILE: &str = "model.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("model directory {0} does not exist (train one with `fraud train`)")]
+    MissingDir(PathBuf),
+    #[error("cannot read model file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("model file {path} is not a valid model: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("model file {path} is a {found:?} file, expected one of {:?}", Family::FORMATS)]
+    Format { path: PathBuf, found: String },
+    #[error("model file {path} has format version {found} of {format}; this build of fraud reads version {expected}")]
+    Version { path: PathBuf, format: String, found: u32, expected: u32 },
+    #[error("model file {path}: {what}")]
+    Invalid { path: PathBuf, what: String },
+    #[error("cannot write model to {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// The model families, each with its own file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Logistic,
+    Trees,
+}
+
+impl Family {
+    pub const FORMATS: [&str; 2] = [logistic::FORMAT, trees::FORMAT];
+
+    fn of_format(format: &str) -> Option<(Family, u32)> {
+        match format {
+            logistic::FORMAT => Some((Family::Logistic, logistic::FORMAT_VERSION)),
+            trees::FORMAT => Some((Family::Trees, trees::FORMAT_VERSION)),
+            _ => None,
+        }
+    }
+
+    /// The name `fraud train --model` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Logistic => "logistic",
+            Family::Trees => "gbdt",
+        }
+    }
+}
+
+/// How the model was made; informational, not used for scoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub crate_version: String,
+    pub created_at: String,
+    pub input_file: String,
+    pub input_sha256: String,
+    pub rows_train: usize,
+    pub frauds_train: usize,
+    pub seed: u64,
+    pub test_size: f64,
+    pub fit_seconds: f64,
+    /// Logistic regression: the largest component of the mean gradient at the solution
+    /// (converged when below tol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gradient_max: Option<f64>,
+    /// Metrics on the training rows (threshold chosen on them, out of fold); none for an
+    /// imported model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_metrics: Option<Evaluation>,
+}
+
+/// A model file's contents, exactly as stored: what every family has, around its own
+/// parameters `P`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile<P> {
+    pub format: String,
+    pub format_version: u32,
+    pub model_version: String,
+    pub features: Vec<String>,
+    #[serde(flatten)]
+    pub params: P,
+    /// A row is flagged when its fraud probability is >= threshold.
+    pub threshold: f64,
+    pub provenance: Provenance,
+}
+
+/// A loaded, checked model, ready to score.
+#[derive(Debug, Clone)]
+pub struct FraudModel {
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Logistic { file: ModelFile<LogisticParams>, scorer: logistic::Logistic },
+    Trees { file: ModelFile<TreeParams>, scorer: tree_eval::Compiled },
+}
+
+/// One row's result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    pub probability: f64,
+    pub fraud: bool,
+}
+
+/// The family-specific part of a model: what is stored, how it is checked and hashed.
+pub trait Params: Serialize + DeserializeOwned + Clone {
+    const FORMAT: &'static str;
+    const FORMAT_VERSION: u32;
+    fn check(&self) -> Result<(), String>;
+    fn digest_input(&self) -> serde_json::Value;
+}
+
+impl Params for LogisticParams {
+    const FORMAT: &'static str = logistic::FORMAT;
+    const FORMAT_VERSION: u32 = logistic::FORMAT_VERSION;
+    fn check(&self) -> Result<(), String> {
+        LogisticParams::check(self)
+    }
+    fn digest_input(&self) -> serde_json::Value {
+        LogisticParams::digest_input(self)
+    }
+}
+
+impl Params for TreeParams {
+    const FORMAT: &'static str = trees::FORMAT;
+    const FORMAT_VERSION: u32 = trees::FORMAT_VERSION;
+    fn check(&self) -> Result<(), String> {
+        TreeParams::check(self)
+    }
+    fn digest_input(&self) -> serde_json::Value {
+        TreeParams::digest_input(self)
+    }
+}
+
+impl<P: Params> ModelFile<P> {
+    fn new(params: P, threshold: f64, provenance: Provenance) -> Self {
+        let mut file = ModelFile {
+            format: P::FORMAT.to_string(),
+            format_version: P::FORMAT_VERSION,
+            model_version: String::new(),
+            features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+            params,
+            threshold,
+            provenance,
+        };
+        file.model_version = file.digest();
+        file
+    }
+
+    /// A short content hash of what determines the model's output, so two files with the
+    /// same parameters share a version and any change of parameters changes it.
+    fn digest(&self) -> String {
+        let mut params = self.params.digest_input();
+        if let Some(map) = params.as_object_mut() {
+            map.insert("features".into(), serde_json::json!(self.features));
+            map.insert("threshold".into(), serde_json::json!(self.threshold));
+        }
+        let mut h = Sha256::new();
+        h.update(params.to_string().as_bytes());
+        hex(&h.finalize())[..12].to_string()
+    }
+
+    /// The checks every family shares, then the family's own.
+    fn check(&self) -> Result<(), String> {
+        if self.features.len() != N_FEATURES || self.features.iter().zip(FEATURE_NAMES).any(|(a, b)| a != b) {
+            return Err(format!(
+                "features are [{}], this build scores [{}]",
+                self.features.join(","),
+                FEATURE_NAMES.join(",")
+            ));
+        }
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            return Err(format!("threshold {} is outside (0, 1]", self.threshold));
+        }
+        self.params.check()
+    }
+}
+
+impl FraudModel {
+    /// A logistic regression from fitted parameters, checked as a loaded file is.
+    pub fn logistic(params: LogisticParams, threshold: f64, provenance: Provenance) -> Result<Self, ModelError> {
+        Self::from_logistic(ModelFile::new(params, threshold, provenance), Path::new("<new model>"))
+    }
+
+    /// Gradient-boosted trees from fitted or imported parameters, checked as a loaded file is.
+    pub fn trees(params: TreeParams, threshold: f64, provenance: Provenance) -> Result<Self, ModelError> {
+        Self::from_trees(ModelFile::new(params, threshold, provenance), Path::new("<new model>"))
+    }
+
+    /// Loads `dir/model.json`, checking kind, version, schema and every number.
+    pub fn load(dir: &Path) -> Result<Self, ModelError> {
+        if !dir.is_dir() {
+            return Err(ModelError::MissingDir(dir.to_path_buf()));
+        }
+        let path = dir.join(MODEL_FILE);
+        let text = fs::read(&path).map_err(|source| ModelError::Read { path: path.clone(), source })?;
+        // Kind and version first, so an incompatible file says so instead of "missing field".
+        #[derive(Deserialize)]
+        struct Header {
+            format: String,
+            format_version: u32,
+        }
+        let header: Header =
+            serde_json::from_slice(&text).map_err(|source| ModelError::Parse { path: path.clone(), source })?;
+        let Some((family, expected)) = Family::of_format(&header.format) else {
+            return Err(ModelError::Format { path, found: header.format });
+        };
+        if header.format_version != expected {
+            return Err(ModelError::Version { path, format: header.format, found: header.format_version, expected });
+        }
+        let parse = |source| ModelError::Parse { path: path.clone(), source };
+        match family {
+            Family::Logistic => Self::from_logistic(serde_json::from_slice(&text).map_err(parse)?, &path),
+            Family::Trees => Self::from_trees(serde_json::from_slice(&text).map_err(parse)?, &path),
+        }
+    }
+
+    fn from_logistic(file: ModelFile<LogisticParams>, path: &Path) -> Result<Self, ModelError> {
+        file.check().map_err(|what| ModelError::Invalid { path: path.to_path_buf(), what })?;
+        let scorer = file.params.compile();
+        Ok(Self { kind: Kind::Logistic { file, scorer } })
+    }
+
+    fn from_trees(file: ModelFile<TreeParams>, path: &Path) -> Result<Self, ModelError> {
+        file.check().map_err(|what| ModelError::Invalid { path: path.to_path_buf(), what })?;
+        let scorer = tree_eval::Compiled::new(&file.params);
+        Ok(Self { kind: Kind::Trees { file, scorer } })
+    }
+
+    /// Writes `dir/model.json` atomically: a temporary file in the same directory, synced, then
+    /// renamed over the old one. A failed run leaves the previous model (or none) in place.
+    pub fn save(&self, dir: &Path) -> Result<PathBuf, ModelError> {
+        let path = dir.join(MODEL_FILE);
+        let write_err = |source| ModelError::Write { path: path.clone(), source };
+        fs::create_dir_all(dir).map_err(write_err)?;
+        let tmp = dir.join(format!(".{MODEL_FILE}.tmp-{}", std::process::id()));
+        let result = (|| {
+            let mut f = std::io::BufWriter::new(fs::File::create(&tmp)?);
+            match &self.kind {
+                Kind::Logistic { file, .. } => serde_json::to_writer_pretty(&mut f, file),
+                Kind::Trees { file, .. } => serde_json::to_writer_pretty(&mut f, file),
+            }
+            .map_err(std::io::Error::other)?;
+            f.write_all(b"\n")?;
+            let f = f.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            // Make the rename itself durable.
+            fs::File::open(dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(write_err)?;
+        Ok(path)
+    }
+
+    /// The log-odds of fraud (the raw score before the sigmoid) for one row of raw features.
+    #[inline]
+    pub fn log_odds(&self, row: &FeatureRow) -> f64 {
+        match &self.kind {
+            Kind::Logistic { scorer, .. } => scorer.log_odds(row),
+            Kind::Trees { scorer, .. } => scorer.raw(row),
+        }
+    }
+
+    /// The fraud probability and decision for one row of raw features.
+    #[inline]
+    pub fn score(&self, row: &FeatureRow) -> Score {
+        let probability = match &self.kind {
+            Kind::Logistic { scorer, .. } => sigmoid(scorer.log_odds(row)),
+            Kind::Trees { scorer, .. } => scorer.probability(row),
+        };
+        Score { probability, fraud: probability >= self.threshold() }
+    }
+
+    /// Fraud probabilities for the rows of a feature matrix (n × N_FEATURES).
+    pub fn probabilities(&self, features: &ndarray::Array2<f64>) -> Vec<f64> {
+        features
+            .rows()
+            .into_iter()
+            .map(|r| {
+                let mut row = [0.0; N_FEATURES];
+                row.iter_mut().zip(r.iter()).for_each(|(d, s)| *d = *s);
+                self.score(&row).probability
+            })
+            .collect()
+    }
+
+    pub fn family(&self) -> Family {
+        match &self.kind {
+            Kind::Logistic { .. } => Family::Logistic,
+            Kind::Trees { .. } => Family::Trees,
+        }
+    }
+
+    pub fn version(&self) -> &str {
+        match &self.kind {
+            Kind::Logistic { file, .. } => &file.model_version,
+            Kind::Trees { file, .. } => &file.model_version,
+        }
+    }
+
+    pub fn threshold(&self) -> f64 {
+        match &self.kind {
+            Kind::Logistic { file, .. } => file.threshold,
+            Kind::Trees { file, .. } => file.threshold,
+        }
+    }
+
+    pub fn provenance(&self) -> &Provenance {
+        match &self.kind {
+            Kind::Logistic { file, .. } => &file.provenance,
+            Kind::Trees { file, .. } => &file.provenance,
+        }
+    }
+
+    /// The logistic parameters, for a logistic model.
+    pub fn logistic_params(&self) -> Option<&LogisticParams> {
+        match &self.kind {
+            Kind::Logistic { file, .. } => Some(&file.params),
+            Kind::Trees { .. } => None,
+        }
+    }
+
+    /// The trees, for a tree model.
+    pub fn tree_params(&self) -> Option<&TreeParams> {
+        match &self.kind {
+            Kind::Trees { file, .. } => Some(&file.params),
+            Kind::Logistic { .. } => None,
+        }
+    }
+}
+
+impl PartialEq for FraudModel {
+    /// Same stored contents.
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.kind, &other.kind) {
+            (Kind::Logistic { file: a, .. }, Kind::Logistic { file: b, .. }) => a == b,
+            (Kind::Trees { file: a, .. }, Kind::Trees { file: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+}
+
+#[inline]
+pub fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::metrics::Evaluation;
+
+    pub(crate) fn example_provenance() -> Provenance {
+        Provenance {
+            crate_version: "test".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            input_file: "x.csv".into(),
+            input_sha256: "00".into(),
+            rows_train: 4,
+            frauds_train: 2,
+            seed: 1,
+            test_size: 0.0,
+            fit_seconds: 0.0,
+            gradient_max: Some(0.0),
+            training_metrics: Some(Evaluation::new(&[0.9, 0.1], &[true, false], 0.5)),
+        }
+    }
+
+    pub(crate) fn example_model() -> FraudModel {
+        let mut weights = vec![0.0; N_FEATURES];
+        weights[13] = -1.5; // V14: lower is more fraudulent
+        weights[3] = 0.8; // V4
+        let scaler = Scaler { mean: vec![0.5; N_FEATURES], std: vec![2.0; N_FEATURES] };
+        FraudModel::logistic(LogisticParams { scaler, weights, intercept: -6.0 }, 0.3, example_provenance()).unwrap()
+    }
+
+    #[test]
+    fn score_equals_standardised_logistic() {
+        let m = example_model();
+        let mut row = [0.5; N_FEATURES];
+        row[13] = -9.5; // standardised: -5
+        row[3] = 2.5; // standardised: 1
+        let z: f64 = -6.0 + (-1.5) * -5.0 + 0.8 * 1.0;
+        let s = m.score(&row);
+        assert!((s.probability - 1.0 / (1.0 + (-z).exp())).abs() < 1e-12);
+        assert!(s.fraud);
+        assert!(!m.score(&[0.5; N_FEATURES]).fraud);
+    }
+
+    #[test]
+    fn round_trip_keeps_parameters_and_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = example_model();
+        m.save(dir.path()).unwrap();
+        let back = FraudModel::load(dir.path()).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.version(), m.version());
+        assert_eq!(back.score(&[1.0; N_FEATURES]), m.score(&[1.0; N_FEATURES]));
+        // Nothing but the model file is left behind.
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(MODEL_FILE)]);
+    }
+
+    fn saved_json() -> (tempfile::TempDir, serde_json::Value) {
+        let dir = tempfile::tempdir().unwrap();
+        example_model().save(dir.path()).unwrap();
+        let v = serde_json::from_slice(&fs::read(dir.path().join(MODEL_FILE)).unwrap()).unwrap();
+        (dir, v)
+    }
+
+    fn load_edited(edit: impl FnOnce(&mut serde_json::Value)) -> ModelError {
+        let (dir, mut v) = saved_json();
+        edit(&mut v);
+        fs::write(dir.path().join(MODEL_FILE), v.to_string()).unwrap();
+        FraudModel::load(dir.path()).unwrap_err()
+    }
+
+    #[test]
+    fn load_rejects_missing_dir() {
+        let err = FraudModel::load(Path::new("/nonexistent/fraud_model")).unwrap_err();
+        assert!(matches!(err, ModelError::MissingDir(_)), "{err}");
+    }
+
+    #[test]
+    fn load_rejects_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(FraudModel::load(dir.path()).unwrap_err(), ModelError::Read { .. }));
+    }
+
+    #[test]
+    fn load_rejects_corrupt_json() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(MODEL_FILE), b"{\"format\": \"fraud-log").unwrap();
+        assert!(matches!(FraudModel::load(dir.path()).unwrap_err(), ModelError::Parse { .. }));
+    }
+
+    #[test]
+    fn load_rejects_other_format_and_version() {
+        let e = load_edited(|v| v["format"] = "sklearn".into());
+        assert!(matches!(e, ModelError::Format { .. }), "{e}");
+        let e = load_edited(|v| v["format_version"] = 99.into());
+        assert!(matches!(e, ModelError::Version { found: 99, .. }), "{e}");
+        assert!(e.to_string().contains("format version 99 of fraud-logistic-regression"), "{e}");
+    }
+
+    #[test]
+    fn load_rejects_wrong_feature_count() {
+        let e = load_edited(|v| {
+            v["weights"].as_array_mut().unwrap().pop();
+        });
+        assert!(e.to_string().contains("weights has 28 values, expected 29"), "{e}");
+        let e = load_edited(|v| {
+            v["features"].as_array_mut().unwrap().push("Time".into());
+        });
+        assert!(matches!(e, ModelError::Invalid { .. }), "{e}");
+    }
+
+    #[test]
+    fn load_rejects_bad_numbers() {
+        let e = load_edited(|v| v["scaler"]["std"][0] = 0.0.into());
+        assert!(e.to_string().contains("<= 0"), "{e}");
+        let e = load_edited(|v| v["threshold"] = 1.5.into());
+        assert!(e.to_string().contains("threshold"), "{e}");
+        let e = load_edited(|v| v["weights"][2] = "x".into());
+        assert!(matches!(e, ModelError::Parse { .. }), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    /// Regression guard: the content hash of a logistic model is what it was before model
+    /// families existed, so retraining with the same data keeps its `model_version`.
+    #[test]
+    fn logistic_version_hash_is_unchanged() {
+        let m = super::tests::example_model();
+        assert_eq!(m.version(), "77faa63b0220");
+    }
+}

@@ -1,0 +1,308 @@
+//! The gradient-boosted trees family, as stored: every tree in LightGBM's own layout, so that a
+//! model imported from LightGBM keeps its exact decisions, and a model trained here is written
+//! the same way. Checked once when loaded; [`super::tree_eval`] turns it into the scorer.
+//!
+//! A tree's internal node `i` sends a row left when `row[split_feature[i]] <= threshold[i]`,
+//! except that a value its `missing` rule calls missing goes the default way. A child `c >= 0`
+//! is internal node `c`; `c < 0` is leaf `!c`. The raw score is `base_score` plus the chosen
+//! leaf of every tree, and the fraud probability `1 / (1 + exp(-sigmoid · raw))`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::schema::{FeatureRow, N_FEATURES};
+
+pub const FORMAT: &str = "fraud-gradient-boosted-trees";
+pub const FORMAT_VERSION: u32 = 1;
+
+/// LightGBM's zero threshold: with `Missing::Zero`, |x| below it counts as missing.
+pub const ZERO_THRESHOLD: f64 = 1e-35_f32 as f64;
+
+/// Which values a node treats as missing (LightGBM's missing types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Missing {
+    /// Nothing is missing; a NaN counts as 0.
+    None,
+    /// Values within ±1e-35 (and NaN) are missing.
+    Zero,
+    /// NaN is missing.
+    Nan,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    pub split_feature: Vec<u16>,
+    pub threshold: Vec<f64>,
+    pub missing: Vec<Missing>,
+    pub default_left: Vec<bool>,
+    pub left_child: Vec<i32>,
+    pub right_child: Vec<i32>,
+    /// Training rows that reached each internal node and each leaf (TreeSHAP's cover).
+    pub internal_count: Vec<f64>,
+    pub leaf_value: Vec<f64>,
+    pub leaf_count: Vec<f64>,
+}
+
+/// The parameters as stored in `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeParams {
+    /// Added to the sum of the trees' leaves.
+    pub base_score: f64,
+    /// The raw score's scale in the probability (LightGBM's binary `sigmoid`, 1 by default).
+    pub sigmoid: f64,
+    pub trees: Vec<Tree>,
+    /// How the trees were made: the trainer's settings, or where they were imported from.
+    /// Informational, not used for scoring.
+    pub origin: serde_json::Value,
+}
+
+impl Tree {
+    pub fn num_leaves(&self) -> usize {
+        self.leaf_value.len()
+    }
+
+    /// A tree of one leaf.
+    pub fn constant(value: f64, count: f64) -> Tree {
+        Tree {
+            split_feature: vec![],
+            threshold: vec![],
+            missing: vec![],
+            default_left: vec![],
+            left_child: vec![],
+            right_child: vec![],
+            internal_count: vec![],
+            leaf_value: vec![value],
+            leaf_count: vec![count],
+        }
+    }
+
+    /// Whether internal node `i` sends `value` left, exactly as LightGBM decides.
+    #[inline]
+    pub fn goes_left(&self, i: usize, value: f64) -> bool {
+        let missing = self.missing[i];
+        let value = if value.is_nan() && missing != Missing::Nan { 0.0 } else { value };
+        let is_missing = match missing {
+            Missing::None => false,
+            Missing::Zero => value > -ZERO_THRESHOLD && value <= ZERO_THRESHOLD,
+            Missing::Nan => value.is_nan(),
+        };
+        if is_missing { self.default_left[i] } else { value <= self.threshold[i] }
+    }
+
+    /// The leaf a row reaches.
+    pub fn leaf(&self, row: &FeatureRow) -> usize {
+        if self.split_feature.is_empty() {
+            return 0;
+        }
+        let mut node = 0i32;
+        while node >= 0 {
+            let i = node as usize;
+            node = if self.goes_left(i, row[self.split_feature[i] as usize]) { self.left_child[i] } else { self.right_child[i] };
+        }
+        !node as usize
+    }
+
+    /// Depth of the deepest leaf (a one-leaf tree has depth 0).
+    pub fn depth(&self) -> usize {
+        fn walk(t: &Tree, node: i32) -> usize {
+            if node < 0 {
+                0
+            } else {
+                1 + walk(t, t.left_child[node as usize]).max(walk(t, t.right_child[node as usize]))
+            }
+        }
+        if self.split_feature.is_empty() { 0 } else { walk(self, 0) }
+    }
+
+    /// Every index in range, every node and leaf reached exactly once from the root (so no
+    /// cycles and no shared subtrees), every number finite.
+    fn check(&self) -> Result<(), String> {
+        let n = self.split_feature.len();
+        for (name, len) in [
+            ("threshold", self.threshold.len()),
+            ("missing", self.missing.len()),
+            ("default_left", self.default_left.len()),
+            ("left_child", self.left_child.len()),
+            ("right_child", self.right_child.len()),
+            ("internal_count", self.internal_count.len()),
+        ] {
+            if len != n {
+                return Err(format!("{name} has {len} entries for {n} internal nodes"));
+            }
+        }
+        let leaves = self.leaf_value.len();
+        if leaves != n + 1 || self.leaf_count.len() != leaves {
+            return Err(format!(
+                "{n} internal nodes need {} leaves; leaf_value has {leaves}, leaf_count {}",
+                n + 1,
+                self.leaf_count.len()
+            ));
+        }
+        if let Some(f) = self.split_feature.iter().find(|f| **f as usize >= N_FEATURES) {
+            return Err(format!("split_feature {f} is not one of the {N_FEATURES} features"));
+        }
+        if self.threshold.iter().any(|t| t.is_nan()) {
+            return Err("a threshold is NaN".into());
+        }
+        if self.leaf_value.iter().any(|v| !v.is_finite()) {
+            return Err("a leaf value is not finite".into());
+        }
+        if self.internal_count.iter().chain(&self.leaf_count).any(|c| !(c.is_finite() && *c >= 0.0)) {
+            return Err("a count is negative or not finite".into());
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let mut seen_node = vec![false; n];
+        let mut seen_leaf = vec![false; leaves];
+        let mut stack = vec![0i32];
+        while let Some(node) = stack.pop() {
+            if node >= 0 {
+                let i = node as usize;
+                if i >= n {
+                    return Err(format!("child {node} is past the {n} internal nodes"));
+                }
+                if std::mem::replace(&mut seen_node[i], true) {
+                    return Err(format!("node {i} is reached twice (a cycle or a shared subtree)"));
+                }
+                stack.push(self.left_child[i]);
+                stack.push(self.right_child[i]);
+            } else {
+                let l = !node as usize;
+                if l >= leaves {
+                    return Err(format!("child {node} names leaf {l}, past the {leaves} leaves"));
+                }
+                if std::mem::replace(&mut seen_leaf[l], true) {
+                    return Err(format!("leaf {l} is reached twice"));
+                }
+            }
+        }
+        if let Some(i) = seen_node.iter().position(|s| !s) {
+            return Err(format!("node {i} is not reachable from the root"));
+        }
+        Ok(())
+    }
+}
+
+impl TreeParams {
+    pub fn check(&self) -> Result<(), String> {
+        if self.trees.is_empty() {
+            return Err("the model has no trees".into());
+        }
+        if !self.base_score.is_finite() {
+            return Err("base_score is not finite".into());
+        }
+        if !(self.sigmoid.is_finite() && self.sigmoid > 0.0) {
+            return Err(format!("sigmoid {} is not a positive number", self.sigmoid));
+        }
+        for (t, tree) in self.trees.iter().enumerate() {
+            tree.check().map_err(|e| format!("tree {t}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn digest_input(&self) -> serde_json::Value {
+        json!({ "base_score": self.base_score, "sigmoid": self.sigmoid, "trees": self.trees })
+    }
+
+    /// The raw score of one row, tree by tree as LightGBM sums it: the reference the fast
+    /// scorer is tested against.
+    pub fn raw_reference(&self, row: &FeatureRow) -> f64 {
+        let mut sum = 0.0;
+        for tree in &self.trees {
+            sum += tree.leaf_value[tree.leaf(row)];
+        }
+        self.base_score + sum
+    }
+
+    /// Whether any node treats values near zero as missing (the fast scorer compares only).
+    pub fn has_zero_missing(&self) -> bool {
+        self.trees.iter().any(|t| t.missing.contains(&Missing::Zero))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A stump on V14 (index 13) and a two-level tree on V4 then V12.
+    pub(crate) fn example_params() -> TreeParams {
+        let stump = Tree {
+            split_feature: vec![13],
+            threshold: vec![-2.5],
+            missing: vec![Missing::None],
+            default_left: vec![true],
+            left_child: vec![-1],
+            right_child: vec![-2],
+            internal_count: vec![100.0],
+            leaf_value: vec![1.5, -0.5],
+            leaf_count: vec![10.0, 90.0],
+        };
+        let two = Tree {
+            split_feature: vec![3, 11],
+            threshold: vec![1.0, -1.0],
+            missing: vec![Missing::None, Missing::Nan],
+            default_left: vec![false, true],
+            left_child: vec![-1, -2],
+            right_child: vec![1, -3],
+            internal_count: vec![100.0, 40.0],
+            leaf_value: vec![-0.25, 0.75, 0.1],
+            leaf_count: vec![60.0, 15.0, 25.0],
+        };
+        TreeParams { base_score: -1.0, sigmoid: 1.0, trees: vec![stump, two], origin: json!({"test": true}) }
+    }
+
+    #[test]
+    fn decisions_follow_lightgbm() {
+        let p = example_params();
+        let mut row = [0.0; N_FEATURES];
+        row[13] = -3.0; // stump left: 1.5
+        row[3] = 2.0; // right, then V12 0.0 > -1 → right: 0.1
+        assert_eq!(p.raw_reference(&row), -1.0 + (1.5 + 0.1));
+        row[13] = -2.5; // <= threshold goes left
+        assert_eq!(p.trees[0].leaf(&row), 0);
+        row[11] = f64::NAN; // NaN-missing node: default left → 0.75
+        assert_eq!(p.trees[1].leaf(&row), 1);
+        row[3] = f64::NAN; // None-missing node: NaN counts as 0 → 0 <= 1 left
+        assert_eq!(p.trees[1].leaf(&row), 0);
+    }
+
+    #[test]
+    fn zero_as_missing_uses_lightgbms_bounds() {
+        let mut t = example_params().trees[0].clone();
+        t.missing[0] = Missing::Zero;
+        t.default_left[0] = false;
+        t.threshold[0] = 5.0;
+        let mut row = [0.0; N_FEATURES];
+        assert_eq!(t.leaf(&row), 1, "0 is missing: default right");
+        row[13] = ZERO_THRESHOLD;
+        assert_eq!(t.leaf(&row), 1, "the upper bound is inside");
+        row[13] = -ZERO_THRESHOLD;
+        assert_eq!(t.leaf(&row), 0, "the lower bound is outside");
+        row[13] = 1e-30;
+        assert_eq!(t.leaf(&row), 0);
+    }
+
+    #[test]
+    fn malformed_trees_are_refused() {
+        let check = |edit: &dyn Fn(&mut TreeParams)| {
+            let mut p = example_params();
+            edit(&mut p);
+            p.check().unwrap_err()
+        };
+        assert!(check(&|p| p.trees[1].right_child[0] = 0).contains("reached twice"), "a cycle");
+        assert!(check(&|p| p.trees[1].right_child[0] = 7).contains("past the 2 internal"));
+        assert!(check(&|p| p.trees[1].left_child[1] = -9).contains("past the 3 leaves"));
+        assert!(check(&|p| p.trees[0].leaf_value[1] = f64::NAN).contains("leaf value"));
+        assert!(check(&|p| p.trees[0].split_feature[0] = 29).contains("not one of the 29"));
+        assert!(check(&|p| {
+            p.trees[1].leaf_value.pop();
+        })
+        .contains("need 3 leaves"));
+        assert!(check(&|p| p.trees.clear()).contains("no trees"));
+        assert!(check(&|p| p.sigmoid = 0.0).contains("sigmoid"));
+        assert!(check(&|p| p.trees[1].left_child[1] = -3).contains("leaf 2 is reached twice"));
+        example_params().check().unwrap();
+    }
+}
