@@ -108,15 +108,36 @@ pub fn fit(x: &Array2<f64>, rows: &[usize], labels: &[bool], opts: &BoostOptions
     let checkpoints: Vec<usize> = (1..=opts.max_trees.div_ceil(CHECKPOINT)).map(|c| (c * CHECKPOINT).min(opts.max_trees)).collect();
     // raw[c][i]: training row i's out-of-fold raw score with the first checkpoints[c] trees.
     let mut raw = vec![vec![0.0; rows.len()]; checkpoints.len()];
-    for f in 0..opts.folds {
-        let (inside, held): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|&i| fold[i] != f);
-        let trees = fit_forust(x, &pick(rows, &inside), &pick(labels, &inside), opts, opts.max_trees, seed.wrapping_add(f as u64 + 1))?;
-        for (c, p) in checkpoint_scores(&trees, x, &pick(rows, &held), &checkpoints).into_iter().enumerate() {
-            for (i, v) in held.iter().zip(p) {
-                raw[c][*i] = v;
+    // Folds run side by side, one thread each, as many at once as there are threads: forust
+    // gains little from a second thread (a fold took 2.65 s on one, 1.95 s on two).
+    let fold_ids: Vec<usize> = (0..opts.folds).collect();
+    for batch in fold_ids.chunks(opts.threads.max(1)) {
+        let threads = (opts.threads / batch.len()).max(1);
+        let fitted: Vec<Result<(Vec<usize>, Vec<Vec<f64>>), BoostError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|&f| {
+                    let fold = &fold;
+                    let checkpoints = &checkpoints;
+                    s.spawn(move || {
+                        let (inside, held): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|&i| fold[i] != f);
+                        let opts = BoostOptions { threads, ..opts.clone() };
+                        let trees = fit_forust(x, &pick(rows, &inside), &pick(labels, &inside), &opts, opts.max_trees, seed.wrapping_add(f as u64 + 1))?;
+                        Ok((held.clone(), checkpoint_scores(&trees, x, &pick(rows, &held), checkpoints)))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        });
+        for result in fitted {
+            let (held, scores) = result?;
+            for (c, p) in scores.into_iter().enumerate() {
+                for (i, v) in held.iter().zip(p) {
+                    raw[c][*i] = v;
+                }
             }
         }
-        tracing::debug!(fold = f, seconds = started.elapsed().as_secs_f64(), "gbdt fold fitted");
+        tracing::debug!(folds = ?batch, seconds = started.elapsed().as_secs_f64(), "gbdt folds fitted");
     }
     let ap: Vec<f64> = raw.iter().map(|r| average_precision(r, labels)).collect();
     // The best checkpoint; a tie goes to fewer trees.
