@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Single-row scoring requests against `fraud serve` and `mlflow models serve` (same model type:
-# StandardScaler + LogisticRegression on data/sample.csv), with wrk on the same machine.
+# StandardScaler + LogisticRegression on data/sample.csv), and against `fraud serve` with
+# gradient-boosted trees (the gbdt defaults, on data/sample.csv), with wrk on the same machine.
 # Alternating runs, medians. Installs wrk (Debian) and MLflow (PyPI, cached venv) on first use.
 # Usage: scripts/bench-serve.sh [runs=3] [seconds=15] [connections=16]
 set -euo pipefail
@@ -20,15 +21,18 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 target/release/fraud train --csv data/sample.csv --model-dir "$work/fraud_model" --json > /dev/null
+target/release/fraud train --model gbdt --csv data/sample.csv --model-dir "$work/fraud_gbdt" --json > /dev/null
 "$venv/bin/python" scripts/mlflow_model.py data/sample.csv "$work/mlflow_model"
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-fport=$(port); mport=$(port)
+fport=$(port); mport=$(port); gport=$(port)
 target/release/fraud serve --model-dir "$work/fraud_model" --port "$fport" --quiet &
+pids+=($!)
+target/release/fraud serve --model-dir "$work/fraud_gbdt" --port "$gport" --quiet &
 pids+=($!)
 (cd "$work" && PATH="$venv/bin:$PATH" exec "$venv/bin/mlflow" models serve -m "$work/mlflow_model" --env-manager local -h 127.0.0.1 -p "$mport" > "$work/mlflow.log" 2>&1) &
 pids+=($!)
-for p in "$fport" "$mport"; do
+for p in "$fport" "$mport" "$gport"; do
     for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$p/ping" > /dev/null && break; sleep 0.5; done
 done
 
@@ -60,9 +64,9 @@ PY
 }
 results=()
 for i in $(seq 1 "$runs"); do
-    f=$(bench "$fport"); m=$(bench "$mport")
-    echo "run $i: fraud $f | mlflow $m" >&2
-    results+=("$f|$m")
+    f=$(bench "$fport"); m=$(bench "$mport"); g=$(bench "$gport")
+    echo "run $i: fraud $f | mlflow $m | fraud gbdt $g" >&2
+    results+=("$f|$m|$g")
 done
 python3 - "$conns" "$secs" "${results[@]}" <<'PY'
 import json, statistics, sys
@@ -73,7 +77,10 @@ out = {
     "connections": conns, "seconds_per_run": secs, "runs": len(runs),
     "fraud_serve": {"requests_per_s": med(0, 0), "p99_ms": med(0, 1), "non_2xx": sum(r[0][2] for r in runs)},
     "mlflow_serve": {"requests_per_s": med(1, 0), "p99_ms": med(1, 1), "non_2xx": sum(r[1][2] for r in runs)},
+    "fraud_serve_gbdt": {"requests_per_s": med(2, 0), "p99_ms": med(2, 1), "non_2xx": sum(r[2][2] for r in runs)},
+    "runs_requests_per_s": {"fraud": [r[0][0] for r in runs], "mlflow": [r[1][0] for r in runs], "fraud_gbdt": [r[2][0] for r in runs]},
 }
 out["ratio_requests_per_s"] = out["fraud_serve"]["requests_per_s"] / out["mlflow_serve"]["requests_per_s"]
+out["gbdt_over_logistic_requests_per_s"] = out["fraud_serve_gbdt"]["requests_per_s"] / out["fraud_serve"]["requests_per_s"]
 print(json.dumps(out, indent=2))
 PY
