@@ -214,13 +214,24 @@ pub fn to_text(params: &TreeParams) -> String {
         );
         trees.push(b);
     }
+    // A numerical feature's info is its [min:max] (LightGBM writes the training data's; tools
+    // such as lleaves read the brackets as "numerical"); an unused feature's is `none`.
+    let mut range = vec![(f64::INFINITY, f64::NEG_INFINITY); FEATURE_NAMES.len()];
+    for tree in &params.trees {
+        for (f, t) in tree.split_feature.iter().zip(&tree.threshold) {
+            let r = &mut range[*f as usize];
+            *r = (r.0.min(*t), r.1.max(*t));
+        }
+    }
+    let infos: Vec<String> =
+        range.iter().map(|(lo, hi)| if lo <= hi { format!("[{lo:?}:{hi:?}]") } else { "none".into() }).collect();
     let mut out = format!(
         "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx={}\n\
          objective=binary sigmoid:{:?}\nfeature_names={}\nfeature_infos={}\ntree_sizes={}\n\n",
         FEATURE_NAMES.len() - 1,
         params.sigmoid,
         FEATURE_NAMES.join(" "),
-        vec!["none"; FEATURE_NAMES.len()].join(" "),
+        infos.join(" "),
         join(trees.iter().map(|t| t.len().to_string()).collect()),
     );
     for t in trees {
