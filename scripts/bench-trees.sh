@@ -14,7 +14,8 @@ cargo build --release --benches
 venv=${FRAUD_CACHE:-$HOME/.cache/fraud}/trees-venv
 if ! "$venv/bin/python" -c "import lightgbm, lleaves, pandas" 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check lightgbm==4.7.0 lleaves pandas
+    # lleaves 1.3 uses llvmlite's PassManagerBuilder, gone from llvmlite 0.45 on.
+    "$venv/bin/pip" install --quiet --disable-pip-version-check lightgbm==4.7.0 lleaves==1.3.0 "llvmlite<0.45" pandas
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
