@@ -9,8 +9,9 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use fraud::decision::{Explainer, Judgments, Overrides, Policy, ReasonsFor};
 use fraud::message::{DEFAULT_MAX_BYTES, RowParser, ScoreRecord, Source, split_json};
-use fraud::model::{FraudModel, LogisticParams};
+use fraud::model::{Bands, FraudModel, LogisticParams};
 use fraud::schema::FeatureRow;
 
 fn provenance(rows: usize, frauds: usize) -> fraud::model::Provenance {
@@ -36,15 +37,17 @@ fn models_and_rows() -> (FraudModel, FraudModel, Vec<FeatureRow>) {
     let x = fraud::train::standardise(&data.features, &scaler);
     let fitted = fraud::fit::fit(x.view(), &data.labels, &Default::default()).expect("fit");
     let params = LogisticParams { scaler, weights: fitted.weights, intercept: fitted.intercept };
-    let logistic = FraudModel::logistic(params, 0.5, provenance(data.len(), data.frauds())).expect("model");
+    let logistic = FraudModel::logistic(params, Bands::review_only(0.5), provenance(data.len(), data.frauds())).expect("model");
     let trees = match std::env::var_os("FRAUD_BENCH_GBDT_MODEL") {
         Some(dir) => FraudModel::load(Path::new(&dir)).expect("FRAUD_BENCH_GBDT_MODEL: a model directory"),
         None => {
             let all: Vec<usize> = (0..data.len()).collect();
             let boosted = fraud::boost::fit(&data.features, &all, &data.labels, &Default::default(), 42).expect("gbdt");
-            FraudModel::trees(boosted.params, 0.5, provenance(data.len(), data.frauds())).expect("model")
+            FraudModel::trees(boosted.params, Bands::review_only(0.5), provenance(data.len(), data.frauds())).expect("model")
         }
     };
+    // The first 1,000 rows (mostly approved), as a stream would bring them; the frauds among
+    // them give the flagged rows.
     let rows = data.features.rows().into_iter().take(1000).map(|r| std::array::from_fn(|j| r[j])).collect();
     (logistic, trees, rows)
 }
@@ -80,29 +83,46 @@ fn bench_model(c: &mut Criterion, family: &str, model: &FraudModel, rows: &[Feat
         })
     });
 
-    let (mut predictions, mut probabilities, mut out) = (Vec::new(), Vec::new(), Vec::new());
-    group.bench_function("parse_score_and_write_record", |b| {
-        b.iter(|| {
-            let msg = &messages[i % messages.len()];
-            i += 1;
-            let rows = parser.parse_json(black_box(msg.as_bytes())).expect("valid");
-            predictions.clear();
-            probabilities.clear();
-            for row in rows {
-                let s = model.score(row);
-                predictions.push(u8::from(s.fraud));
-                probabilities.push(s.probability);
-            }
-            ScoreRecord {
-                predictions: &predictions,
-                probabilities: &probabilities,
-                model_version: model.version(),
-                source: Some(Source { topic: "test", partition: 0, offset: i as i64 }),
-            }
-            .write_into(&mut out);
-            black_box(out.len())
-        })
-    });
+    // The consumer's path: parse, score, decide (reasons for flagged rows, or every row), and
+    // write the score record.
+    let policy = Policy::new(model, Overrides::default()).expect("policy");
+    let mut judgments = Judgments::default();
+    let mut out = Vec::new();
+    for (name, reasons_for) in [("parse_score_and_write_record", ReasonsFor::Flagged), ("parse_score_and_write_record_reasons_all", ReasonsFor::Every)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let msg = &messages[i % messages.len()];
+                i += 1;
+                let rows = parser.parse_json(black_box(msg.as_bytes())).expect("valid");
+                judgments.judge(model, &policy, reasons_for, rows);
+                ScoreRecord {
+                    predictions: &judgments.predictions,
+                    probabilities: &judgments.probabilities,
+                    decisions: &judgments.decisions,
+                    reasons: judgments.row_reasons(),
+                    model_version: model.version(),
+                    source: Some(Source { topic: "test", partition: 0, offset: i as i64 }),
+                }
+                .write_into(&mut out);
+                black_box(out.len())
+            })
+        });
+    }
+
+    // Reasons for one flagged row: the three largest contributions.
+    let flagged: Vec<&FeatureRow> = rows.iter().filter(|r| model.score(r).fraud).collect();
+    if !flagged.is_empty() {
+        let mut explainer = Explainer::default();
+        let mut reasons = Vec::with_capacity(3);
+        group.bench_function("reasons_one_flagged_row", |b| {
+            b.iter(|| {
+                reasons.clear();
+                explainer.reasons(model, black_box(flagged[i % flagged.len()]), &mut reasons);
+                i += 1;
+                black_box(reasons.len())
+            })
+        });
+    }
 
     group.bench_function("score_one_row", |b| {
         b.iter(|| {

@@ -13,12 +13,17 @@ scientist's notebook would make them, and LightGBM's own predictions to compare 
   index % 10 < 3. Every 10th test row's probability is stored (the file would be 1.7 MB
   otherwise), and the sum over the whole test split.
 
+Each also gets LightGBM's pred_contrib (TreeSHAP values and the expected value) for a subset of
+rows, *_contrib.txt.gz: every 16th sample row, every 100th test row of the full data; the first
+field of each line is the row's index in its file.
+
 Predictions are written with 17 significant digits (exact doubles).
 
     scripts/lightgbm-fixtures.sh [--full ../shared/data/creditcard.csv.gz]
 """
 import argparse
 import gzip
+import io
 import os
 
 import lightgbm
@@ -35,6 +40,20 @@ def fit(x, y, names, **params):
     base.update(params)
     trees = base.pop("num_trees", 60)
     return lightgbm.train(base, lightgbm.Dataset(x, label=y, feature_name=names), num_boost_round=trees)
+
+
+def gz(path, mode="wt"):
+    """A gzip file with no timestamp, so that regenerated fixtures are byte for byte the same."""
+    return io.TextIOWrapper(gzip.GzipFile(path, "wb", mtime=0), encoding="utf-8")
+
+
+def write_contributions(path, booster, x, names, rows):
+    """LightGBM's pred_contrib (SHAP values, then the expected value) for the rows at `rows`."""
+    contrib = booster.predict(x[rows], pred_contrib=True)
+    with gz(path) as f:
+        f.write("row " + " ".join(names) + " bias\n")
+        for r, c in zip(rows, contrib):
+            f.write(f"{r} " + " ".join(f"{v:.17g}" for v in c) + "\n")
 
 
 def write_predictions(path, p, opener=open):
@@ -54,17 +73,20 @@ def main():
     for name, extra in (("sample", {}), ("sample_zero", {"zero_as_missing": True, "num_trees": 30})):
         booster = fit(x, y, names, **extra)
         booster.save_model(f"{OUT}/{name}.txt")
-        write_predictions(f"{OUT}/{name}_predictions.txt.gz", booster.predict(x), gzip.open)
+        write_predictions(f"{OUT}/{name}_predictions.txt.gz", booster.predict(x), gz)
+        write_contributions(f"{OUT}/{name}_contrib.txt.gz", booster, x, names, np.arange(0, len(x), 16))
     if args.full:
         df = pd.read_csv(args.full)
         test = np.arange(len(df)) % 10 < 3
         x, y = df[FEATURES].values, df["Class"].values
         booster = fit(x[~test], y[~test], FEATURES, num_trees=300, learning_rate=0.05)
         text = booster.model_to_string()
-        with gzip.open(f"{OUT}/full.txt.gz", "wt") as f:
+        with gz(f"{OUT}/full.txt.gz") as f:
             f.write(text)
         p = booster.predict(x[test])
-        with gzip.open(f"{OUT}/full_predictions.txt.gz", "wt") as f:
+        test_rows = np.flatnonzero(test)
+        write_contributions(f"{OUT}/full_contrib.txt.gz", booster, x, FEATURES, test_rows[::100])
+        with gz(f"{OUT}/full_predictions.txt.gz") as f:
             f.write(f"# test rows: index % 10 < 3 ({len(p)}); every 10th row's probability follows the sum\n")
             f.write(f"sum {float(np.sum(p)).hex()}\n")
             for v in p[::10]:

@@ -13,6 +13,7 @@ use crate::kafka::consume::{ConsumeConfig, Guarantee};
 use crate::kafka::exactly_once::TransactionConfig;
 use crate::kafka::produce::ProduceConfig;
 use crate::boost::BoostOptions;
+use crate::decision::{Overrides, ReasonsFor};
 use crate::fit::FitOptions;
 use crate::train::{TrainConfig, Trainer};
 
@@ -39,6 +40,33 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReasonsChoice {
+    /// Rows sent to review or declined.
+    Flagged,
+    /// Every row.
+    All,
+}
+
+impl From<ReasonsChoice> for ReasonsFor {
+    fn from(c: ReasonsChoice) -> ReasonsFor {
+        match c {
+            ReasonsChoice::Flagged => ReasonsFor::Flagged,
+            ReasonsChoice::All => ReasonsFor::Every,
+        }
+    }
+}
+
+/// The decision thresholds given as flags: checked here, applied over the model's bands.
+fn overrides(review: Option<f64>, decline: Option<f64>) -> Result<Overrides, ConfigError> {
+    for (name, v) in [("--review-threshold", review), ("--decline-threshold", decline)] {
+        if v.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
+            return Err(ConfigError(format!("{name} must be in (0, 1]")));
+        }
+    }
+    Ok(Overrides { review_threshold: review, decline_threshold: decline })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -110,6 +138,16 @@ pub struct ServeArgs {
     /// Worker threads of the HTTP server.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Decisions (?decisions=true): review from this fraud probability, instead of the model's
+    /// threshold (or the model directory's policy.json).
+    #[arg(long)]
+    pub review_threshold: Option<f64>,
+    /// Decisions: decline from this fraud probability, instead of the model's decline band.
+    #[arg(long)]
+    pub decline_threshold: Option<f64>,
+    /// With ?decisions=true, which rows carry reasons.
+    #[arg(long, value_enum, default_value_t = ReasonsChoice::Flagged)]
+    pub reasons: ReasonsChoice,
 }
 
 impl ServeArgs {
@@ -120,6 +158,8 @@ impl ServeArgs {
         Ok(crate::serve::ServeConfig {
             addr: std::net::SocketAddr::new(self.host, self.port),
             max_body_bytes: self.max_body_bytes,
+            overrides: overrides(self.review_threshold, self.decline_threshold)?,
+            reasons_for: self.reasons.into(),
         })
     }
 }
@@ -285,6 +325,16 @@ pub struct ConsumeArgs {
     /// (exactly once; sooner when --max-in-flight inputs are in one).
     #[arg(long, env = "FRAUD_COMMIT_INTERVAL_MS", default_value_t = 100)]
     pub commit_interval_ms: u64,
+    /// Decisions: review from this fraud probability, instead of the model's threshold (or
+    /// the model directory's policy.json).
+    #[arg(long)]
+    pub review_threshold: Option<f64>,
+    /// Decisions: decline from this fraud probability, instead of the model's decline band.
+    #[arg(long)]
+    pub decline_threshold: Option<f64>,
+    /// Which rows' score records carry reasons: those sent to review or declined, or every row.
+    #[arg(long, value_enum, default_value_t = ReasonsChoice::Flagged)]
+    pub reasons: ReasonsChoice,
     /// This process's stable name within its group, for --exactly-once: the transactional.id
     /// is fraud-<group>-<instance-id>, so a restarted consumer fences its previous life and
     /// aborts what it left open. Give each process its own. [default: -X group.instance.id
@@ -346,7 +396,13 @@ impl ConsumeArgs {
             stats_interval_ms: self.stats_interval_ms,
             commit_interval,
             guarantee,
+            reasons_for: self.reasons.into(),
         })
+    }
+
+    /// The decision overrides given as flags.
+    pub fn overrides(&self) -> Result<Overrides, ConfigError> {
+        overrides(self.review_threshold, self.decline_threshold)
     }
 
     /// The -X property `key` as a number of milliseconds, or librdkafka's default.
@@ -420,6 +476,10 @@ pub struct TrainArgs {
     /// gbdt]
     #[arg(long)]
     pub threshold_folds: Option<usize>,
+    /// The decline band starts where the training predictions (out of fold with
+    /// --threshold-folds) reach this precision; if none does, the model has no decline band.
+    #[arg(long, default_value_t = 0.95)]
+    pub decline_precision: f64,
     /// Logistic: inverse regularisation strength, as scikit-learn's C.
     #[arg(long, default_value_t = 1.0, help_heading = "Logistic regression")]
     pub c: f64,
@@ -470,9 +530,13 @@ pub struct ImportArgs {
     /// Where the fraud model is written (model.json inside).
     #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
     pub model_dir: PathBuf,
-    /// A transaction is flagged when its fraud probability is at least this, in (0, 1].
+    /// A transaction is sent to review when its fraud probability is at least this, in (0, 1].
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
+    /// A transaction is declined when its fraud probability is at least this; without it the
+    /// model has no decline band (an import brings no training data to choose one on).
+    #[arg(long)]
+    pub decline_threshold: Option<f64>,
     /// Print the model's version and family as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -483,10 +547,14 @@ impl ImportArgs {
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
             return Err(ConfigError(format!("--threshold must be in (0, 1], got {}", self.threshold)));
         }
+        if self.decline_threshold.is_some_and(|d| !(d >= self.threshold && d <= 1.0)) {
+            return Err(ConfigError("--decline-threshold must be in [--threshold, 1]".into()));
+        }
         Ok(crate::interchange::ImportConfig {
             lightgbm: self.lightgbm.clone(),
             model_dir: self.model_dir.clone(),
             threshold: self.threshold,
+            decline: self.decline_threshold,
         })
     }
 }
@@ -546,12 +614,16 @@ impl TrainArgs {
                 (folds, Trainer::Trees(self.boost_options(folds)?))
             }
         };
+        if !(self.decline_precision > 0.0 && self.decline_precision <= 1.0) {
+            return Err(ConfigError(format!("--decline-precision must be in (0, 1], got {}", self.decline_precision)));
+        }
         Ok(TrainConfig {
             csv: self.csv.clone(),
             model_dir: self.model_dir.clone(),
             test_size: self.test_size,
             seed: self.seed,
             threshold_folds,
+            decline_precision: self.decline_precision,
             trainer,
             progress: stderr_is_terminal(),
         })

@@ -8,14 +8,16 @@ use sha2::{Digest, Sha256};
 
 use crate::dataset::hex;
 use crate::model::lightgbm::{self, ImportError};
-use crate::model::{FraudModel, ModelError, Provenance};
+use crate::model::{Bands, DeclineRule, FraudModel, ModelError, Provenance};
 
 #[derive(Debug, Clone)]
 pub struct ImportConfig {
     pub lightgbm: PathBuf,
     pub model_dir: PathBuf,
-    /// A row is flagged when its fraud probability is >= threshold.
+    /// A row is flagged for review when its fraud probability is >= threshold.
     pub threshold: f64,
+    /// Declined from this probability; none without it (no training data to choose it on).
+    pub decline: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +57,12 @@ pub fn import(cfg: &ImportConfig) -> Result<FraudModel, InterchangeError> {
         gradient_max: None,
         training_metrics: None,
     };
-    let model = FraudModel::trees(params, cfg.threshold, provenance)?;
+    let bands = Bands {
+        review: cfg.threshold,
+        decline: cfg.decline,
+        decline_rule: cfg.decline.map(|_| DeclineRule { precision_target: None, chosen_on: "given".into(), precision: None, recall: None }),
+    };
+    let model = FraudModel::trees(params, bands, provenance)?;
     model.save(&cfg.model_dir)?;
     Ok(model)
 }

@@ -4,6 +4,7 @@ pub mod boost;
 pub mod cli;
 pub mod dataset;
 pub mod decimal;
+pub mod decision;
 pub mod evaluate;
 pub mod fit;
 pub mod interchange;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 
 use crate::cli::{Cli, Command, ConfigError};
+use crate::decision::{Overrides, Policy};
 use crate::model::{FraudModel, ModelError};
 
 /// Exit code for a configuration problem the user must fix (bad flags, missing/corrupt model).
@@ -52,14 +53,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consume(args) => consume(&args),
         Command::Serve(args) => {
             let cfg = args.config()?;
-            let model = load_model(&args.model_dir)?;
+            let (model, policy) = load_model_and_policy(&args.model_dir, cfg.overrides)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(args.workers)
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
             runtime
-                .block_on(crate::serve::serve(&cfg, model))
+                .block_on(crate::serve::serve(&cfg, model, policy))
                 .with_context(|| format!("serving on {}", cfg.addr))
         }
         Command::Read(args) => {
@@ -92,9 +93,19 @@ fn produce(args: &crate::cli::ProduceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The model of a directory and the decision policy to use with it: the model's bands, under
+/// the directory's policy.json, under the flags.
+pub fn load_model_and_policy(dir: &std::path::Path, flags: Overrides) -> anyhow::Result<(FraudModel, Policy)> {
+    let model = load_model(dir)?;
+    let file = Overrides::from_dir(dir).map_err(|e| ConfigError(e.to_string()))?;
+    let policy = Policy::new(&model, flags.or(file)).map_err(|e| ConfigError(format!("decision bands: {e}")))?;
+    Ok((model, policy))
+}
+
 fn consume(args: &crate::cli::ConsumeArgs) -> anyhow::Result<()> {
     let cfg = args.config(tracing::enabled!(tracing::Level::INFO))?;
-    let model = load_model(&args.model_dir)?;
+    let flags = args.overrides()?;
+    let (model, policy) = load_model_and_policy(&args.model_dir, flags)?;
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = crate::telemetry::ConsumerMetrics::register(&mut registry);
     let registry = Arc::new(registry);
@@ -104,6 +115,7 @@ fn consume(args: &crate::cli::ConsumeArgs) -> anyhow::Result<()> {
         args.model_dir.clone(),
         Arc::clone(&reload),
         args.watch_model.then_some(std::time::Duration::from_secs(1)),
+        flags,
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -131,7 +143,7 @@ fn consume(args: &crate::cli::ConsumeArgs) -> anyhow::Result<()> {
         });
         crate::signal::on_hangup(reload).context("installing the SIGHUP handler")?;
         let cfg = cfg.clone();
-        let summary = tokio::task::spawn_blocking(move || crate::kafka::consume::consume(&cfg, model, metrics, shutdown, reloader))
+        let summary = tokio::task::spawn_blocking(move || crate::kafka::consume::consume(&cfg, model, policy, metrics, shutdown, reloader))
             .await
             .context("the consumer thread panicked")??;
         anyhow::Ok(summary)

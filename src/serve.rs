@@ -17,19 +17,25 @@ use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::decision::{Judgments, Overrides, Policy, ReasonsFor};
 use crate::message::{RowParser, WireError};
 use crate::model::FraudModel;
-use crate::telemetry::{ServerMetrics, StatusLabel};
+use crate::telemetry::{DecisionLabel, ServerMetrics, StatusLabel};
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub addr: SocketAddr,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Decision thresholds given as flags, over the model's bands and policy.json.
+    pub overrides: Overrides,
+    pub reasons_for: ReasonsFor,
 }
 
 struct AppState {
     model: FraudModel,
+    policy: Policy,
+    reasons_for: ReasonsFor,
     metrics: Arc<ServerMetrics>,
     registry: Registry,
     max_body_bytes: usize,
@@ -39,6 +45,9 @@ struct AppState {
 struct InvocationQuery {
     #[serde(default)]
     probabilities: bool,
+    /// Adds each row's decision and reasons (and its probability).
+    #[serde(default)]
+    decisions: bool,
 }
 
 /// An error response as MLflow's scoring server writes it.
@@ -58,7 +67,7 @@ async fn invocations(
 ) -> Response {
     let started = Instant::now();
     let response = match query {
-        Ok(Query(q)) => score(&state, q.probabilities, &headers, body),
+        Ok(Query(q)) => score(&state, &q, &headers, body),
         Err(e) => error(StatusCode::BAD_REQUEST, "BAD_REQUEST", e.body_text()),
     };
     let status = response.status().as_u16().to_string();
@@ -67,7 +76,7 @@ async fn invocations(
     response
 }
 
-fn score(state: &AppState, with_probabilities: bool, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+fn score(state: &AppState, q: &InvocationQuery, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -101,20 +110,23 @@ fn score(state: &AppState, with_probabilities: bool, headers: &HeaderMap, body: 
         Ok(rows) => rows,
         Err(e) => return bad_request(&e),
     };
-    let mut predictions = Vec::with_capacity(rows.len());
-    let mut probabilities = Vec::with_capacity(if with_probabilities { rows.len() } else { 0 });
-    for row in rows {
-        let s = state.model.score(row);
-        predictions.push(u8::from(s.fraud));
-        if with_probabilities {
-            probabilities.push(s.probability);
-        }
+    let mut j = Judgments::default();
+    j.judge(&state.model, &state.policy, state.reasons_for, rows);
+    for (d, p) in j.decisions.iter().zip(&j.probabilities) {
+        state.metrics.decisions.get_or_create(&DecisionLabel { decision: d.as_str() }).inc();
+        state.metrics.scores.observe(*p);
     }
     state.metrics.rows_scored.inc_by(rows.len() as u64);
-    let body = if with_probabilities {
-        json!({ "predictions": predictions, "probabilities": probabilities })
-    } else {
-        json!({ "predictions": predictions })
+    // MLflow's shape unless more is asked for.
+    let body = match (q.probabilities, q.decisions) {
+        (_, true) => json!({
+            "predictions": j.predictions,
+            "probabilities": j.probabilities,
+            "decisions": j.decisions,
+            "reasons": j.row_reasons(),
+        }),
+        (true, false) => json!({ "predictions": j.predictions, "probabilities": j.probabilities }),
+        (false, false) => json!({ "predictions": j.predictions }),
     };
     axum::Json(body).into_response()
 }
@@ -129,6 +141,8 @@ async fn version(State(state): State<Arc<AppState>>) -> Response {
         "model_version": state.model.version(),
         "model_created_at": state.model.provenance().created_at,
         "model_family": state.model.family().as_str(),
+        "review_threshold": state.policy.review,
+        "decline_threshold": state.policy.decline,
     }))
     .into_response()
 }
@@ -146,10 +160,10 @@ pub fn metrics_response(registry: &Registry) -> Response {
         .into_response()
 }
 
-pub fn router(model: FraudModel, max_body_bytes: usize) -> Router {
+pub fn router(model: FraudModel, policy: Policy, reasons_for: ReasonsFor, max_body_bytes: usize) -> Router {
     let mut registry = Registry::default();
     let metrics = ServerMetrics::register(&mut registry);
-    let state = Arc::new(AppState { model, metrics, registry, max_body_bytes });
+    let state = Arc::new(AppState { model, policy, reasons_for, metrics, registry, max_body_bytes });
     Router::new()
         .route("/invocations", post(invocations))
         .route("/ping", get(ping))
@@ -161,11 +175,11 @@ pub fn router(model: FraudModel, max_body_bytes: usize) -> Router {
 }
 
 /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish.
-pub async fn serve(cfg: &ServeConfig, model: FraudModel) -> std::io::Result<()> {
+pub async fn serve(cfg: &ServeConfig, model: FraudModel, policy: Policy) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.addr).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(model = model.version(), "fraud serve listening on http://{addr}");
-    axum::serve(listener, router(model, cfg.max_body_bytes))
+    tracing::info!(model = model.version(), review = policy.review, decline = ?policy.decline, "fraud serve listening on http://{addr}");
+    axum::serve(listener, router(model, policy, cfg.reasons_for, cfg.max_body_bytes))
         .with_graceful_shutdown(crate::signal::shutdown())
         .await
 }

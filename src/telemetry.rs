@@ -48,8 +48,18 @@ pub struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabel {
+    pub decision: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
     pub status: String,
+}
+
+/// Fraud probability buckets: fine at both ends, where the bands are.
+fn score_histogram() -> Histogram {
+    Histogram::new([0.0001, 0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0].into_iter())
 }
 
 /// Latency buckets from 0.1 ms to ~3 s.
@@ -74,6 +84,9 @@ pub struct ConsumerMetrics {
     pub transaction_seconds: Histogram,
     /// Exactly once: stalls longer than the group membership is guaranteed.
     pub stalls: Counter,
+    /// Rows by decision, and their fraud probabilities: a dashboard's view of drift.
+    pub decisions: Family<DecisionLabel, Counter>,
+    pub scores: Histogram,
 }
 
 impl ConsumerMetrics {
@@ -92,6 +105,8 @@ impl ConsumerMetrics {
             transactions: Family::default(),
             transaction_seconds: latency_histogram(),
             stalls: Counter::default(),
+            decisions: Family::default(),
+            scores: score_histogram(),
         });
         let r = registry.sub_registry_with_prefix("fraud_consumer");
         r.register("messages", "Input messages handled (output delivered)", m.messages.clone());
@@ -115,6 +130,8 @@ impl ConsumerMetrics {
             m.transaction_seconds.clone(),
         );
         r.register("stalls", "Loop stalls longer than the group membership is guaranteed (exactly once)", m.stalls.clone());
+        r.register("decisions", "Rows scored, by decision: approve, review or decline", m.decisions.clone());
+        r.register("score", "Fraud probability of each row scored", m.scores.clone());
         m
     }
 }
@@ -124,15 +141,25 @@ pub struct ServerMetrics {
     pub requests: Family<StatusLabel, Counter>,
     pub rows_scored: Counter,
     pub latency: Histogram,
+    pub decisions: Family<DecisionLabel, Counter>,
+    pub scores: Histogram,
 }
 
 impl ServerMetrics {
     pub fn register(registry: &mut Registry) -> Arc<Self> {
-        let m = Arc::new(Self { requests: Family::default(), rows_scored: Counter::default(), latency: latency_histogram() });
+        let m = Arc::new(Self {
+            requests: Family::default(),
+            rows_scored: Counter::default(),
+            latency: latency_histogram(),
+            decisions: Family::default(),
+            scores: score_histogram(),
+        });
         let r = registry.sub_registry_with_prefix("fraud_http");
         r.register("requests", "Scoring requests, by HTTP status", m.requests.clone());
         r.register("rows_scored", "Transactions scored", m.rows_scored.clone());
         r.register("request_duration_seconds", "Time to answer a scoring request", m.latency.clone());
+        r.register("decisions", "Rows scored, by decision: approve, review or decline", m.decisions.clone());
+        r.register("score", "Fraud probability of each row scored", m.scores.clone());
         m
     }
 }

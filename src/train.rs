@@ -13,8 +13,9 @@ use rand_chacha::ChaCha8Rng;
 use crate::boost::{self, BoostError, BoostOptions};
 use crate::dataset::{self, DatasetError, Transactions};
 use crate::fit::{self, FitError, FitOptions, Fitted};
-use crate::metrics::{Evaluation, best_f1_threshold};
-use crate::model::{FraudModel, LogisticParams, ModelError, Provenance, Scaler};
+use crate::decision::decline_threshold;
+use crate::metrics::{Confusion, Evaluation, best_f1_threshold};
+use crate::model::{Bands, DeclineRule, FraudModel, LogisticParams, ModelError, Provenance, Scaler};
 use crate::report::Report;
 use crate::schema::N_FEATURES;
 
@@ -29,6 +30,8 @@ pub struct TrainConfig {
     /// Folds for the out-of-fold predictions that choose the threshold (and, for trees, the
     /// number of trees); 0 uses a logistic regression's own training predictions.
     pub threshold_folds: usize,
+    /// The precision the decline band must reach on those same predictions.
+    pub decline_precision: f64,
     pub trainer: Trainer,
     pub progress: bool,
 }
@@ -163,11 +166,13 @@ fn fit_logistic(
     let t = Instant::now();
     let oof = out_of_fold(&x, train_labels, &fitted, fit_opts, cfg).map_err(fit_err)?;
     let threshold = best_f1_threshold(&oof, train_labels);
+    let on = if cfg.threshold_folds >= 2 { "out-of-fold predictions" } else { "training predictions" };
+    let bands = bands(&oof, train_labels, threshold, cfg.decline_precision, on);
     phase("threshold", t);
     let fit_seconds = fit_started.elapsed().as_secs_f64();
     let provenance = provenance(fit_seconds, Some(fitted.gradient_max), &oof, threshold);
     let params = LogisticParams { scaler, weights: fitted.weights, intercept: fitted.intercept };
-    Ok(FamilyFit { model: FraudModel::logistic(params, threshold, provenance)?, fit_seconds })
+    Ok(FamilyFit { model: FraudModel::logistic(params, bands, provenance)?, fit_seconds })
 }
 
 /// Gradient-boosted trees: trees and threshold from K-fold out-of-fold predictions.
@@ -183,10 +188,33 @@ fn fit_trees(
     let boosted = boost::fit(features, train_idx, train_labels, opts, cfg.seed)
         .map_err(|source| TrainError::Boost { path: cfg.csv.clone(), source })?;
     let threshold = best_f1_threshold(&boosted.oof, train_labels);
+    let bands = bands(&boosted.oof, train_labels, threshold, cfg.decline_precision, "out-of-fold predictions");
     let fit_seconds = started.elapsed().as_secs_f64();
     phase("fit", started);
     let provenance = provenance(fit_seconds, None, &boosted.oof, threshold);
-    Ok(FamilyFit { model: FraudModel::trees(boosted.params, threshold, provenance)?, fit_seconds })
+    Ok(FamilyFit { model: FraudModel::trees(boosted.params, bands, provenance)?, fit_seconds })
+}
+
+/// Review at the threshold; decline at the precision target, chosen on the same training
+/// predictions, with what it is worth there.
+fn bands(scores: &[f64], labels: &[bool], threshold: f64, target: f64, on: &str) -> Bands {
+    let decline = decline_threshold(scores, labels, target, threshold);
+    let (precision, recall) = match decline {
+        Some(d) => {
+            let c = Confusion::at(scores, labels, d);
+            (Some(c.precision()), Some(c.recall()))
+        }
+        None => (None, None),
+    };
+    match decline {
+        Some(d) => tracing::info!(decline = d, precision = precision.unwrap_or_default(), recall = recall.unwrap_or_default(), "decline band at {target} precision on {on}"),
+        None => tracing::warn!("no threshold reaches {target} precision on the {on}: the model has no decline band"),
+    }
+    Bands {
+        review: threshold,
+        decline,
+        decline_rule: Some(DeclineRule { precision_target: Some(target), chosen_on: on.to_string(), precision, recall }),
+    }
 }
 
 /// Indices of the training and test rows: each class is shuffled with the seed and the first

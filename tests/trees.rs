@@ -242,3 +242,66 @@ fn imported_models_with_other_features_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!dir.path().join("m").exists(), "a model was written for a refused import");
 }
+
+/// LightGBM's pred_contrib for some rows (`*_contrib.txt.gz`): per row its index and, by feature
+/// name, the SHAP values, then the expected value.
+fn contributions_fixture(name: &str) -> Vec<(usize, std::collections::HashMap<String, f64>)> {
+    let text = read_text(&fixture(name));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(' ').collect();
+    lines
+        .map(|l| {
+            let fields: Vec<&str> = l.split(' ').collect();
+            let row = fields[0].parse().unwrap();
+            (row, header[1..].iter().zip(&fields[1..]).map(|(n, v)| (n.to_string(), v.parse().unwrap())).collect())
+        })
+        .collect()
+}
+
+/// Our TreeSHAP values against LightGBM's on the fixture's rows: every feature and the base.
+fn assert_contributions_match(model: &FraudModel, rows: &[FeatureRow], fixture_name: &str) -> f64 {
+    let mut worst: f64 = 0.0;
+    let reference = contributions_fixture(fixture_name);
+    assert!(!reference.is_empty());
+    for (r, theirs) in &reference {
+        let mut phi = [0.0; 29];
+        let bias = model.contributions(&rows[*r], &mut phi);
+        worst = worst.max((bias - theirs["bias"]).abs());
+        for (j, name) in fraud::schema::FEATURE_NAMES.iter().enumerate() {
+            worst = worst.max((phi[j] - theirs[*name]).abs());
+        }
+        // Local accuracy: base plus contributions is the raw score.
+        let raw = model.log_odds(&rows[*r]);
+        assert!((bias + phi.iter().sum::<f64>() - raw).abs() < 1e-9);
+    }
+    eprintln!("{fixture_name}: {} rows, largest difference from LightGBM's pred_contrib {worst:e}", reference.len());
+    assert!(worst <= 1e-9, "TreeSHAP differs from LightGBM's pred_contrib by {worst:e}");
+    worst
+}
+
+#[test]
+fn treeshap_equals_lightgbms_pred_contrib_on_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = sample_rows();
+    for (model, contrib) in [("sample.txt", "sample_contrib.txt.gz"), ("sample_zero.txt", "sample_zero_contrib.txt.gz")] {
+        let out = import(&fixture(model), &dir.path().join(model));
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_contributions_match(&FraudModel::load(&dir.path().join(model)).unwrap(), &rows, contrib);
+    }
+}
+
+#[test]
+fn treeshap_equals_lightgbms_pred_contrib_on_the_full_test_split_when_present() {
+    let Some(full) = full_dataset() else {
+        eprintln!("skipped: ../shared/data/creditcard.csv.gz is not here");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model_txt = dir.path().join("full.txt");
+    std::fs::write(&model_txt, read_text(&fixture("full.txt.gz"))).unwrap();
+    assert!(import(&model_txt, &dir.path().join("m")).status.success());
+    let model = FraudModel::load(&dir.path().join("m")).unwrap();
+    let data = fraud::dataset::read_labelled(&full, false).unwrap();
+    let rows: Vec<FeatureRow> = data.features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect();
+    assert_contributions_match(&model, &rows, "full_contrib.txt.gz");
+}

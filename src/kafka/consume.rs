@@ -17,6 +17,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, TopicPartitionList};
 
+use crate::decision::{Policy, ReasonsFor};
 use crate::kafka::at_least_once::OffsetStore;
 use crate::kafka::commit::{CommitStrategy, ScoringConsumer};
 use crate::kafka::config::KafkaConfig;
@@ -51,6 +52,7 @@ pub struct ConsumeConfig {
     /// How often offsets (at least once) or transactions (exactly once) are committed.
     pub commit_interval: Duration,
     pub guarantee: Guarantee,
+    pub reasons_for: ReasonsFor,
 }
 
 /// What a downstream reader may count on after a crash.
@@ -190,6 +192,7 @@ fn serve_events<'c>(consumer: &'c ScoringConsumer, pipeline: &Mutex<Pipeline>, k
 pub fn consume(
     cfg: &ConsumeConfig,
     model: FraudModel,
+    policy: Policy,
     metrics: Arc<ConsumerMetrics>,
     shutdown: Arc<AtomicBool>,
     mut reloader: ModelReloader,
@@ -223,7 +226,16 @@ pub fn consume(
         model = model.version(), guarantee = if exactly_once { "exactly once" } else { "at least once" }, "consuming"
     );
 
-    let mut scorer = Scorer::new(model, cfg.max_message_bytes, &cfg.output_topic, &cfg.dlq_topic, cfg.log_messages);
+    let mut scorer = Scorer::new(
+        model,
+        policy,
+        cfg.reasons_for,
+        cfg.max_message_bytes,
+        &cfg.output_topic,
+        &cfg.dlq_topic,
+        cfg.log_messages,
+        Arc::clone(&metrics),
+    );
     let mut kept: Option<BorrowedMessage<'_>> = None;
     let mut last_wait_log = Instant::now();
     let result = loop {
@@ -266,8 +278,9 @@ pub fn consume(
             continue;
         }
         if boundary {
-            if let Some(model) = reloader.poll(&scorer.model, &metrics) {
+            if let Some((model, policy)) = reloader.poll(&scorer.model, &scorer.policy, &metrics) {
                 scorer.model = model;
+                scorer.policy = policy;
             }
         }
         let polled = match kept.take() {

@@ -6,32 +6,48 @@ use std::time::Instant;
 
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 
+use crate::decision::{Judgments, Policy, ReasonsFor};
 use crate::kafka::commit::{Input, Output, micros_since};
 use crate::message::{RowParser, ScoreRecord, Source};
 use crate::model::FraudModel;
+use crate::telemetry::{ConsumerMetrics, DecisionLabel};
 
 pub struct Scorer {
     pub model: FraudModel,
+    pub policy: Policy,
+    reasons_for: ReasonsFor,
     parser: RowParser,
-    predictions: Vec<u8>,
-    probabilities: Vec<f64>,
+    judgments: Judgments,
     out: Vec<u8>,
     output_topic: String,
     dlq_topic: String,
     log_messages: bool,
+    metrics: std::sync::Arc<ConsumerMetrics>,
 }
 
 impl Scorer {
-    pub fn new(model: FraudModel, max_message_bytes: usize, output_topic: &str, dlq_topic: &str, log_messages: bool) -> Self {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        model: FraudModel,
+        policy: Policy,
+        reasons_for: ReasonsFor,
+        max_message_bytes: usize,
+        output_topic: &str,
+        dlq_topic: &str,
+        log_messages: bool,
+        metrics: std::sync::Arc<ConsumerMetrics>,
+    ) -> Self {
         Self {
             model,
+            policy,
+            reasons_for,
             parser: RowParser::new(max_message_bytes),
-            predictions: Vec::new(),
-            probabilities: Vec::new(),
+            judgments: Judgments::default(),
             out: Vec::with_capacity(512),
             output_topic: output_topic.to_string(),
             dlq_topic: dlq_topic.to_string(),
             log_messages,
+            metrics,
         }
     }
 
@@ -51,21 +67,22 @@ impl Scorer {
         let source = Source { topic: msg.topic(), partition: msg.partition(), offset: msg.offset() };
         match self.parser.parse_json(payload) {
             Ok(rows) => {
-                self.predictions.clear();
-                self.probabilities.clear();
-                for row in rows {
-                    let s = self.model.score(row);
-                    self.predictions.push(u8::from(s.fraud));
-                    self.probabilities.push(s.probability);
+                let j = &mut self.judgments;
+                j.judge(&self.model, &self.policy, self.reasons_for, rows);
+                for (d, p) in j.decisions.iter().zip(&j.probabilities) {
+                    self.metrics.decisions.get_or_create(&DecisionLabel { decision: d.as_str() }).inc();
+                    self.metrics.scores.observe(*p);
                 }
                 input.rows = rows.len() as u64;
                 if self.log_messages {
                     tracing::info!("Input data: {}", String::from_utf8_lossy(payload));
-                    tracing::info!("Fraud detection result: {:?}", self.predictions);
+                    tracing::info!("Fraud detection result: {:?}", j.predictions);
                 }
                 ScoreRecord {
-                    predictions: &self.predictions,
-                    probabilities: &self.probabilities,
+                    predictions: &j.predictions,
+                    probabilities: &j.probabilities,
+                    decisions: &j.decisions,
+                    reasons: j.row_reasons(),
                     model_version: self.model.version(),
                     source: Some(source),
                 }

@@ -20,6 +20,7 @@ use std::fmt;
 use serde::Serialize;
 use serde::de;
 
+use crate::decision::{Decision, Reason};
 use crate::schema::{ColumnMap, FEATURE_NAMES, FeatureRow, N_FEATURES};
 use layouts::Envelope;
 
@@ -223,14 +224,39 @@ pub struct Source<'a> {
     pub offset: i64,
 }
 
-/// The score record written for one input.
+/// The score record written for one input: per row its prediction (1: review or decline),
+/// probability, decision and reasons (empty for an approved row unless every row is
+/// explained), all lists parallel to each other.
 #[derive(Debug, Serialize)]
 pub struct ScoreRecord<'a> {
     pub predictions: &'a [u8],
     pub probabilities: &'a [f64],
+    pub decisions: &'a [Decision],
+    pub reasons: RowReasons<'a>,
     pub model_version: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Source<'a>>,
+}
+
+/// Each row's reasons, kept flat: row `i`'s are `flat[ends[i - 1]..ends[i]]`. Written as one
+/// list per row.
+#[derive(Debug, Clone, Copy)]
+pub struct RowReasons<'a> {
+    pub flat: &'a [Reason],
+    pub ends: &'a [usize],
+}
+
+impl Serialize for RowReasons<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.ends.len()))?;
+        let mut start = 0;
+        for &end in self.ends {
+            seq.serialize_element(&self.flat[start..end])?;
+            start = end;
+        }
+        seq.end()
+    }
 }
 
 impl ScoreRecord<'_> {
@@ -392,16 +418,19 @@ mod tests {
     #[test]
     fn score_record_shape() {
         let mut buf = Vec::new();
+        let reasons = [Reason { feature: "V14", value: -9.5, contribution: 2.25 }, Reason { feature: "V4", value: 4.0, contribution: 1.5 }];
         ScoreRecord {
-            predictions: &[0],
-            probabilities: &[0.0012],
+            predictions: &[0, 1],
+            probabilities: &[0.0012, 0.97],
+            decisions: &[Decision::Approve, Decision::Decline],
+            reasons: RowReasons { flat: &reasons, ends: &[0, 2] },
             model_version: "abc",
             source: Some(Source { topic: "test", partition: 0, offset: 41 }),
         }
         .write_into(&mut buf);
         assert_eq!(
             String::from_utf8(buf).unwrap(),
-            r#"{"predictions":[0],"probabilities":[0.0012],"model_version":"abc","source":{"topic":"test","partition":0,"offset":41}}"#
+            r#"{"predictions":[0,1],"probabilities":[0.0012,0.97],"decisions":["approve","decline"],"reasons":[[],[{"feature":"V14","value":-9.5,"contribution":2.25},{"feature":"V4","value":4.0,"contribution":1.5}]],"model_version":"abc","source":{"topic":"test","partition":0,"offset":41}}"#
         );
     }
 }

@@ -70,6 +70,17 @@ impl LogisticParams {
     }
 }
 
+impl LogisticParams {
+    /// Each feature's contribution to the log-odds: weight × standardised value, into `phi`;
+    /// returns the intercept.
+    pub fn contributions(&self, row: &FeatureRow, phi: &mut [f64; N_FEATURES]) -> f64 {
+        for j in 0..N_FEATURES {
+            phi[j] += self.weights[j] * (row[j] - self.scaler.mean[j]) / self.scaler.std[j];
+        }
+        self.intercept
+    }
+}
+
 impl Logistic {
     /// The log-odds of fraud for one row of raw features.
     #[inline]

@@ -8,6 +8,7 @@
 
 pub mod lightgbm;
 pub mod logistic;
+pub mod shap;
 pub mod tree_eval;
 pub mod trees;
 
@@ -96,6 +97,36 @@ pub struct Provenance {
     pub training_metrics: Option<Evaluation>,
 }
 
+/// The decision bands, chosen on training data: a row is approved below `review` (the model's
+/// threshold), sent to review from it, and declined from `decline`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bands {
+    pub review: f64,
+    /// None when no threshold reached the precision target.
+    pub decline: Option<f64>,
+    /// How `decline` was chosen and what it was worth on those rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_rule: Option<DeclineRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeclineRule {
+    /// None when the threshold was given, not chosen.
+    pub precision_target: Option<f64>,
+    /// "out-of-fold predictions", "training predictions" or "given".
+    pub chosen_on: String,
+    /// Precision and recall of the decline band on those rows.
+    pub precision: Option<f64>,
+    pub recall: Option<f64>,
+}
+
+impl Bands {
+    /// Review at `threshold`, no decline band.
+    pub fn review_only(threshold: f64) -> Bands {
+        Bands { review: threshold, decline: None, decline_rule: None }
+    }
+}
+
 /// A model file's contents, exactly as stored: what every family has, around its own
 /// parameters `P`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,8 +137,11 @@ pub struct ModelFile<P> {
     pub features: Vec<String>,
     #[serde(flatten)]
     pub params: P,
-    /// A row is flagged when its fraud probability is >= threshold.
+    /// A row is flagged when its fraud probability is >= threshold (the review band's start).
     pub threshold: f64,
+    /// Files written before decision bands have none: review at `threshold`, no decline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bands: Option<Bands>,
     pub provenance: Provenance,
 }
 
@@ -120,7 +154,7 @@ pub struct FraudModel {
 #[derive(Debug, Clone)]
 enum Kind {
     Logistic { file: ModelFile<LogisticParams>, scorer: logistic::Logistic },
-    Trees { file: ModelFile<TreeParams>, scorer: tree_eval::Compiled },
+    Trees { file: ModelFile<TreeParams>, scorer: tree_eval::Compiled, shap: shap::TreeShap },
 }
 
 /// One row's result.
@@ -161,14 +195,15 @@ impl Params for TreeParams {
 }
 
 impl<P: Params> ModelFile<P> {
-    fn new(params: P, threshold: f64, provenance: Provenance) -> Self {
+    fn new(params: P, bands: Bands, provenance: Provenance) -> Self {
         let mut file = ModelFile {
             format: P::FORMAT.to_string(),
             format_version: P::FORMAT_VERSION,
             model_version: String::new(),
             features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
             params,
-            threshold,
+            threshold: bands.review,
+            bands: Some(bands),
             provenance,
         };
         file.model_version = file.digest();
@@ -182,6 +217,10 @@ impl<P: Params> ModelFile<P> {
         if let Some(map) = params.as_object_mut() {
             map.insert("features".into(), serde_json::json!(self.features));
             map.insert("threshold".into(), serde_json::json!(self.threshold));
+            // Bands decide outputs too; files from before them keep their version.
+            if let Some(b) = &self.bands {
+                map.insert("bands".into(), serde_json::json!({ "review": b.review, "decline": b.decline }));
+            }
         }
         let mut h = Sha256::new();
         h.update(params.to_string().as_bytes());
@@ -200,19 +239,27 @@ impl<P: Params> ModelFile<P> {
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
             return Err(format!("threshold {} is outside (0, 1]", self.threshold));
         }
+        if let Some(b) = &self.bands {
+            if b.review != self.threshold {
+                return Err(format!("bands.review {} is not the threshold {}", b.review, self.threshold));
+            }
+            if b.decline.is_some_and(|d| !(d >= b.review && d <= 1.0)) {
+                return Err(format!("bands.decline {:?} is outside [review, 1]", b.decline));
+            }
+        }
         self.params.check()
     }
 }
 
 impl FraudModel {
     /// A logistic regression from fitted parameters, checked as a loaded file is.
-    pub fn logistic(params: LogisticParams, threshold: f64, provenance: Provenance) -> Result<Self, ModelError> {
-        Self::from_logistic(ModelFile::new(params, threshold, provenance), Path::new("<new model>"))
+    pub fn logistic(params: LogisticParams, bands: Bands, provenance: Provenance) -> Result<Self, ModelError> {
+        Self::from_logistic(ModelFile::new(params, bands, provenance), Path::new("<new model>"))
     }
 
     /// Gradient-boosted trees from fitted or imported parameters, checked as a loaded file is.
-    pub fn trees(params: TreeParams, threshold: f64, provenance: Provenance) -> Result<Self, ModelError> {
-        Self::from_trees(ModelFile::new(params, threshold, provenance), Path::new("<new model>"))
+    pub fn trees(params: TreeParams, bands: Bands, provenance: Provenance) -> Result<Self, ModelError> {
+        Self::from_trees(ModelFile::new(params, bands, provenance), Path::new("<new model>"))
     }
 
     /// Loads `dir/model.json`, checking kind, version, schema and every number.
@@ -252,7 +299,8 @@ impl FraudModel {
     fn from_trees(file: ModelFile<TreeParams>, path: &Path) -> Result<Self, ModelError> {
         file.check().map_err(|what| ModelError::Invalid { path: path.to_path_buf(), what })?;
         let scorer = tree_eval::Compiled::new(&file.params);
-        Ok(Self { kind: Kind::Trees { file, scorer } })
+        let shap = shap::TreeShap::new(&file.params);
+        Ok(Self { kind: Kind::Trees { file, scorer, shap } })
     }
 
     /// Writes `dir/model.json` atomically: a temporary file in the same directory, synced, then
@@ -313,6 +361,26 @@ impl FraudModel {
                 self.score(&row).probability
             })
             .collect()
+    }
+
+    /// Each feature's contribution to the log-odds of `row`, added into `phi`; returns the
+    /// base they start from. Base plus contributions is the log-odds. Logistic regression: the
+    /// weight times the standardised value (the base is the intercept). Trees: TreeSHAP, as
+    /// LightGBM's `pred_contrib` (the base is the expected raw score).
+    pub fn contributions(&self, row: &FeatureRow, phi: &mut [f64; N_FEATURES]) -> f64 {
+        match &self.kind {
+            Kind::Logistic { file, .. } => file.params.contributions(row, phi),
+            Kind::Trees { file, shap, .. } => shap.contributions(&file.params, row, phi),
+        }
+    }
+
+    /// The decision bands the model was saved with.
+    pub fn bands(&self) -> Bands {
+        let (threshold, bands) = match &self.kind {
+            Kind::Logistic { file, .. } => (file.threshold, &file.bands),
+            Kind::Trees { file, .. } => (file.threshold, &file.bands),
+        };
+        bands.clone().unwrap_or_else(|| Bands::review_only(threshold))
     }
 
     pub fn family(&self) -> Family {
@@ -402,7 +470,7 @@ pub(crate) mod tests {
         weights[13] = -1.5; // V14: lower is more fraudulent
         weights[3] = 0.8; // V4
         let scaler = Scaler { mean: vec![0.5; N_FEATURES], std: vec![2.0; N_FEATURES] };
-        FraudModel::logistic(LogisticParams { scaler, weights, intercept: -6.0 }, 0.3, example_provenance()).unwrap()
+        FraudModel::logistic(LogisticParams { scaler, weights, intercept: -6.0 }, Bands::review_only(0.3), example_provenance()).unwrap()
     }
 
     #[test]
