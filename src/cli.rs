@@ -48,6 +48,8 @@ pub enum ReasonsChoice {
     Flagged,
     /// Every row.
     All,
+    /// No row: decisions only.
+    None,
 }
 
 impl From<ReasonsChoice> for ReasonsFor {
@@ -55,6 +57,7 @@ impl From<ReasonsChoice> for ReasonsFor {
         match c {
             ReasonsChoice::Flagged => ReasonsFor::Flagged,
             ReasonsChoice::All => ReasonsFor::Every,
+            ReasonsChoice::None => ReasonsFor::Nothing,
         }
     }
 }
@@ -110,6 +113,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Write a gradient-boosted trees model as a LightGBM text model.
     Export(ExportArgs),
+    /// Each row's fraud probability, decision and reasons, for a CSV labelled or not.
+    Explain(ExplainArgs),
     /// Send transactions from a CSV to a topic as JSON messages (MLflow split layout).
     Produce(ProduceArgs),
     /// Score every message of a topic in-process; results to an output topic, bad messages to a
@@ -520,6 +525,10 @@ pub struct TrainArgs {
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also write DIR/report.html for the held-out rows: precision-recall and ROC curves with
+    /// the bands, scores by class, confusion matrices, feature importance (self-contained SVG).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -560,6 +569,35 @@ impl ImportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Model directory written by `fraud train` or `fraud import`.
+    #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
+    pub model_dir: PathBuf,
+    /// CSV of transactions (V1..V28 and Amount; a Class column is shown when present); .gz too.
+    #[arg(long, env = "FRAUD_CSV")]
+    pub csv: PathBuf,
+    /// One JSON object per row instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Only the rows sent to review or declined.
+    #[arg(long)]
+    pub flagged: bool,
+    /// Review from this fraud probability, instead of the model's threshold (or policy.json).
+    #[arg(long)]
+    pub review_threshold: Option<f64>,
+    /// Decline from this fraud probability, instead of the model's decline band.
+    #[arg(long)]
+    pub decline_threshold: Option<f64>,
+}
+
+impl ExplainArgs {
+    pub fn config(&self) -> Result<(crate::explain::ExplainConfig, Overrides), ConfigError> {
+        let cfg = crate::explain::ExplainConfig { csv: self.csv.clone(), json: self.json, flagged_only: self.flagged };
+        Ok((cfg, overrides(self.review_threshold, self.decline_threshold)?))
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Model directory written by `fraud train --model gbdt` or `fraud import`.
     #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
@@ -580,6 +618,9 @@ pub struct EvaluateArgs {
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also write DIR/report.html (see `fraud train --report`).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 fn stderr_is_terminal() -> bool {
@@ -626,6 +667,7 @@ impl TrainArgs {
             decline_precision: self.decline_precision,
             trainer,
             progress: stderr_is_terminal(),
+            report: self.report.clone(),
         })
     }
 
@@ -666,6 +708,7 @@ impl EvaluateArgs {
             csv: self.csv.clone(),
             model_dir: self.model_dir.clone(),
             progress: stderr_is_terminal(),
+            report: self.report.clone(),
         })
     }
 }

@@ -176,6 +176,8 @@ impl Explainer {
 /// Which rows get reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReasonsFor {
+    /// None: decisions only.
+    Nothing,
     /// Rows sent to review or declined: the 99.8 % approved cost nothing.
     Flagged,
     Every,
@@ -207,7 +209,12 @@ impl Judgments {
             self.predictions.push(u8::from(decision != Decision::Approve));
             self.probabilities.push(probability);
             self.decisions.push(decision);
-            if decision != Decision::Approve || reasons_for == ReasonsFor::Every {
+            let explain = match reasons_for {
+                ReasonsFor::Nothing => false,
+                ReasonsFor::Flagged => decision != Decision::Approve,
+                ReasonsFor::Every => true,
+            };
+            if explain {
                 self.explainer.reasons(model, row, &mut self.reasons);
             }
             self.ends.push(self.reasons.len());

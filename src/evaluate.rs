@@ -14,6 +14,8 @@ pub struct EvaluateConfig {
     /// Where `model` was loaded from, for the report.
     pub model_dir: PathBuf,
     pub progress: bool,
+    /// Where to write the HTML report.
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +24,32 @@ pub enum EvaluateError {
     Dataset(#[from] DatasetError),
     #[error("{path}: all {rows} rows are {class}; metrics need frauds and non-frauds")]
     OneClass { path: PathBuf, rows: usize, class: &'static str },
+    #[error("writing the report to {path}: {source}")]
+    Report { path: PathBuf, source: std::io::Error },
+}
+
+/// Writes the HTML report of scored, labelled rows with the model's own bands.
+pub fn write_report(
+    dir: &std::path::Path,
+    title: String,
+    model: &FraudModel,
+    probabilities: &[f64],
+    data: &dataset::Transactions,
+    evaluation: &Evaluation,
+) -> Result<PathBuf, EvaluateError> {
+    let bands = model.bands();
+    let input = crate::report_html::ReportInput {
+        title,
+        model,
+        policy: crate::decision::Policy { review: bands.review, decline: bands.decline },
+        probabilities,
+        labels: &data.labels,
+        rows: &data.features,
+        evaluation,
+    };
+    let path = crate::report_html::write(dir, &input).map_err(|source| EvaluateError::Report { path: dir.to_path_buf(), source })?;
+    tracing::info!("report written to {}", path.display());
+    Ok(path)
 }
 
 pub fn evaluate(cfg: &EvaluateConfig, model: &FraudModel) -> Result<Report, EvaluateError> {
@@ -35,6 +63,10 @@ pub fn evaluate(cfg: &EvaluateConfig, model: &FraudModel) -> Result<Report, Eval
     }
     let probabilities = model.probabilities(&data.features);
     let evaluation = Evaluation::new(&probabilities, &data.labels, model.threshold());
+    if let Some(dir) = &cfg.report {
+        let title = format!("fraud evaluate: {} on {}", cfg.model_dir.display(), cfg.csv.display());
+        write_report(dir, title, model, &probabilities, &data, &evaluation)?;
+    }
     Ok(Report {
         evaluation,
         evaluated_on: cfg.csv.display().to_string(),

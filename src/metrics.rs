@@ -163,6 +163,13 @@ impl Curve {
     }
 }
 
+/// The curve's points, highest score first: (score, false positives, true positives) once every
+/// row with that score is counted; and the positives and negatives in all.
+pub fn curve_points(scores: &[f64], labels: &[bool]) -> (Vec<(f64, u64, u64)>, u64, u64) {
+    let c = Curve::new(scores, labels);
+    (c.points, c.positives, c.negatives)
+}
+
 /// Average precision (AUPRC) of scores against labels, as scikit-learn computes it.
 pub fn average_precision(scores: &[f64], labels: &[bool]) -> f64 {
     Curve::new(scores, labels).average_precision()

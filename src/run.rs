@@ -44,6 +44,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Explain(args) => {
+            let (cfg, flags) = args.config()?;
+            let (model, policy) = load_model_and_policy(&args.model_dir, flags)?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            crate::explain::explain(&cfg, &model, &policy, &mut out).with_context(|| format!("explaining {}", cfg.csv.display()))?;
+            Ok(())
+        }
         Command::Export(args) => {
             let model = load_model(&args.model_dir)?;
             crate::interchange::export(&model, &args.model_dir, &args.lightgbm)

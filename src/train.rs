@@ -34,6 +34,8 @@ pub struct TrainConfig {
     pub decline_precision: f64,
     pub trainer: Trainer,
     pub progress: bool,
+    /// Where to write the HTML report of the held-out rows.
+    pub report: Option<PathBuf>,
 }
 
 /// Which family to fit, with its settings.
@@ -56,6 +58,8 @@ pub enum TrainError {
     Unusable { path: PathBuf, what: String },
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error(transparent)]
+    Report(#[from] crate::evaluate::EvaluateError),
 }
 
 /// What a family's fit hands back: the model, and the seconds its fitting took.
@@ -115,6 +119,10 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     let probabilities = model.probabilities(&evaluated.features);
     let evaluation = Evaluation::new(&probabilities, &evaluated.labels, model.threshold());
     phase("evaluate", t);
+    if let Some(dir) = &cfg.report {
+        let title = format!("fraud train: {} ({} rows held out)", cfg.csv.display(), evaluated.labels.len());
+        crate::evaluate::write_report(dir, title, &model, &probabilities, &evaluated, &evaluation)?;
+    }
     let t = Instant::now();
     let model_path = model.save(&cfg.model_dir)?;
     phase("save", t);

@@ -274,3 +274,99 @@ fn a_missing_model_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("does not exist"));
 }
+
+/// Sample rows with their labels: the first frauds and the first legitimate ones.
+fn labelled_rows(frauds: usize, legit: usize) -> Vec<([f64; 29], bool)> {
+    let data = fraud::dataset::read_labelled(&sample_csv(), false).unwrap();
+    let rows = data.features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).zip(data.labels.iter().copied());
+    let (mut f, mut l) = (Vec::new(), Vec::new());
+    for (row, label) in rows {
+        if label && f.len() < frauds {
+            f.push((row, true));
+        } else if !label && l.len() < legit {
+            l.push((row, false));
+        }
+    }
+    f.into_iter().chain(l).collect()
+}
+
+#[test]
+fn decisions_and_reasons_on_request_for_both_families() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = sample_csv();
+    let rows = labelled_rows(20, 20);
+    let body = serde_json::json!({"columns": FEATURE_NAMES, "data": rows.iter().map(|r| r.0.to_vec()).collect::<Vec<_>>()}).to_string();
+    for family in ["logistic", "gbdt"] {
+        let model_dir = dir.path().join(family);
+        let out = run(&["train", "--model", family, "--csv", csv.to_str().unwrap(), "--model-dir", model_dir.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let model = fraud::model::FraudModel::load(&model_dir).unwrap();
+        let server = Server::start(&model_dir, &[]);
+        // MLflow's shape unless asked.
+        let (_, plain) = server.json(&body);
+        assert_eq!(plain.as_object().unwrap().keys().collect::<Vec<_>>(), ["predictions"]);
+        let (status, v) = server.post("/invocations?decisions=true", "application/json", body.as_bytes());
+        assert_eq!(status, 200, "{v}");
+        let v: serde_json::Value = serde_json::from_str(&v).unwrap();
+        let (decisions, reasons) = (v["decisions"].as_array().unwrap(), v["reasons"].as_array().unwrap());
+        assert_eq!((decisions.len(), reasons.len(), v["probabilities"].as_array().unwrap().len()), (rows.len(), rows.len(), rows.len()));
+        let bands = model.bands();
+        for (k, (row, _)) in rows.iter().enumerate() {
+            let p = v["probabilities"][k].as_f64().unwrap();
+            let expected = if bands.decline.is_some_and(|d| p >= d) {
+                "decline"
+            } else if p >= bands.review {
+                "review"
+            } else {
+                "approve"
+            };
+            assert_eq!(decisions[k], expected, "row {k}, p {p}, bands {bands:?}");
+            assert_eq!(v["predictions"][k], u8::from(expected != "approve"));
+            let r = reasons[k].as_array().unwrap();
+            if expected == "approve" {
+                assert!(r.is_empty(), "an approved row carries no reasons");
+                continue;
+            }
+            assert_eq!(r.len(), 3);
+            let contributions: Vec<f64> = r.iter().map(|x| x["contribution"].as_f64().unwrap()).collect();
+            assert!(contributions.windows(2).all(|w| w[0] >= w[1]), "largest first: {contributions:?}");
+            for reason in r {
+                let j = FEATURE_NAMES.iter().position(|n| *n == reason["feature"]).expect("a feature name");
+                assert_eq!(reason["value"].as_f64().unwrap(), row[j], "the raw input value");
+            }
+            // They are the model's own: the three largest of its contributions.
+            let mut phi = [0.0; 29];
+            model.contributions(row, &mut phi);
+            let mut sorted = phi;
+            sorted.sort_by(|a, b| b.total_cmp(a));
+            assert_eq!(contributions, sorted[..3].to_vec());
+        }
+        assert!(decisions.iter().any(|d| d != "approve") && decisions.iter().any(|d| d == "approve"), "{family}: {decisions:?}");
+        let (_, metrics) = server.get("/metrics");
+        assert!(metrics.contains("fraud_http_decisions_total{decision=\"approve\"}"), "{metrics}");
+        assert!(metrics.contains("fraud_http_score_bucket"), "{metrics}");
+    }
+}
+
+#[test]
+fn decision_thresholds_can_be_overridden_by_flag_and_policy_file() {
+    let (_dir, model_dir) = trained();
+    let rows = labelled_rows(10, 10);
+    let body = serde_json::json!({"columns": FEATURE_NAMES, "data": rows.iter().map(|r| r.0.to_vec()).collect::<Vec<_>>()}).to_string();
+    let decisions = |server: &Server| {
+        let (_, v) = server.post("/invocations?decisions=true", "application/json", body.as_bytes());
+        let v: serde_json::Value = serde_json::from_str(&v).unwrap();
+        v["decisions"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    // Everything at or above 1e-9 is declined: every row.
+    let all = decisions(&Server::start(&model_dir, &["--review-threshold", "0.000000001", "--decline-threshold", "0.000000001"]));
+    assert!(all.iter().all(|d| d == "decline"), "{all:?}");
+    std::fs::write(model_dir.join("policy.json"), r#"{"review_threshold": 1.0, "decline_threshold": 1.0}"#).unwrap();
+    let none = decisions(&Server::start(&model_dir, &[]));
+    assert!(none.iter().all(|d| d == "approve"), "{none:?}");
+    // A decline below review is refused at the start: exit 2.
+    std::fs::write(model_dir.join("policy.json"), r#"{"review_threshold": 0.9, "decline_threshold": 0.5}"#).unwrap();
+    let out = run(&["serve", "--port", "0", "--model-dir", model_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("below the review threshold"), "{}", stderr(&out));
+}

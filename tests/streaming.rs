@@ -60,6 +60,12 @@ fn the_tutorials_flow_six_messages_six_scores() {
         assert_eq!(v["source"]["topic"], topic.as_str());
         let src = (v["source"]["partition"].as_i64().unwrap() as i32, v["source"]["offset"].as_i64().unwrap());
         assert_eq!(by_source[&src].key, s.key, "the score record names its input");
+        // Decisions and reasons, parallel to the predictions: an approved row has no reasons.
+        let decision = v["decisions"][0].as_str().unwrap();
+        assert!(["approve", "review", "decline"].contains(&decision), "{v}");
+        assert_eq!(v["predictions"][0], u8::from(decision != "approve"));
+        let reasons = v["reasons"][0].as_array().unwrap();
+        assert_eq!(reasons.len(), if decision == "approve" { 0 } else { 3 }, "{v}");
     }
 }
 

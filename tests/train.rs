@@ -228,3 +228,61 @@ fn log_has_no_colour_unless_on_a_terminal_or_asked() {
     let no_color = fraud().args(args).env("NO_COLOR", "1").arg("--color=auto").output().unwrap();
     assert!(!stderr(&no_color).contains('\u{1b}'));
 }
+
+#[test]
+fn bands_are_chosen_on_training_data_and_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("m");
+    train_sample(&model_dir);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
+    let bands = &v["bands"];
+    assert_eq!(bands["review"], v["threshold"]);
+    let rule = &bands["decline_rule"];
+    assert_eq!(rule["precision_target"], 0.95);
+    assert_eq!(rule["chosen_on"], "training predictions");
+    if let Some(d) = bands["decline"].as_f64() {
+        assert!(d >= bands["review"].as_f64().unwrap());
+        assert!(rule["precision"].as_f64().unwrap() >= 0.95, "{rule}");
+    }
+    // An unreachable target: no decline band, said plainly.
+    let strict = dir.path().join("strict");
+    let csv = sample_csv();
+    let out = run(&["train", "--csv", csv.to_str().unwrap(), "--model-dir", strict.to_str().unwrap(), "--decline-precision", "1.0", "--c", "0.0001"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(strict.join("model.json")).unwrap()).unwrap();
+    if v["bands"]["decline"].is_null() {
+        assert!(stderr(&out).contains("no decline band"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn explain_gives_each_rows_decision_and_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("m");
+    let csv = sample_csv();
+    let out = run(&["train", "--model", "gbdt", "--csv", csv.to_str().unwrap(), "--model-dir", model_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["explain", "--model-dir", model_dir.to_str().unwrap(), "--csv", csv.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 8000);
+    let flagged = rows.iter().filter(|r| r["decision"] != "approve").count();
+    assert!(flagged > 300, "{flagged} flagged of the sample's 400 frauds");
+    for r in &rows {
+        assert_eq!(r["reasons"].as_array().unwrap().len(), 3, "explain gives every row its reasons: {r}");
+        assert!(r["label"] == 0 || r["label"] == 1);
+    }
+    // The table, flagged rows only; and an unlabelled file.
+    let out = run(&["explain", "--model-dir", model_dir.to_str().unwrap(), "--csv", csv.to_str().unwrap(), "--flagged"]);
+    let table = stdout(&out);
+    assert_eq!(table.lines().count(), flagged + 1, "a header and one line per flagged row");
+    assert!(table.lines().nth(1).unwrap().contains("V"), "{table}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let unlabelled: String = text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n").collect();
+    let plain = dir.path().join("unlabelled.csv");
+    std::fs::write(&plain, unlabelled).unwrap();
+    let out = run(&["explain", "--model-dir", model_dir.to_str().unwrap(), "--csv", plain.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first: serde_json::Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert!(first.get("label").is_none() && first["reasons"].as_array().unwrap().len() == 3, "{first}");
+}
