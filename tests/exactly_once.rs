@@ -355,3 +355,37 @@ fn broker_restart_mid_stream_keeps_exactly_once() {
     sigterm_and_wait(&mut consumer, dir.path(), "c");
     assert_exactly_once(&addr, &topic);
 }
+
+#[test]
+fn a_reload_switches_families_between_transactions() {
+    let Stream { dir, model_dir, topic, group } = Stream::new("eos-swap", Some(2));
+    let v1 = model_version(&model_dir);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut c = spawn_consumer(dir.path(), "c", eos_args(&topic, &group, &model_dir, "a", &["--watch-model", "--metrics-addr", &addr]));
+    produce(&topic, 100, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Outputs::log(&brokers(), &topic).scores < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // Retrain as trees into the same directory: the consumer swaps families by itself.
+    let csv = sample_csv();
+    let out = run(&["train", "--model", "gbdt", "--csv", csv.to_str().unwrap(), "--model-dir", model_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v2 = model_version(&model_dir);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while scrape(&addr).get("fraud_consumer_model_reloads_total").copied().unwrap_or(0.0) < 1.0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(scrape(&addr)["fraud_consumer_model_reloads_total"], 1.0, "the trees were not swapped in");
+    produce(&topic, 100, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Outputs::log(&brokers(), &topic).scores < 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    sigterm_and_wait(&mut c, dir.path(), "c");
+    assert_exactly_once(&brokers(), &topic);
+    let view = common::log::committed_view(&brokers(), &format!("{topic}-scores"), partition_count(&brokers(), &format!("{topic}-scores")));
+    let versions: Vec<String> = view.visible.iter().map(|r| r.json()["model_version"].as_str().unwrap().to_string()).collect();
+    assert_eq!(versions.iter().filter(|v| **v == v1).count(), 100, "the first hundred by the logistic model");
+    assert_eq!(versions.iter().filter(|v| **v == v2).count(), 100, "the next hundred by the trees");
+}
