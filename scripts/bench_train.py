@@ -82,6 +82,13 @@ def fraud_fit(fraud, family, train_csv, test_csv, model_dir):
     return run_json([fraud, "evaluate", "--csv", test_csv, "--model-dir", model_dir, "--json"])
 
 
+def decline(report, prefix):
+    """The decline band on the test part: its precision and recall (NaN: no decline band)."""
+    d = report.get("decline")
+    nan = float("nan")
+    return {f"{prefix}_decline_precision": d["precision"] if d else nan, f"{prefix}_decline_recall": d["recall"] if d else nan}
+
+
 def quality(fraud, full, seeds, families, tmp):
     df = pd.read_csv(full)
     rows = []
@@ -101,12 +108,13 @@ def quality(fraud, full, seeds, families, tmp):
             t = best_f1_threshold(y_train, p_train)
             row.update({
                 "fraud_f1": ours["f1"], "fraud_auprc": ours["auprc"], "fraud_f1_at_0.5": ours["at_0_5"]["f1"],
+                **decline(ours, "fraud"),
                 "sklearn_f1": f1_score(y_test, p_test >= t), "sklearn_auprc": average_precision_score(y_test, p_test),
                 "sklearn_f1_at_0.5": f1_score(y_test, p_test >= 0.5),
             })
         if "gbdt" in families:
             ours = fraud_fit(fraud, "gbdt", train_csv, test_csv, model_dir)
-            row.update({"fraud_gbdt_f1": ours["f1"], "fraud_gbdt_auprc": ours["auprc"]})
+            row.update({"fraud_gbdt_f1": ours["f1"], "fraud_gbdt_auprc": ours["auprc"], **decline(ours, "fraud_gbdt")})
             for name, make in (("xgboost", xgboost_model), ("lightgbm", lightgbm_model)):
                 x, xt = train[FEATURES].values, test[FEATURES].values
                 t = oof_threshold(make, x, y_train, seed)
@@ -150,10 +158,11 @@ def main():
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--families", default="logistic,gbdt")
+    ap.add_argument("--speed-only", action="store_true")
     args = ap.parse_args()
     families = args.families.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        rows = quality(args.fraud, args.full, args.seeds, families, tmp) if args.seeds > 0 else []
+        rows = quality(args.fraud, args.full, args.seeds, families, tmp) if args.seeds > 0 and not args.speed_only else []
         mean = {k: statistics.mean(r[k] for r in rows) for k in rows[0] if k != "seed"} if rows else {}
         speed = {}
         if "logistic" in families:

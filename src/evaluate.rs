@@ -79,5 +79,6 @@ pub fn evaluate(cfg: &EvaluateConfig, model: &FraudModel) -> Result<Report, Eval
         model_path: cfg.model_dir.join(MODEL_FILE).display().to_string(),
         gradient_max: None,
         family: model.family().as_str().to_string(),
+        decline: model.bands().decline.map(|d| crate::metrics::AtThreshold::new(&probabilities, &data.labels, d)),
     })
 }

@@ -22,6 +22,8 @@ pub struct Report {
     pub gradient_max: Option<f64>,
     /// The model family: "logistic" or "gbdt".
     pub family: String,
+    /// The decline band on the evaluated rows, when the model has one.
+    pub decline: Option<AtThreshold>,
 }
 
 impl Report {
@@ -53,6 +55,7 @@ impl Report {
             "model_path": self.model_path,
             "gradient_max": self.gradient_max,
             "family": self.family,
+            "decline": self.decline,
         })
     }
 }
@@ -89,6 +92,10 @@ impl fmt::Display for Report {
             "", "threshold", "accuracy", "precision", "recall", "F1"
         )?;
         row(f, "chosen threshold", &e.chosen)?;
+        match &self.decline {
+            Some(d) => row(f, "decline band", d)?,
+            None => writeln!(f, "  {:<18} none: no threshold reached the precision target on the training data", "decline band")?,
+        }
         row(f, "at 0.5", &e.at_half)?;
         write!(
             f,

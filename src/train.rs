@@ -138,6 +138,7 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
         model_path: model_path.display().to_string(),
         gradient_max: model.provenance().gradient_max,
         family: model.family().as_str().to_string(),
+        decline: model.bands().decline.map(|d| crate::metrics::AtThreshold::new(&probabilities, &evaluated.labels, d)),
     })
 }
 
