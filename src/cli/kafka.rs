@@ -1,0 +1,303 @@
+//! The Kafka commands' flags: `fraud produce`, `consume` and `read`, and the connection
+//! settings they share.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{ConfigError, ReasonsChoice, overrides};
+use crate::decision::Overrides;
+use crate::kafka::config::{KafkaConfig, parse_property};
+use crate::kafka::consume::{ConsumeConfig, Guarantee};
+use crate::kafka::exactly_once::TransactionConfig;
+use crate::kafka::produce::ProduceConfig;
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Topic to print.
+    #[arg(short, long, default_value = "test-scores")]
+    pub topic: String,
+    /// Stop at the end of every partition.
+    #[arg(short, long)]
+    pub exit_at_end: bool,
+    /// Print each record's headers too (dead letters carry their error there).
+    #[arg(long)]
+    pub headers: bool,
+    /// Stop after N records.
+    #[arg(long)]
+    pub max_messages: Option<u64>,
+}
+
+impl ReadArgs {
+    pub fn config(&self) -> Result<crate::kafka::read::ReadConfig, ConfigError> {
+        Ok(crate::kafka::read::ReadConfig {
+            kafka: self.kafka.config()?,
+            topic: self.topic.clone(),
+            exit_at_end: self.exit_at_end,
+            headers: self.headers,
+            max_messages: self.max_messages,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct KafkaArgs {
+    /// Bootstrap brokers, host:port[,host:port...].
+    #[arg(short, long, env = "FRAUD_BROKERS", default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+    /// A librdkafka property, passed through as kcat does (repeatable): -X security.protocol=SSL.
+    /// Consumer- or producer-only properties go to that client only.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub property: Vec<(String, String)>,
+}
+
+impl KafkaArgs {
+    fn config(&self) -> Result<KafkaConfig, ConfigError> {
+        if self.brokers.trim().is_empty() {
+            return Err(ConfigError("--brokers must name at least one broker".into()));
+        }
+        Ok(KafkaConfig { brokers: self.brokers.clone(), properties: self.property.clone() })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Topic to send to.
+    #[arg(short, long, env = "FRAUD_TOPIC", default_value = "test")]
+    pub topic: String,
+    /// CSV of transactions (V1..V28 and Amount columns; others ignored); rows are reused in a
+    /// cycle when --count exceeds them.
+    #[arg(long, env = "FRAUD_CSV", default_value = "data/sample.csv")]
+    pub csv: PathBuf,
+    /// Messages to send.
+    #[arg(short, long, default_value_t = 6)]
+    pub count: u64,
+    /// Rows per message.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Messages per second (default: as fast as the broker takes them).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// How long librdkafka may retry one message before it counts as undelivered.
+    #[arg(long, default_value_t = 30_000)]
+    pub delivery_timeout_ms: u64,
+}
+
+impl ProduceArgs {
+    pub fn config(&self) -> Result<ProduceConfig, ConfigError> {
+        if self.batch == 0 {
+            return Err(ConfigError("--batch must be at least 1".into()));
+        }
+        if let Some(rate) = self.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(ConfigError(format!("--rate must be a positive number, got {rate}")));
+            }
+        }
+        if self.topic.is_empty() {
+            return Err(ConfigError("--topic must not be empty".into()));
+        }
+        Ok(ProduceConfig {
+            kafka: self.kafka.config()?,
+            topic: self.topic.clone(),
+            csv: self.csv.clone(),
+            count: self.count,
+            batch: self.batch,
+            rate: self.rate,
+            delivery_timeout_ms: self.delivery_timeout_ms,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ConsumeArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Topic of transactions to score.
+    #[arg(short, long, env = "FRAUD_TOPIC", default_value = "test")]
+    pub topic: String,
+    /// Model directory written by `fraud train`.
+    #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
+    pub model_dir: PathBuf,
+    /// Consumer group; processes in one group share the partitions.
+    #[arg(short, long, env = "FRAUD_GROUP", default_value = "fraud-scorer")]
+    pub group: String,
+    /// Topic for score records [default: <topic>-scores].
+    #[arg(long, env = "FRAUD_OUTPUT_TOPIC")]
+    pub output_topic: Option<String>,
+    /// Topic for messages that cannot be scored [default: <topic>-dlq].
+    #[arg(long, env = "FRAUD_DLQ_TOPIC")]
+    pub dlq_topic: Option<String>,
+    /// Stop after N inputs are handled and committed.
+    #[arg(long)]
+    pub max_messages: Option<u64>,
+    /// Stop once every assigned partition is handled to its end and committed (as kcat -e).
+    #[arg(short, long)]
+    pub exit_at_end: bool,
+    /// Print the closing summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Largest message scored; larger ones are dead-lettered.
+    #[arg(long, default_value_t = crate::message::DEFAULT_MAX_BYTES)]
+    pub max_message_bytes: usize,
+    /// Inputs whose outputs may await delivery (or, exactly once, the commit) at once before
+    /// reading pauses.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_in_flight: usize,
+    /// How long librdkafka retries one output before the consumer retries it itself.
+    #[arg(long, default_value_t = 30_000)]
+    pub delivery_timeout_ms: u64,
+    /// On shutdown, how long to wait for in-flight outputs before committing what is done.
+    #[arg(long, default_value_t = 30)]
+    pub drain_timeout_secs: u64,
+    /// librdkafka statistics interval (consumer lag metrics); 0 turns them off.
+    #[arg(long, default_value_t = 5_000)]
+    pub stats_interval_ms: u64,
+    /// Serve Prometheus metrics on this address (GET /metrics), e.g. 127.0.0.1:9100.
+    #[arg(long, env = "FRAUD_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Swap in the model when --model-dir's model.json changes (checked every second). SIGHUP
+    /// reloads it at any time.
+    #[arg(long)]
+    pub watch_model: bool,
+    /// Exactly once: write score records and dead letters in Kafka transactions together with
+    /// the input offsets they cover, so a read_committed reader sees each input's output once,
+    /// crashes or not. Without it, at least once: after a crash, up to --commit-interval-ms of
+    /// work may be written twice.
+    #[arg(long, env = "FRAUD_EXACTLY_ONCE")]
+    pub exactly_once: bool,
+    /// How often input offsets are committed (at least once) or transactions are committed
+    /// (exactly once; sooner when --max-in-flight inputs are in one).
+    #[arg(long, env = "FRAUD_COMMIT_INTERVAL_MS", default_value_t = 100)]
+    pub commit_interval_ms: u64,
+    /// Decisions: review from this fraud probability, instead of the model's threshold (or
+    /// the model directory's policy.json).
+    #[arg(long)]
+    pub review_threshold: Option<f64>,
+    /// Decisions: decline from this fraud probability, instead of the model's decline band.
+    #[arg(long)]
+    pub decline_threshold: Option<f64>,
+    /// Which rows' score records carry reasons: those sent to review or declined, or every row.
+    #[arg(long, value_enum, default_value_t = ReasonsChoice::Flagged)]
+    pub reasons: ReasonsChoice,
+    /// This process's stable name within its group, for --exactly-once: the transactional.id
+    /// is fraud-<group>-<instance-id>, so a restarted consumer fences its previous life and
+    /// aborts what it left open. Give each process its own. [default: -X group.instance.id
+    /// if set, else the host name]. `-X transactional.id=...` overrides the whole id.
+    #[arg(long, env = "FRAUD_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+}
+
+/// librdkafka's defaults, where the user does not set them with -X.
+const DEFAULT_SESSION_TIMEOUT_MS: u64 = 45_000;
+const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 3_000;
+/// Bound on one transactional call (init, send offsets, commit, abort).
+const TRANSACTION_OP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The machine's host name, for a default instance id.
+fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+impl ConsumeArgs {
+    pub fn config(&self, log_messages: bool) -> Result<ConsumeConfig, ConfigError> {
+        if self.topic.is_empty() || self.group.is_empty() {
+            return Err(ConfigError("--topic and --group must not be empty".into()));
+        }
+        let output_topic = self.output_topic.clone().unwrap_or_else(|| format!("{}-scores", self.topic));
+        let dlq_topic = self.dlq_topic.clone().unwrap_or_else(|| format!("{}-dlq", self.topic));
+        if output_topic == self.topic || dlq_topic == self.topic {
+            return Err(ConfigError("the output and dead-letter topics must differ from the input topic".into()));
+        }
+        if self.max_in_flight == 0 {
+            return Err(ConfigError("--max-in-flight must be at least 1".into()));
+        }
+        if self.commit_interval_ms == 0 {
+            return Err(ConfigError("--commit-interval-ms must be at least 1".into()));
+        }
+        let commit_interval = Duration::from_millis(self.commit_interval_ms);
+        let guarantee = if self.exactly_once { Guarantee::ExactlyOnce(self.transactions(commit_interval)?) } else { Guarantee::AtLeastOnce };
+        Ok(ConsumeConfig {
+            kafka: self.kafka.config()?,
+            topic: self.topic.clone(),
+            group: self.group.clone(),
+            output_topic,
+            dlq_topic,
+            max_messages: self.max_messages,
+            exit_at_end: self.exit_at_end,
+            log_messages,
+            max_message_bytes: self.max_message_bytes,
+            max_in_flight: self.max_in_flight,
+            delivery_timeout_ms: self.delivery_timeout_ms,
+            drain_timeout: Duration::from_secs(self.drain_timeout_secs),
+            stats_interval_ms: self.stats_interval_ms,
+            commit_interval,
+            guarantee,
+            reasons_for: self.reasons.into(),
+        })
+    }
+
+    /// The decision overrides given as flags.
+    pub fn overrides(&self) -> Result<Overrides, ConfigError> {
+        overrides(self.review_threshold, self.decline_threshold)
+    }
+
+    /// The -X property `key` as a number of milliseconds, or librdkafka's default.
+    fn property_ms(&self, key: &str, default: u64) -> Result<u64, ConfigError> {
+        match self.kafka.property.iter().rev().find(|(k, _)| k == key) {
+            None => Ok(default),
+            Some((_, v)) => v.trim().parse().map_err(|_| ConfigError(format!("-X {key}={v}: expected milliseconds"))),
+        }
+    }
+
+    fn transactions(&self, interval: Duration) -> Result<TransactionConfig, ConfigError> {
+        let property = |key: &str| self.kafka.property.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let transactional_id = match property("transactional.id") {
+            Some(id) => id,
+            None => {
+                let instance = self
+                    .instance_id
+                    .clone()
+                    .or_else(|| property("group.instance.id"))
+                    .or_else(hostname)
+                    .ok_or_else(|| ConfigError("--exactly-once needs --instance-id: the host name is unknown".into()))?;
+                format!("fraud-{}-{instance}", self.group)
+            }
+        };
+        if transactional_id.trim().is_empty() {
+            return Err(ConfigError("the transactional.id must not be empty".into()));
+        }
+        let session = self.property_ms("session.timeout.ms", DEFAULT_SESSION_TIMEOUT_MS)?;
+        let heartbeat = self.property_ms("heartbeat.interval.ms", DEFAULT_HEARTBEAT_INTERVAL_MS)?;
+        // A member that sent its last heartbeat just before a stall is evicted once the
+        // session times out: the stall that may cost the membership is session - heartbeat.
+        let stall_limit = Duration::from_millis(session.saturating_sub(heartbeat).max(1_000));
+        if interval >= stall_limit {
+            return Err(ConfigError(format!(
+                "--commit-interval-ms {} must be shorter than session.timeout.ms - heartbeat.interval.ms ({} ms)",
+                interval.as_millis(),
+                stall_limit.as_millis()
+            )));
+        }
+        Ok(TransactionConfig {
+            transactional_id,
+            interval,
+            max_batch: self.max_in_flight,
+            stall_limit,
+            probation: Duration::from_millis(2 * heartbeat + 500),
+            op_timeout: TRANSACTION_OP_TIMEOUT,
+        })
+    }
+}

@@ -1,0 +1,130 @@
+//! Command-line flags (clap) and their conversion into validated configs. Nothing outside this
+//! module reads argv or the environment. The global flags and the command list are here; each
+//! group of commands has its file: [`model`] (train, evaluate, import, export, explain),
+//! [`kafka`] (produce, consume, read), [`serve`].
+
+mod kafka;
+mod model;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+use crate::decision::{Overrides, ReasonsFor};
+
+pub use kafka::{ConsumeArgs, KafkaArgs, ProduceArgs, ReadArgs};
+pub use model::{EvaluateArgs, ExplainArgs, ExportArgs, ImportArgs, TrainArgs};
+pub use serve::ServeArgs;
+
+/// A configuration the user has to fix: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+#[derive(Debug, Parser)]
+#[command(name = "fraud", version, about = "Real-time credit-card fraud scoring on Kafka", long_about = None)]
+pub struct Cli {
+    /// Log filter, as RUST_LOG (e.g. `info`, `warn`, `fraud=debug,rdkafka=info`).
+    #[arg(long, global = true, env = "FRAUD_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log warnings and errors only (overrides --log).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Colour in the log: `auto` colours only when stderr is a terminal and NO_COLOR is unset
+    /// or empty.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReasonsChoice {
+    /// Rows sent to review or declined.
+    Flagged,
+    /// Every row.
+    All,
+    /// No row: decisions only.
+    None,
+}
+
+impl From<ReasonsChoice> for ReasonsFor {
+    fn from(c: ReasonsChoice) -> ReasonsFor {
+        match c {
+            ReasonsChoice::Flagged => ReasonsFor::Flagged,
+            ReasonsChoice::All => ReasonsFor::Every,
+            ReasonsChoice::None => ReasonsFor::Nothing,
+        }
+    }
+}
+
+/// The decision thresholds given as flags: checked here, applied over the model's bands.
+pub(crate) fn overrides(review: Option<f64>, decline: Option<f64>) -> Result<Overrides, ConfigError> {
+    for (name, v) in [("--review-threshold", review), ("--decline-threshold", decline)] {
+        if v.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
+            return Err(ConfigError(format!("{name} must be in (0, 1]")));
+        }
+    }
+    Ok(Overrides { review_threshold: review, decline_threshold: decline })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelChoice {
+    /// Logistic regression (linfa), scikit-learn's model.
+    Logistic,
+    /// Gradient-boosted trees (forust-ml).
+    Gbdt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Cli {
+    /// The log's filter and whether it is coloured: the one place that looks at the terminal
+    /// and at NO_COLOR (https://no-color.org: set and not empty means no colour).
+    pub fn logging(&self) -> crate::telemetry::LogConfig {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let colour = match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && stderr_is_terminal(),
+        };
+        let filter = if self.quiet { "warn".to_string() } else { self.log.clone() };
+        crate::telemetry::LogConfig { filter, colour }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fit a model (logistic regression or gradient-boosted trees) on a labelled CSV and save it
+    /// to a model directory.
+    Train(TrainArgs),
+    /// Score a labelled CSV with a saved model and print its metrics.
+    Evaluate(EvaluateArgs),
+    /// Turn a LightGBM text model (booster.save_model) into a fraud model directory.
+    Import(ImportArgs),
+    /// Write a gradient-boosted trees model as a LightGBM text model.
+    Export(ExportArgs),
+    /// Each row's fraud probability, decision and reasons, for a CSV labelled or not.
+    Explain(ExplainArgs),
+    /// Send transactions from a CSV to a topic as JSON messages (MLflow split layout).
+    Produce(ProduceArgs),
+    /// Score every message of a topic in-process; results to an output topic, bad messages to a
+    /// dead-letter topic; offsets committed only after the output is written.
+    Consume(ConsumeArgs),
+    /// Print a topic's records from the beginning (key TAB payload), as kcat -C does.
+    Read(ReadArgs),
+    /// Serve the model over HTTP, MLflow-compatible (POST /invocations), with /metrics.
+    Serve(ServeArgs),
+}
+
+pub(crate) fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}

@@ -1,0 +1,263 @@
+//! The model commands' flags: `fraud train`, `evaluate`, `import`, `export` and `explain`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{ConfigError, ModelChoice, overrides, stderr_is_terminal};
+use crate::decision::Overrides;
+use crate::boost::BoostOptions;
+use crate::evaluate::EvaluateConfig;
+use crate::fit::FitOptions;
+use crate::train::{TrainConfig, Trainer};
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Labelled CSV in the ULB/Kaggle schema (Time, V1..V28, Amount, Class); .csv.gz works too.
+    #[arg(long, env = "FRAUD_CSV")]
+    pub csv: PathBuf,
+    /// Where the model is written (model.json inside).
+    #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
+    pub model_dir: PathBuf,
+    /// Share of rows held out for testing, in [0, 1); 0 trains on every row.
+    #[arg(long, default_value_t = 0.3)]
+    pub test_size: f64,
+    /// Seed of the split and the threshold folds.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The model family: a logistic regression (linfa) or gradient-boosted trees (forust-ml).
+    #[arg(long, value_enum, default_value_t = ModelChoice::Logistic)]
+    pub model: ModelChoice,
+    /// How the threshold is chosen on the training rows: 0 uses the fitted model's own
+    /// predictions on them (logistic only); K >= 2 uses K-fold out-of-fold predictions (K more
+    /// fits), which for gbdt also choose the number of trees. [default: 0 for logistic, 3 for
+    /// gbdt]
+    #[arg(long)]
+    pub threshold_folds: Option<usize>,
+    /// The decline band starts where the training predictions (out of fold with
+    /// --threshold-folds) reach this precision; if none does, the model has no decline band.
+    #[arg(long, default_value_t = 0.95)]
+    pub decline_precision: f64,
+    /// Logistic: inverse regularisation strength, as scikit-learn's C.
+    #[arg(long, default_value_t = 1.0, help_heading = "Logistic regression")]
+    pub c: f64,
+    /// Logistic: convergence tolerance on the mean gradient, as scikit-learn's tol.
+    #[arg(long, default_value_t = 1e-4, help_heading = "Logistic regression")]
+    pub tol: f64,
+    /// Logistic: iteration cap of the L-BFGS solver.
+    #[arg(long, default_value_t = 200, help_heading = "Logistic regression")]
+    pub max_iterations: u64,
+    /// Gbdt: the most trees; early stopping on the out-of-fold predictions may keep fewer.
+    #[arg(long, default_value_t = BoostOptions::default().max_trees, help_heading = "Gradient-boosted trees")]
+    pub trees: usize,
+    /// Gbdt: learning rate (shrinkage of each tree).
+    #[arg(long, default_value_t = BoostOptions::default().learning_rate, help_heading = "Gradient-boosted trees")]
+    pub learning_rate: f64,
+    /// Gbdt: depth of each tree.
+    #[arg(long, default_value_t = BoostOptions::default().max_depth, help_heading = "Gradient-boosted trees")]
+    pub max_depth: usize,
+    /// Gbdt: smallest sum of hessians in a leaf (XGBoost's min_child_weight). Small values give
+    /// leaves with huge values on rare positives.
+    #[arg(long, default_value_t = BoostOptions::default().min_hessian, help_heading = "Gradient-boosted trees")]
+    pub min_hessian: f64,
+    /// Gbdt: L2 regularisation of the leaf values (XGBoost's lambda).
+    #[arg(long, default_value_t = BoostOptions::default().l2, help_heading = "Gradient-boosted trees")]
+    pub l2: f64,
+    /// Gbdt: share of rows sampled for each tree, in (0, 1].
+    #[arg(long, default_value_t = BoostOptions::default().subsample, help_heading = "Gradient-boosted trees")]
+    pub subsample: f64,
+    /// Gbdt: share of features sampled for each tree, in (0, 1].
+    #[arg(long, default_value_t = BoostOptions::default().colsample, help_heading = "Gradient-boosted trees")]
+    pub colsample: f64,
+    /// Gbdt: histogram bins per feature, 2 to 65535.
+    #[arg(long, default_value_t = BoostOptions::default().bins, help_heading = "Gradient-boosted trees")]
+    pub bins: u16,
+    /// Gbdt: threads for the fit.
+    #[arg(long, default_value_t = BoostOptions::default().threads, help_heading = "Gradient-boosted trees")]
+    pub threads: usize,
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write DIR/report.html for the held-out rows: precision-recall and ROC curves with
+    /// the bands, scores by class, confusion matrices, feature importance (self-contained SVG).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The LightGBM text model: a binary classifier on V1..V28 and Amount, by name.
+    #[arg(long, value_name = "MODEL.TXT")]
+    pub lightgbm: PathBuf,
+    /// Where the fraud model is written (model.json inside).
+    #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
+    pub model_dir: PathBuf,
+    /// A transaction is sent to review when its fraud probability is at least this, in (0, 1].
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// A transaction is declined when its fraud probability is at least this; without it the
+    /// model has no decline band (an import brings no training data to choose one on).
+    #[arg(long)]
+    pub decline_threshold: Option<f64>,
+    /// Print the model's version and family as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ImportArgs {
+    pub fn config(&self) -> Result<crate::interchange::ImportConfig, ConfigError> {
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            return Err(ConfigError(format!("--threshold must be in (0, 1], got {}", self.threshold)));
+        }
+        if self.decline_threshold.is_some_and(|d| !(d >= self.threshold && d <= 1.0)) {
+            return Err(ConfigError("--decline-threshold must be in [--threshold, 1]".into()));
+        }
+        Ok(crate::interchange::ImportConfig {
+            lightgbm: self.lightgbm.clone(),
+            model_dir: self.model_dir.clone(),
+            threshold: self.threshold,
+            decline: self.decline_threshold,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Model directory written by `fraud train` or `fraud import`.
+    #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
+    pub model_dir: PathBuf,
+    /// CSV of transactions (V1..V28 and Amount; a Class column is shown when present); .gz too.
+    #[arg(long, env = "FRAUD_CSV")]
+    pub csv: PathBuf,
+    /// One JSON object per row instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Only the rows sent to review or declined.
+    #[arg(long)]
+    pub flagged: bool,
+    /// Review from this fraud probability, instead of the model's threshold (or policy.json).
+    #[arg(long)]
+    pub review_threshold: Option<f64>,
+    /// Decline from this fraud probability, instead of the model's decline band.
+    #[arg(long)]
+    pub decline_threshold: Option<f64>,
+}
+
+impl ExplainArgs {
+    pub fn config(&self) -> Result<(crate::explain::ExplainConfig, Overrides), ConfigError> {
+        let cfg = crate::explain::ExplainConfig { csv: self.csv.clone(), json: self.json, flagged_only: self.flagged };
+        Ok((cfg, overrides(self.review_threshold, self.decline_threshold)?))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Model directory written by `fraud train --model gbdt` or `fraud import`.
+    #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
+    pub model_dir: PathBuf,
+    /// Where the LightGBM text model is written.
+    #[arg(long, value_name = "MODEL.TXT")]
+    pub lightgbm: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Labelled CSV to score (same schema as train).
+    #[arg(long, env = "FRAUD_CSV")]
+    pub csv: PathBuf,
+    /// Model directory written by `fraud train`.
+    #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
+    pub model_dir: PathBuf,
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write DIR/report.html (see `fraud train --report`).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+}
+
+
+impl TrainArgs {
+    pub fn config(&self) -> Result<TrainConfig, ConfigError> {
+        if !(0.0..1.0).contains(&self.test_size) {
+            return Err(ConfigError(format!("--test-size must be in [0, 1), got {}", self.test_size)));
+        }
+        if !(self.c.is_finite() && self.c > 0.0) {
+            return Err(ConfigError(format!("--c must be a positive number, got {}", self.c)));
+        }
+        if !(self.tol.is_finite() && self.tol > 0.0) {
+            return Err(ConfigError(format!("--tol must be a positive number, got {}", self.tol)));
+        }
+        if self.max_iterations == 0 {
+            return Err(ConfigError("--max-iterations must be at least 1".into()));
+        }
+        let (threshold_folds, trainer) = match self.model {
+            ModelChoice::Logistic => {
+                let folds = self.threshold_folds.unwrap_or(0);
+                if folds == 1 {
+                    return Err(ConfigError("--threshold-folds must be 0 or at least 2".into()));
+                }
+                (folds, Trainer::Logistic(FitOptions { c: self.c, tol: self.tol, max_iterations: self.max_iterations }))
+            }
+            ModelChoice::Gbdt => {
+                let folds = self.threshold_folds.unwrap_or(BoostOptions::default().folds);
+                (folds, Trainer::Trees(self.boost_options(folds)?))
+            }
+        };
+        if !(self.decline_precision > 0.0 && self.decline_precision <= 1.0) {
+            return Err(ConfigError(format!("--decline-precision must be in (0, 1], got {}", self.decline_precision)));
+        }
+        Ok(TrainConfig {
+            csv: self.csv.clone(),
+            model_dir: self.model_dir.clone(),
+            test_size: self.test_size,
+            seed: self.seed,
+            threshold_folds,
+            decline_precision: self.decline_precision,
+            trainer,
+            progress: stderr_is_terminal(),
+            report: self.report.clone(),
+        })
+    }
+
+    fn boost_options(&self, folds: usize) -> Result<BoostOptions, ConfigError> {
+        let share = |name: &str, v: f64| {
+            if v > 0.0 && v <= 1.0 { Ok(v) } else { Err(ConfigError(format!("--{name} must be in (0, 1], got {v}"))) }
+        };
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 { Ok(v) } else { Err(ConfigError(format!("--{name} must be a positive number, got {v}"))) }
+        };
+        if folds < 2 {
+            return Err(ConfigError("--model gbdt chooses its trees and threshold out of fold: --threshold-folds must be at least 2".into()));
+        }
+        if self.trees == 0 || self.max_depth == 0 || self.threads == 0 || self.bins < 2 {
+            return Err(ConfigError("--trees, --max-depth and --threads must be at least 1, --bins at least 2".into()));
+        }
+        if !(self.min_hessian.is_finite() && self.min_hessian >= 0.0) || !(self.l2.is_finite() && self.l2 >= 0.0) {
+            return Err(ConfigError("--min-hessian and --l2 must be numbers >= 0".into()));
+        }
+        Ok(BoostOptions {
+            max_trees: self.trees,
+            learning_rate: positive("learning-rate", self.learning_rate)?,
+            max_depth: self.max_depth,
+            min_hessian: self.min_hessian,
+            l2: self.l2,
+            subsample: share("subsample", self.subsample)?,
+            colsample: share("colsample", self.colsample)?,
+            bins: self.bins,
+            folds,
+            threads: self.threads,
+        })
+    }
+}
+
+impl EvaluateArgs {
+    pub fn config(&self) -> Result<EvaluateConfig, ConfigError> {
+        Ok(EvaluateConfig {
+            csv: self.csv.clone(),
+            model_dir: self.model_dir.clone(),
+            progress: stderr_is_terminal(),
+            report: self.report.clone(),
+        })
+    }
+}

@@ -1,0 +1,50 @@
+//! `fraud serve`'s flags.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{ConfigError, ReasonsChoice, overrides};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Model directory written by `fraud train`.
+    #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
+    pub model_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "FRAUD_HOST", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port to listen on (0 picks a free one; the log says which).
+    #[arg(short, long, env = "FRAUD_PORT", default_value_t = 5000)]
+    pub port: u16,
+    /// Largest request body in bytes; larger ones get 413.
+    #[arg(long, default_value_t = 5 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Worker threads of the HTTP server.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Decisions (?decisions=true): review from this fraud probability, instead of the model's
+    /// threshold (or the model directory's policy.json).
+    #[arg(long)]
+    pub review_threshold: Option<f64>,
+    /// Decisions: decline from this fraud probability, instead of the model's decline band.
+    #[arg(long)]
+    pub decline_threshold: Option<f64>,
+    /// With ?decisions=true, which rows carry reasons.
+    #[arg(long, value_enum, default_value_t = ReasonsChoice::Flagged)]
+    pub reasons: ReasonsChoice,
+}
+
+impl ServeArgs {
+    pub fn config(&self) -> Result<crate::serve::ServeConfig, ConfigError> {
+        if self.max_body_bytes == 0 || self.workers == 0 {
+            return Err(ConfigError("--max-body-bytes and --workers must be at least 1".into()));
+        }
+        Ok(crate::serve::ServeConfig {
+            addr: std::net::SocketAddr::new(self.host, self.port),
+            max_body_bytes: self.max_body_bytes,
+            overrides: overrides(self.review_threshold, self.decline_threshold)?,
+            reasons_for: self.reasons.into(),
+        })
+    }
+}
