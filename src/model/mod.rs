@@ -567,11 +567,19 @@ pub(crate) mod tests {
 
 #[cfg(test)]
 mod version_tests {
-    /// Regression guard: the content hash of a logistic model is what it was before model
-    /// families existed, so retraining with the same data keeps its `model_version`.
+    use super::Kind;
+
+    /// Regression guard: a logistic model file from before bands (and model families) existed
+    /// keeps the content hash it had, so its `model_version` still names it; bands, which
+    /// decide outputs too, enter the hash of files that have them.
     #[test]
     fn logistic_version_hash_is_unchanged() {
         let m = super::tests::example_model();
-        assert_eq!(m.version(), "77faa63b0220");
+        let Kind::Logistic { file, .. } = &m.kind else { panic!("a logistic model") };
+        let mut old = file.clone();
+        old.bands = None;
+        assert_eq!(old.digest(), "77faa63b0220");
+        assert_eq!(m.version(), file.digest());
+        assert_ne!(m.version(), "77faa63b0220", "the bands are part of the version");
     }
 }
