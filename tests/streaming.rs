@@ -91,6 +91,16 @@ fn ten_thousand_messages_exact_counts_and_committed_offsets() {
     let keys: HashSet<_> = scores.iter().map(|r| r.key.clone()).collect();
     assert_eq!(keys.len(), 10_000);
     assert_eq!(committed(&topic, &group, 3), end_offsets(&inputs), "committed offsets are the end offsets");
+    // The summary's decisions are the score records' (the sample cycles: 5 % frauds, so all
+    // bands but possibly review are there).
+    let mut decided: HashMap<String, u64> = HashMap::new();
+    for s in &scores {
+        *decided.entry(s.json()["decisions"][0].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    for band in ["approve", "review", "decline"] {
+        assert_eq!(summary["decisions"][band].as_u64(), Some(decided.get(band).copied().unwrap_or(0)), "{band}: {summary}");
+    }
+    assert!(decided["approve"] > 9_000 && decided["approve"] < 10_000, "{decided:?}");
 }
 
 /// One bad message of every kind, with the code it must be dead-lettered with.

@@ -19,7 +19,8 @@ use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
 use crate::kafka::consume::{ConsumeError, ScoringContext};
 use crate::kafka::summary::Summary;
 use crate::message::ErrorCode;
-use crate::telemetry::{CodeLabel, ConsumerMetrics};
+use crate::decision::Decision;
+use crate::telemetry::{CodeLabel, ConsumerMetrics, DecisionLabel};
 
 pub type ScoringConsumer = BaseConsumer<ScoringContext>;
 
@@ -34,6 +35,8 @@ pub struct Input {
     pub received: Instant,
     pub wait_us: Option<u64>,
     pub rows: u64,
+    /// How many of its rows were approved, sent to review and declined.
+    pub decisions: [u64; 3],
     pub dead_letter: Option<ErrorCode>,
 }
 
@@ -102,6 +105,12 @@ impl Tally {
         self.summary.rows_scored += input.rows;
         self.metrics.messages.inc();
         self.metrics.rows_scored.inc_by(input.rows);
+        for (decision, n) in Decision::ALL.iter().zip(input.decisions) {
+            if n > 0 {
+                self.summary.decisions[*decision as usize] += n;
+                self.metrics.decisions.get_or_create(&DecisionLabel { decision: decision.as_str() }).inc_by(n);
+            }
+        }
         match input.dead_letter {
             Some(code) => {
                 *self.summary.dead_letters.entry(code).or_default() += 1;

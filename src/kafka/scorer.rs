@@ -10,7 +10,7 @@ use crate::decision::{Judgments, Policy, ReasonsFor};
 use crate::kafka::commit::{Input, Output, micros_since};
 use crate::message::{RowParser, ScoreRecord, Source};
 use crate::model::FraudModel;
-use crate::telemetry::{ConsumerMetrics, DecisionLabel};
+use crate::telemetry::ConsumerMetrics;
 
 pub struct Scorer {
     pub model: FraudModel,
@@ -62,6 +62,7 @@ impl Scorer {
             received: Instant::now(),
             wait_us: timestamp_ms.map(micros_since),
             rows: 0,
+            decisions: [0; 3],
             dead_letter: None,
         };
         let source = Source { topic: msg.topic(), partition: msg.partition(), offset: msg.offset() };
@@ -69,8 +70,10 @@ impl Scorer {
             Ok(rows) => {
                 let j = &mut self.judgments;
                 j.judge(&self.model, &self.policy, self.reasons_for, rows);
+                // Decisions are counted once the output is durable (the tally), so an exactly-once
+                // redo does not count twice; the score histogram shows what was scored.
                 for (d, p) in j.decisions.iter().zip(&j.probabilities) {
-                    self.metrics.decisions.get_or_create(&DecisionLabel { decision: d.as_str() }).inc();
+                    input.decisions[*d as usize] += 1;
                     self.metrics.scores.observe(*p);
                 }
                 input.rows = rows.len() as u64;

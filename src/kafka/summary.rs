@@ -8,12 +8,15 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 use serde_json::json;
 
+use crate::decision::Decision;
 use crate::message::ErrorCode;
 
 #[derive(Debug)]
 pub struct Summary {
     pub inputs: u64,
     pub rows_scored: u64,
+    /// Rows approved, sent to review and declined ([`Decision`] order).
+    pub decisions: [u64; 3],
     pub dead_letters: BTreeMap<ErrorCode, u64>,
     pub delivery_retries: u64,
     /// Exactly once: transactions committed and aborted.
@@ -40,6 +43,7 @@ impl Default for Summary {
         Self {
             inputs: 0,
             rows_scored: 0,
+            decisions: [0; 3],
             dead_letters: BTreeMap::new(),
             delivery_retries: 0,
             transactions_committed: 0,
@@ -97,6 +101,7 @@ impl Summary {
         json!({
             "inputs": self.inputs,
             "rows_scored": self.rows_scored,
+            "decisions": Decision::ALL.iter().map(|d| (d.as_str(), self.decisions[*d as usize])).collect::<BTreeMap<_, _>>(),
             "dead_letters": self.dead_letters_total(),
             "dead_letters_by_code": by_code,
             "delivery_retries": self.delivery_retries,
@@ -130,6 +135,8 @@ impl fmt::Display for Summary {
             self.rows_scored,
             self.dead_letters_total()
         )?;
+        let [approve, review, decline] = self.decisions;
+        write!(f, "; approved {approve}, review {review}, declined {decline}")?;
         if !self.dead_letters.is_empty() {
             let parts: Vec<String> = self.dead_letters.iter().map(|(c, n)| format!("{c} {n}")).collect();
             write!(f, " ({})", parts.join(", "))?;
