@@ -213,9 +213,19 @@ fn kill_9_at_random_points_gives_each_input_one_output() {
 
 /// One zombie round: A and B share a 2-partition topic; A is frozen (SIGSTOP) past its session
 /// timeout while a stream flows, so its partition moves to B, then thawed (SIGCONT). Returns
-/// the round's topic and whether A noticed its stall.
-fn zombie_round(round: usize) -> (String, bool) {
+/// the round's topic and whether A noticed its stall (exactly once; at least once has no such
+/// check).
+fn zombie_round(round: usize, exactly_once: bool) -> (String, bool) {
     let Stream { dir, model_dir, topic, group } = Stream::new(&format!("zombie{round}"), Some(2));
+    let args = |name: &str, extra: &[&str]| {
+        if exactly_once {
+            eos_args(&topic, &group, &model_dir, name, extra)
+        } else {
+            let mut args = consume_args(&topic, &group, &model_dir);
+            args.extend(["--quiet"].iter().chain(extra).map(|s| s.to_string()));
+            args
+        }
+    };
     let timeouts = ["-X", "session.timeout.ms=4000", "-X", "heartbeat.interval.ms=1000"];
     let addrs = [format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port())];
     let mut consumers: Vec<Child> = ["a", "b"]
@@ -224,7 +234,7 @@ fn zombie_round(round: usize) -> (String, bool) {
         .map(|(name, addr)| {
             let mut extra = timeouts.to_vec();
             extra.extend(["--metrics-addr", addr]);
-            spawn_consumer(dir.path(), name, eos_args(&topic, &group, &model_dir, name, &extra))
+            spawn_consumer(dir.path(), name, args(name, &extra))
         })
         .collect();
     let producer = producer_thread(&topic, 4_000, 250, brokers());
@@ -264,7 +274,7 @@ fn a_frozen_zombie_commits_nothing_late() {
         .collect::<Vec<usize>>()
         .chunks(ZOMBIE_PARALLEL)
         .flat_map(|batch| {
-            let handles: Vec<_> = batch.iter().map(|&r| std::thread::spawn(move || zombie_round(r))).collect();
+            let handles: Vec<_> = batch.iter().map(|&r| std::thread::spawn(move || zombie_round(r, true))).collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
         })
         .collect();
@@ -278,6 +288,66 @@ fn a_frozen_zombie_commits_nothing_late() {
     for (topic, _) in &rounds {
         assert_exactly_once(&brokers(), topic);
     }
+}
+
+/// The same zombie at least once, for the guarantees table: nothing is lost; what the thawed
+/// consumer had in flight is written again (its outputs were not transactional), and the
+/// duplicates are counted.
+#[test]
+#[ignore = "slow (about 40 s); scripts/test.sh runs it"]
+fn at_least_once_a_frozen_zombie_loses_nothing() {
+    let _alone = heavy();
+    let rounds: Vec<String> = [100, 101, 102, 103]
+        .chunks(ZOMBIE_PARALLEL)
+        .flat_map(|batch| {
+            let handles: Vec<_> = batch.iter().map(|&r| std::thread::spawn(move || zombie_round(r, false).0)).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+        })
+        .collect();
+    for topic in &rounds {
+        let out = Outputs::log(&brokers(), topic);
+        eprintln!("zombie, at least once: {out:?}");
+        assert!(out.missing.is_empty(), "an input without output: {out:?}");
+        assert_eq!((out.inputs, out.aborted, out.open), (4_000, 0, 0), "{out:?}");
+    }
+}
+
+/// An output topic that does not exist (and cannot be created): every transaction fails and is
+/// aborted, no offset is committed, the consumer keeps running; once the topic exists the work
+/// is redone and committed exactly once.
+#[test]
+fn an_output_topic_that_cannot_be_written_aborts_until_it_can() {
+    let Stream { dir, model_dir, topic, group } = Stream::new("eos-blocked", None);
+    create_topic(&topic, 2);
+    produce(&topic, 200, &[]);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let extra = ["--json", "-X", "allow.auto.create.topics=false", "--delivery-timeout-ms", "2000", "--metrics-addr", &addr];
+    let mut child = spawn_consumer(dir.path(), "c", eos_args(&topic, &group, &model_dir, "c", &extra));
+    let aborted = |m: &HashMap<String, f64>| m.get(r#"fraud_consumer_transactions_total{outcome="aborted"}"#).copied().unwrap_or(0.0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let blocked = loop {
+        let m = scrape(&addr);
+        if aborted(&m) >= 2.0 || Instant::now() > deadline {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(aborted(&blocked) >= 2.0, "no transaction was aborted twice: {blocked:?}\n{}", read(dir.path(), "c.err"));
+    assert_eq!(blocked.get("fraud_consumer_messages_total").copied().unwrap_or(0.0), 0.0, "{blocked:?}");
+    assert!(committed(&topic, &group, 2).is_empty(), "offsets were committed for unwritten outputs");
+    assert!(child.try_wait().unwrap().is_none(), "the consumer stopped: {}", read(dir.path(), "c.err"));
+
+    // The cause goes away: the consumer catches up by itself.
+    create_topic(&format!("{topic}-scores"), 2);
+    create_topic(&format!("{topic}-dlq"), 1);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !Outputs::log(&brokers(), &topic).missing.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    sigterm_and_wait(&mut child, dir.path(), "c");
+    let out = assert_exactly_once(&brokers(), &topic);
+    assert_eq!((out.inputs, out.scores), (200, 200));
+    assert_eq!(committed(&topic, &group, 2), end_offsets(&read_topic(&topic)));
 }
 
 #[test]
