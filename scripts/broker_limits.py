@@ -4,7 +4,7 @@
 Each check prints one JSON line: what was done, what a conforming broker (Apache Kafka) does,
 and what this broker did. Used by scripts/broker-limits.sh; the exactly-once tests cite it.
 
-    broker_limits.py BROKERS aborted|open|zombie
+    broker_limits.py BROKERS transactions|aborted|open|zombie
 """
 import json
 import sys
@@ -47,6 +47,21 @@ def txn_producer(brokers):
     p = Producer({"bootstrap.servers": brokers, "transactional.id": "limits-" + uuid.uuid4().hex})
     p.init_transactions(30)
     return p
+
+
+def transactions(brokers):
+    """A transaction must commit at all: EndTxn (KIP-98) is in every Kafka since 0.11."""
+    topic = new_topic(brokers)
+    try:
+        p = txn_producer(brokers)
+        p.begin_transaction()
+        p.produce(topic, key="committed", value=b"x")
+        p.commit_transaction(30)
+        result = "committed"
+    except KafkaException as e:
+        result = f"refused: {e.args[0].str()}"
+    return {"check": "a transaction of one record commits", "kafka": "committed",
+            "this_broker": result, "conforms": result == "committed"}
 
 
 def aborted(brokers):
@@ -132,4 +147,4 @@ def zombie(brokers):
 
 if __name__ == "__main__":
     brokers, which = sys.argv[1], sys.argv[2]
-    print(json.dumps({"aborted": aborted, "open": open_txn, "zombie": zombie}[which](brokers)))
+    print(json.dumps({"transactions": transactions, "aborted": aborted, "open": open_txn, "zombie": zombie}[which](brokers)))

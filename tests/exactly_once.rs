@@ -398,6 +398,26 @@ fn broker_restart_mid_stream_keeps_exactly_once() {
             args[i + 1] = addr.clone();
         }
     }
+    if let Err(reason) = broker_commits_transactions(&addr) {
+        // Exactly once cannot hold on a broker without transactions; what can be checked is
+        // that the consumer says so and stops, instead of aborting and redoing forever.
+        eprintln!("exactly-once across a restart skipped on this broker, measured: {reason} (scripts/broker-limits.sh)");
+        let mut produce = fraud();
+        produce.args(["produce", "--brokers", &addr, "--topic", &topic, "--count", "50"]);
+        let out = produce.args(["--csv", sample_csv().to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success(), "produce: {}", stderr(&out));
+        let mut consumer = spawn_consumer(dir.path(), "c", args);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while consumer.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let status = consumer.try_wait().unwrap();
+        let _ = consumer.kill();
+        let err = read(dir.path(), "c.err");
+        assert_eq!(status.and_then(|s| s.code()), Some(1), "the consumer kept running without transactions: {err}");
+        assert!(err.contains("does not support Kafka transactions"), "no reason given: {err}");
+        return;
+    }
     let mut consumer = spawn_consumer(dir.path(), "c", args);
     let total = 20_000u64;
     let producer = {

@@ -78,6 +78,11 @@ pub enum ConsumeError {
          {transactional_id} (give each consumer its own --instance-id)"
     )]
     Fenced { transactional_id: String, source: KafkaError },
+    #[error(
+        "{what}: the broker does not support Kafka transactions, so --exactly-once cannot work \
+         there (run without it, or on a broker that implements EndTxn)"
+    )]
+    TransactionsUnsupported { what: String, source: KafkaError },
     /// Shutdown was asked for before the consumer could start.
     #[error("stopped before the start")]
     Stopped,

@@ -216,6 +216,14 @@ impl Transactions {
 
     /// A transactional call failed: abort, or on a fatal error start over with a new producer.
     fn failed(&mut self, consumer: &ScoringConsumer, open: Open, what: &str, error: KafkaError) {
+        if is_unsupported(&error) {
+            // Nothing to retry: an abort needs the same request the broker lacks. Redoing the
+            // work would spin forever (measured on Tansu 0.6.0 from crates.io, which has no
+            // EndTxn: a million aborted outputs in two minutes), so stop and say why.
+            drop(open);
+            self.failure = Some(ConsumeError::TransactionsUnsupported { what: what.to_string(), source: error });
+            return;
+        }
         if is_fatal(&error) {
             return self.fatal(consumer, open, what, error);
         }
@@ -349,6 +357,11 @@ fn retry(mut call: impl FnMut() -> Result<(), KafkaError>) -> Result<(), KafkaEr
             other => return other,
         }
     }
+}
+
+/// The broker lacks a transactional request (librdkafka checks its ApiVersions).
+fn is_unsupported(error: &KafkaError) -> bool {
+    matches!(error, KafkaError::Transaction(e) if e.code() == RDKafkaErrorCode::UnsupportedFeature)
 }
 
 fn is_fatal(error: &KafkaError) -> bool {

@@ -219,6 +219,25 @@ fn probe_aborted_records(brokers: &str) -> Result<(), String> {
     }
 }
 
+/// Whether the broker commits a Kafka transaction at all; Err with the measured failure where it
+/// does not (Tansu 0.6.0 as published on crates.io has no EndTxn).
+pub fn broker_commits_transactions(brokers: &str) -> Result<(), String> {
+    let topic = unique("txn-probe");
+    create_topic_at(brokers, &topic, 1);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("transactional.id", unique("probe"))
+        .create()
+        .expect("transactional producer");
+    let commit = || -> Result<(), KafkaError> {
+        producer.init_transactions(Duration::from_secs(30))?;
+        producer.begin_transaction()?;
+        producer.send(BaseRecord::to(&topic).key("k").payload("x")).map_err(|(e, _)| e)?;
+        producer.commit_transaction(Duration::from_secs(30))
+    };
+    commit().map_err(|e| format!("a transactional producer (librdkafka) could not commit one record: {e}"))
+}
+
 /// Offsets committed by `group` on `topic`, by partition (absent: nothing committed).
 pub fn committed(topic: &str, group: &str, partitions: i32) -> HashMap<i32, i64> {
     let consumer: BaseConsumer = ClientConfig::new()
