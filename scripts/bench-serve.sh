@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}; secs=${2:-15}; conns=${3:-16}
 scripts/deps.sh
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >&2
 cargo build --release
 venv=${FRAUD_CACHE:-$HOME/.cache/fraud}/mlflow-venv
 if ! "$venv/bin/python" -c "import mlflow, sklearn, pandas" 2>/dev/null; then
