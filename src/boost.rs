@@ -98,6 +98,9 @@ pub struct Boosted {
     pub trees: usize,
 }
 
+/// One fold's outcome: its held-out rows and their raw scores at each checkpoint.
+type FoldFit = Result<(Vec<usize>, Vec<Vec<f64>>), BoostError>;
+
 /// Fits on the rows `rows` of `x` (n × N_FEATURES), labels aligned with `rows`.
 pub fn fit(x: &Array2<f64>, rows: &[usize], labels: &[bool], opts: &BoostOptions, seed: u64) -> Result<Boosted, BoostError> {
     if opts.folds < 2 {
@@ -113,7 +116,7 @@ pub fn fit(x: &Array2<f64>, rows: &[usize], labels: &[bool], opts: &BoostOptions
     let fold_ids: Vec<usize> = (0..opts.folds).collect();
     for batch in fold_ids.chunks(opts.threads.max(1)) {
         let threads = (opts.threads / batch.len()).max(1);
-        let fitted: Vec<Result<(Vec<usize>, Vec<Vec<f64>>), BoostError>> = std::thread::scope(|s| {
+        let fitted: Vec<FoldFit> = std::thread::scope(|s| {
             let handles: Vec<_> = batch
                 .iter()
                 .map(|&f| {
@@ -284,18 +287,7 @@ fn count_cover(params: &mut TreeParams, x: &Array2<f64>, rows: &[usize]) {
         scorer.for_each_leaf(&row_of(x, i), |t, l| params.trees[t].leaf_count[l] += 1.0);
     }
     for tree in &mut params.trees {
-        fn total(t: &mut Tree, node: i32) -> f64 {
-            if node < 0 {
-                return t.leaf_count[!node as usize];
-            }
-            let i = node as usize;
-            let sum = total(t, t.left_child[i]) + total(t, t.right_child[i]);
-            t.internal_count[i] = sum;
-            sum
-        }
-        if !tree.split_feature.is_empty() {
-            total(tree, 0);
-        }
+        tree.sum_internal_counts();
     }
 }
 

@@ -96,7 +96,7 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> std::io::Result<PathBuf> {
     for (svg, caption) in charts.iter().zip(captions) {
         // Inline SVG needs no namespace; the page then names no address at all.
         let inline = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
-        let _ = write!(html, "<figure>{inline}<figcaption>{caption}</figcaption></figure>\n");
+        let _ = writeln!(html, "<figure>{inline}<figcaption>{caption}</figcaption></figure>");
     }
     html.push_str("</div>\n</body></html>\n");
     let path = dir.join(REPORT_FILE);

@@ -59,7 +59,7 @@ pub struct StatusLabel {
 
 /// Fraud probability buckets: fine at both ends, where the bands are.
 fn score_histogram() -> Histogram {
-    Histogram::new([0.0001, 0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0].into_iter())
+    Histogram::new([0.0001, 0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0])
 }
 
 /// Latency buckets from 0.1 ms to ~3 s.

@@ -142,6 +142,9 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     })
 }
 
+/// One fold's outcome: its held-out rows and their scores.
+type FoldScores = Result<(Vec<usize>, Vec<f64>), FitError>;
+
 fn phase(name: &str, since: Instant) {
     tracing::debug!(phase = name, seconds = since.elapsed().as_secs_f64(), "train phase");
 }
@@ -329,7 +332,7 @@ fn out_of_fold(x: &Array2<f64>, y: &[bool], full: &Fitted, fit_opts: &FitOptions
     let mut oof = vec![f64::NAN; y.len()];
     let folds: Vec<usize> = (0..k).collect();
     for pair in folds.chunks(2) {
-        let results: Vec<Result<(Vec<usize>, Vec<f64>), FitError>> = std::thread::scope(|s| {
+        let results: Vec<FoldScores> = std::thread::scope(|s| {
             let handles: Vec<_> = pair.iter().map(|&f| s.spawn(move || run_fold(f))).collect();
             handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
         });

@@ -385,13 +385,8 @@ fn broker_restart_mid_stream_keeps_exactly_once() {
     let _alone = heavy();
     let dir = tempfile::tempdir().unwrap();
     let model_dir = trained_model(&dir);
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let broker = DurableBroker::start(dir.path(), port);
-    let topic = unique("eos-restart");
-    create_topic_at(&addr, &topic, 2);
-    create_topic_at(&addr, &format!("{topic}-scores"), 2);
-    create_topic_at(&addr, &format!("{topic}-dlq"), 1);
+    let mut stream = DurableStream::start(dir.path(), "eos-restart");
+    let (addr, topic) = (stream.addr.clone(), stream.topic.clone());
     let mut args = eos_args(&topic, &unique("g"), &model_dir, "a", &["--json"]);
     for (i, a) in args.clone().iter().enumerate() {
         if a == "--brokers" {
@@ -419,24 +414,7 @@ fn broker_restart_mid_stream_keeps_exactly_once() {
         return;
     }
     let mut consumer = spawn_consumer(dir.path(), "c", args);
-    let total = 20_000u64;
-    let producer = {
-        let (addr, topic, csv) = (addr.clone(), topic.clone(), sample_csv());
-        std::thread::spawn(move || {
-            fraud()
-                .args(["produce", "--brokers", &addr, "--topic", &topic, "--count", &total.to_string(), "--rate", "1000"])
-                .args(["--delivery-timeout-ms", "120000", "--csv", csv.to_str().unwrap()])
-                .output()
-                .unwrap()
-        })
-    };
-    std::thread::sleep(Duration::from_secs(8));
-    assert!(!producer.is_finished(), "the stream ended before the broker restart");
-    drop(broker);
-    std::thread::sleep(Duration::from_secs(3));
-    let _broker = DurableBroker::start(dir.path(), port);
-    let out = producer.join().unwrap();
-    assert!(out.status.success(), "the producer did not ride out the restart: {}", stderr(&out));
+    stream.produce_through_a_restart(dir.path(), 20_000);
     let deadline = Instant::now() + Duration::from_secs(120);
     while !Outputs::log(&addr, &topic).missing.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_secs(1));

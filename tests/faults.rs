@@ -271,14 +271,8 @@ fn broker_restart_mid_stream_is_ridden_out() {
     let _alone = heavy();
     let dir = tempfile::tempdir().unwrap();
     let model_dir = trained_model(&dir);
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let broker = DurableBroker::start(dir.path(), port);
-    let topic = unique("restart");
-    // This broker does not create topics on first use, like a Kafka with auto-create off.
-    create_topic_at(&addr, &topic, 2);
-    create_topic_at(&addr, &format!("{topic}-scores"), 2);
-    create_topic_at(&addr, &format!("{topic}-dlq"), 1);
+    let mut stream = DurableStream::start(dir.path(), "restart");
+    let (addr, topic) = (stream.addr.clone(), stream.topic.clone());
 
     let args: Vec<String> = [
         "consume", "--brokers", &addr, "--topic", &topic, "--group", &unique("g"), "--model-dir",
@@ -290,29 +284,9 @@ fn broker_restart_mid_stream_is_ridden_out() {
     .collect();
     let mut consumer = spawn_consumer(dir.path(), "c", args);
     let total = 20_000u64;
-    let producer = {
-        let (addr, topic, csv) = (addr.clone(), topic.clone(), sample_csv());
-        std::thread::spawn(move || {
-            fraud()
-                .args(["produce", "--brokers", &addr, "--topic", &topic, "--count", &total.to_string(), "--rate", "1000"])
-                .args(["--delivery-timeout-ms", "120000", "--csv", csv.to_str().unwrap()])
-                .output()
-                .unwrap()
-        })
-    };
-    std::thread::sleep(Duration::from_secs(8));
-    let scores = format!("{topic}-scores");
-    // (Reading the topics now would chase the stream to its end: the producer's own liveness is
-    // what shows the crash lands mid-stream.)
-    assert!(!producer.is_finished(), "the stream ended before the broker restart");
-
     // Crash the broker mid-stream, then bring it back on the same storage.
-    drop(broker);
-    std::thread::sleep(Duration::from_secs(3));
-    let _broker = DurableBroker::start(dir.path(), port);
-
-    let out = producer.join().unwrap();
-    assert!(out.status.success(), "the producer did not ride out the restart: {}", stderr(&out));
+    stream.produce_through_a_restart(dir.path(), total);
+    let scores = format!("{topic}-scores");
     let deadline = Instant::now() + Duration::from_secs(120);
     let (inputs, scored) = loop {
         let inputs = read_topic_at(&addr, &topic);

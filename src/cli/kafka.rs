@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{ConfigError, ReasonsChoice, overrides};
+use super::{BandArgs, ConfigError, ReasonsChoice};
 use crate::decision::Overrides;
 use crate::kafka::config::{KafkaConfig, parse_property};
 use crate::kafka::consume::{ConsumeConfig, Guarantee};
@@ -174,13 +174,8 @@ pub struct ConsumeArgs {
     /// (exactly once; sooner when --max-in-flight inputs are in one).
     #[arg(long, env = "FRAUD_COMMIT_INTERVAL_MS", default_value_t = 100)]
     pub commit_interval_ms: u64,
-    /// Decisions: review from this fraud probability, instead of the model's threshold (or
-    /// the model directory's policy.json).
-    #[arg(long)]
-    pub review_threshold: Option<f64>,
-    /// Decisions: decline from this fraud probability, instead of the model's decline band.
-    #[arg(long)]
-    pub decline_threshold: Option<f64>,
+    #[command(flatten)]
+    pub bands: BandArgs,
     /// Which rows' score records carry reasons: those sent to review or declined, or every row.
     #[arg(long, value_enum, default_value_t = ReasonsChoice::Flagged)]
     pub reasons: ReasonsChoice,
@@ -251,7 +246,7 @@ impl ConsumeArgs {
 
     /// The decision overrides given as flags.
     pub fn overrides(&self) -> Result<Overrides, ConfigError> {
-        overrides(self.review_threshold, self.decline_threshold)
+        self.bands.overrides()
     }
 
     /// The -X property `key` as a number of milliseconds, or librdkafka's default.

@@ -60,14 +60,28 @@ impl From<ReasonsChoice> for ReasonsFor {
     }
 }
 
-/// The decision thresholds given as flags: checked here, applied over the model's bands.
-pub(crate) fn overrides(review: Option<f64>, decline: Option<f64>) -> Result<Overrides, ConfigError> {
-    for (name, v) in [("--review-threshold", review), ("--decline-threshold", decline)] {
-        if v.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
-            return Err(ConfigError(format!("{name} must be in (0, 1]")));
+/// The decision bands given as flags, shared by consume, serve and explain.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BandArgs {
+    /// Decisions: review from this fraud probability, instead of the model's threshold (or the
+    /// model directory's policy.json).
+    #[arg(long)]
+    pub review_threshold: Option<f64>,
+    /// Decisions: decline from this fraud probability, instead of the model's decline band.
+    #[arg(long)]
+    pub decline_threshold: Option<f64>,
+}
+
+impl BandArgs {
+    /// Checked here, applied over the model's bands.
+    pub fn overrides(&self) -> Result<Overrides, ConfigError> {
+        for (name, v) in [("--review-threshold", self.review_threshold), ("--decline-threshold", self.decline_threshold)] {
+            if v.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
+                return Err(ConfigError(format!("{name} must be in (0, 1]")));
+            }
         }
+        Ok(Overrides { review_threshold: self.review_threshold, decline_threshold: self.decline_threshold })
     }
-    Ok(Overrides { review_threshold: review, decline_threshold: decline })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{ConfigError, ModelChoice, overrides, stderr_is_terminal};
+use super::{BandArgs, ConfigError, ModelChoice, stderr_is_terminal};
 use crate::decision::Overrides;
 use crate::boost::BoostOptions;
 use crate::evaluate::EvaluateConfig;
@@ -135,18 +135,14 @@ pub struct ExplainArgs {
     /// Only the rows sent to review or declined.
     #[arg(long)]
     pub flagged: bool,
-    /// Review from this fraud probability, instead of the model's threshold (or policy.json).
-    #[arg(long)]
-    pub review_threshold: Option<f64>,
-    /// Decline from this fraud probability, instead of the model's decline band.
-    #[arg(long)]
-    pub decline_threshold: Option<f64>,
+    #[command(flatten)]
+    pub bands: BandArgs,
 }
 
 impl ExplainArgs {
     pub fn config(&self) -> Result<(crate::explain::ExplainConfig, Overrides), ConfigError> {
         let cfg = crate::explain::ExplainConfig { csv: self.csv.clone(), json: self.json, flagged_only: self.flagged };
-        Ok((cfg, overrides(self.review_threshold, self.decline_threshold)?))
+        Ok((cfg, self.bands.overrides()?))
     }
 }
 
@@ -233,7 +229,8 @@ impl TrainArgs {
         if self.trees == 0 || self.max_depth == 0 || self.threads == 0 || self.bins < 2 {
             return Err(ConfigError("--trees, --max-depth and --threads must be at least 1, --bins at least 2".into()));
         }
-        if !(self.min_hessian.is_finite() && self.min_hessian >= 0.0) || !(self.l2.is_finite() && self.l2 >= 0.0) {
+        let non_negative = |v: f64| v.is_finite() && v >= 0.0;
+        if !(non_negative(self.min_hessian) && non_negative(self.l2)) {
             return Err(ConfigError("--min-hessian and --l2 must be numbers >= 0".into()));
         }
         Ok(BoostOptions {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{ConfigError, ReasonsChoice, overrides};
+use super::{BandArgs, ConfigError, ReasonsChoice};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -23,13 +23,9 @@ pub struct ServeArgs {
     /// Worker threads of the HTTP server.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
-    /// Decisions (?decisions=true): review from this fraud probability, instead of the model's
-    /// threshold (or the model directory's policy.json).
-    #[arg(long)]
-    pub review_threshold: Option<f64>,
-    /// Decisions: decline from this fraud probability, instead of the model's decline band.
-    #[arg(long)]
-    pub decline_threshold: Option<f64>,
+    /// The bands of ?decisions=true.
+    #[command(flatten)]
+    pub bands: BandArgs,
     /// With ?decisions=true, which rows carry reasons.
     #[arg(long, value_enum, default_value_t = ReasonsChoice::Flagged)]
     pub reasons: ReasonsChoice,
@@ -43,7 +39,7 @@ impl ServeArgs {
         Ok(crate::serve::ServeConfig {
             addr: std::net::SocketAddr::new(self.host, self.port),
             max_body_bytes: self.max_body_bytes,
-            overrides: overrides(self.review_threshold, self.decline_threshold)?,
+            overrides: self.bands.overrides()?,
             reasons_for: self.reasons.into(),
         })
     }

@@ -390,10 +390,10 @@ fn parse_block(path: &Path, block: &Block, layout: &Layout) -> Result<Parsed, Da
             }
             return Err(DatasetError::Width { path: path_buf(), line, expected: layout.width, found: record.len() });
         }
-        for j in 0..N_FEATURES {
+        for (j, name) in FEATURE_NAMES.iter().enumerate() {
             let col = layout.map.source(j);
             let value = parse_cell(&record[col]).map_err(|bad| {
-                let column = FEATURE_NAMES[j].to_string();
+                let column = name.to_string();
                 let value = String::from_utf8_lossy(&record[col]).into_owned();
                 match bad {
                     BadCell::NotANumber => DatasetError::NotANumber { path: path_buf(), line, column, value },

@@ -225,14 +225,7 @@ impl OffsetStore {
 impl CommitStrategy for OffsetStore {
     fn send(&mut self, consumer: &ScoringConsumer, input: Input, output: Output<'_>) {
         self.tracker.started(input.partition, input.offset);
-        let mut record =
-            BaseRecord::with_opaque_to(output.topic, Box::new(Sent { input: Box::new(input), attempt: 0 })).payload(output.payload);
-        if let Some(k) = output.key {
-            record = record.key(k);
-        }
-        if let Some(h) = output.headers {
-            record = record.headers(h);
-        }
+        let mut record = output.record(Box::new(Sent { input: Box::new(input), attempt: 0 }));
         loop {
             match self.producer.send(record) {
                 Ok(()) => return,

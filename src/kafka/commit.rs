@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::util::IntoOpaque;
 
 use crate::kafka::consume::{ConsumeError, ScoringContext};
 use crate::kafka::summary::Summary;
@@ -46,6 +47,20 @@ pub struct Output<'a> {
     pub key: Option<&'a [u8]>,
     pub payload: &'a [u8],
     pub headers: Option<OwnedHeaders>,
+}
+
+impl<'a> Output<'a> {
+    /// The record to produce, with `opaque` handed back in its delivery report.
+    pub fn record<D: IntoOpaque>(self, opaque: D) -> BaseRecord<'a, [u8], [u8], D> {
+        let mut record = BaseRecord::with_opaque_to(self.topic, opaque).payload(self.payload);
+        if let Some(k) = self.key {
+            record = record.key(k);
+        }
+        if let Some(h) = self.headers {
+            record = record.headers(h);
+        }
+        record
+    }
 }
 
 /// How outputs and input offsets become durable. Called from one thread: the scoring loop,

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::kafka::commit::{CommitStrategy, Input, Output, ScoringConsumer, Tally};
@@ -408,13 +408,8 @@ impl CommitStrategy for Transactions {
         let Some(open) = self.open.as_mut() else { return };
         open.next.insert(input.partition, input.offset + 1);
         if open.doomed.is_none() {
-            let mut record = BaseRecord::to(output.topic).payload(output.payload);
-            if let Some(k) = output.key {
-                record = record.key(k);
-            }
-            if let Some(h) = output.headers {
-                record = record.headers(h);
-            }
+            let topic = output.topic;
+            let mut record = output.record(());
             loop {
                 match self.producer.send(record) {
                     Ok(()) => break,
@@ -423,7 +418,7 @@ impl CommitStrategy for Transactions {
                         self.producer.poll(Duration::from_millis(1));
                     }
                     Err((e, _)) => {
-                        open.doomed = Some(format!("queueing an output for {}: {e}", output.topic));
+                        open.doomed = Some(format!("queueing an output for {topic}: {e}"));
                         break;
                     }
                 }

@@ -350,7 +350,7 @@ mod tests {
         assert_eq!(code("{\"rows\": []}"), ErrorCode::UnknownLayout);
         assert_eq!(code("[1, 2, 3]"), ErrorCode::UnknownLayout);
         assert_eq!(code("{}"), ErrorCode::UnknownLayout);
-        let both = format!("{{\"instances\": [], \"inputs\": []}}");
+        let both = "{\"instances\": [], \"inputs\": []}".to_string();
         assert_eq!(code(&both), ErrorCode::UnknownLayout);
         assert_eq!(code(&good.replace("\"V7\",", "")), ErrorCode::MissingColumn);
         assert_eq!(code(&good.replace(",8.0,", &format!(",{},", "\"8\""))), ErrorCode::NotNumeric);

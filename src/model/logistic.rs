@@ -62,9 +62,9 @@ impl LogisticParams {
     pub fn compile(&self) -> Logistic {
         let mut coef = [0.0; N_FEATURES];
         let mut bias = self.intercept;
-        for j in 0..N_FEATURES {
-            coef[j] = self.weights[j] / self.scaler.std[j];
-            bias -= coef[j] * self.scaler.mean[j];
+        for (j, c) in coef.iter_mut().enumerate() {
+            *c = self.weights[j] / self.scaler.std[j];
+            bias -= *c * self.scaler.mean[j];
         }
         Logistic { coef, bias }
     }

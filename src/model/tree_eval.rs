@@ -253,27 +253,13 @@ pub(crate) mod tests {
                 t.leaf_value.push(rng.gen_range(-1.0..1.0));
                 t.leaf_count.push(1.0);
                 // Covers that add up: every node counts the leaves under it (a unit each).
-                fix_counts(&mut t);
+                t.sum_internal_counts();
             }
             out.push(t);
         }
         TreeParams { base_score: rng.gen_range(-3.0..0.0), sigmoid: 1.0, trees: out, origin: serde_json::Value::Null }
     }
 
-    fn fix_counts(t: &mut Tree) {
-        fn total(t: &mut Tree, node: i32) -> f64 {
-            if node < 0 {
-                return t.leaf_count[!node as usize];
-            }
-            let i = node as usize;
-            let sum = total(t, t.left_child[i]) + total(t, t.right_child[i]);
-            t.internal_count[i] = sum;
-            sum
-        }
-        if !t.split_feature.is_empty() {
-            total(t, 0);
-        }
-    }
 
     #[test]
     fn fast_walk_equals_the_reference() {

@@ -62,6 +62,22 @@ impl Tree {
         self.leaf_value.len()
     }
 
+    /// Sets each internal node's count to the sum of the leaf counts below it.
+    pub fn sum_internal_counts(&mut self) {
+        fn total(t: &mut Tree, node: i32) -> f64 {
+            if node < 0 {
+                return t.leaf_count[!node as usize];
+            }
+            let i = node as usize;
+            let sum = total(t, t.left_child[i]) + total(t, t.right_child[i]);
+            t.internal_count[i] = sum;
+            sum
+        }
+        if !self.split_feature.is_empty() {
+            total(self, 0);
+        }
+    }
+
     /// A tree of one leaf.
     pub fn constant(value: f64, count: f64) -> Tree {
         Tree {

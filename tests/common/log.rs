@@ -48,6 +48,8 @@ pub fn committed_view(brokers: &str, topic: &str, partitions: i32) -> CommittedV
     view
 }
 
+type RawRecord = (i64, Option<Vec<u8>>, Vec<u8>, Vec<(String, Vec<u8>)>);
+
 struct Batch {
     base_offset: i64,
     last_offset_delta: i32,
@@ -55,7 +57,8 @@ struct Batch {
     transactional: bool,
     /// For a control batch: true for COMMIT, false for ABORT.
     marker: Option<bool>,
-    records: Vec<(i64, Option<Vec<u8>>, Vec<u8>, Vec<(String, Vec<u8>)>)>,
+    /// Offset, key, payload, headers.
+    records: Vec<RawRecord>,
 }
 
 fn apply_markers(partition: i32, batches: Vec<Batch>, view: &mut CommittedView) {

@@ -192,11 +192,7 @@ pub fn broker_hides_aborted_records(brokers: &str) -> Result<(), String> {
 fn probe_aborted_records(brokers: &str) -> Result<(), String> {
     let topic = unique("abort-probe");
     create_topic_at(brokers, &topic, 1);
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("transactional.id", unique("probe"))
-        .create()
-        .expect("transactional producer");
+    let producer = probe_producer(brokers);
     producer.init_transactions(Duration::from_secs(30)).expect("init_transactions");
     producer.begin_transaction().unwrap();
     for i in 0..3 {
@@ -219,16 +215,20 @@ fn probe_aborted_records(brokers: &str) -> Result<(), String> {
     }
 }
 
+fn probe_producer(brokers: &str) -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("transactional.id", unique("probe"))
+        .create()
+        .expect("transactional producer")
+}
+
 /// Whether the broker commits a Kafka transaction at all; Err with the measured failure where it
 /// does not (Tansu 0.6.0 as published on crates.io has no EndTxn).
 pub fn broker_commits_transactions(brokers: &str) -> Result<(), String> {
     let topic = unique("txn-probe");
     create_topic_at(brokers, &topic, 1);
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("transactional.id", unique("probe"))
-        .create()
-        .expect("transactional producer");
+    let producer = probe_producer(brokers);
     let commit = || -> Result<(), KafkaError> {
         producer.init_transactions(Duration::from_secs(30))?;
         producer.begin_transaction()?;
@@ -444,6 +444,53 @@ impl DurableBroker {
             std::thread::sleep(Duration::from_millis(100));
         }
         DurableBroker { child }
+    }
+}
+
+/// A stream on a durable broker on a free port: `topic` (2 partitions) with its score and
+/// dead-letter topics, created up front (this broker does not create topics on first use, like
+/// a Kafka with auto-create off).
+pub struct DurableStream {
+    broker: Option<DurableBroker>,
+    port: u16,
+    pub addr: String,
+    pub topic: String,
+}
+
+impl DurableStream {
+    pub fn start(dir: &Path, prefix: &str) -> DurableStream {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let broker = DurableBroker::start(dir, port);
+        let topic = unique(prefix);
+        create_topic_at(&addr, &topic, 2);
+        create_topic_at(&addr, &format!("{topic}-scores"), 2);
+        create_topic_at(&addr, &format!("{topic}-dlq"), 1);
+        DurableStream { broker: Some(broker), port, addr, topic }
+    }
+
+    /// Produces `total` messages at 1,000/s; 8 s in, kills the broker (SIGKILL) and restarts it
+    /// on the same storage 3 s later. The producer must ride out the restart.
+    pub fn produce_through_a_restart(&mut self, dir: &Path, total: u64) {
+        let producer = {
+            let (addr, topic, csv) = (self.addr.clone(), self.topic.clone(), sample_csv());
+            std::thread::spawn(move || {
+                fraud()
+                    .args(["produce", "--brokers", &addr, "--topic", &topic, "--count", &total.to_string(), "--rate", "1000"])
+                    .args(["--delivery-timeout-ms", "120000", "--csv", csv.to_str().unwrap()])
+                    .output()
+                    .unwrap()
+            })
+        };
+        std::thread::sleep(Duration::from_secs(8));
+        // (Reading the topics now would chase the stream to its end: the producer's own
+        // liveness is what shows the crash lands mid-stream.)
+        assert!(!producer.is_finished(), "the stream ended before the broker restart");
+        drop(self.broker.take());
+        std::thread::sleep(Duration::from_secs(3));
+        self.broker = Some(DurableBroker::start(dir, self.port));
+        let out = producer.join().unwrap();
+        assert!(out.status.success(), "the producer did not ride out the restart: {}", stderr(&out));
     }
 }
 
