@@ -17,7 +17,8 @@
 //!   the row meets, feature k gets
 //!   `v · (1[k ∈ A] − z_k) · Σ_{S ⊆ A∖{k}} |S|!(m−|S|−1)!/m! · Π_{j ∉ S, j ≠ k} z_j`,
 //!   precomputed for every A when the model loads (m · 2^m numbers per leaf). Per row, each
-//!   node is decided once and each leaf adds m numbers from its table. Used for trees whose
+//!   node is decided once and each leaf adds m numbers from its table; two sibling leaves share
+//!   one table, indexed by A above their node and the way the row goes there. Used for trees whose
 //!   leaves have at most [`TABLE_FEATURES`] distinct features on their path (every tree of
 //!   depth 6 or less); deeper trees take the recursion.
 
@@ -47,22 +48,38 @@ pub struct TreeShap {
 
 /// One tree's tables: the slot each internal node's feature takes on the paths through it (a
 /// feature's slot is its place among the distinct features of the path, in path order, so it
-/// is the same for every leaf below the node), and each leaf's features and table.
+/// is the same for every leaf below the node), and a table per unit: a leaf, or a node whose
+/// children are both leaves (a pair).
 #[derive(Debug, Clone)]
 struct TreeTables {
     slot: Vec<u8>,
     /// Whether every node compares plainly (no value counts as missing): then a finite row's
     /// way is `x <= threshold`, without [`Tree::goes_left`]'s missing-value rules.
     plain: bool,
-    /// Per leaf, where its features and table start in the two arrays below, and its number
-    /// m of distinct features.
-    leaf: Vec<(u32, u32, u8)>,
-    /// Each leaf's distinct features, in slot order.
+    /// Per internal node, its pair's unit, or [`NO_PAIR`].
+    pair: Vec<u32>,
+    /// Per leaf, its unit (unused for a leaf of a pair).
+    leaf: Vec<u32>,
+    units: Vec<Unit>,
+    /// Each unit's distinct features, in slot order.
     features: Vec<u16>,
-    /// Each leaf's table: `[a * m + k]` is slot k's contribution when the row meets the
-    /// conditions of the slots in the bit set `a`.
+    /// Each unit's table: a leaf's `[a * m + k]` is slot k's contribution when the row meets the
+    /// conditions of the slots in the bit set `a`; a pair's `[(2a + left) * m + k]` is the sum
+    /// of its two leaves' entries for the row that meets `a` above the node and goes left or
+    /// right there. One look-up instead of two: the tables are read at random, so a look-up
+    /// costs about a cache miss.
     table: Vec<f64>,
 }
+
+/// Where a unit's features and table start, and its number m of distinct features.
+#[derive(Debug, Clone, Copy, Default)]
+struct Unit {
+    features: u32,
+    table: u32,
+    m: u8,
+}
+
+const NO_PAIR: u32 = u32::MAX;
 
 impl TreeShap {
     pub fn new(params: &TreeParams) -> Self {
@@ -102,7 +119,9 @@ impl TreeTables {
         let mut t = TreeTables {
             slot: vec![0; tree.split_feature.len()],
             plain: tree.missing.iter().all(|m| *m != super::trees::Missing::Zero),
-            leaf: vec![(0, 0, 0); tree.num_leaves()],
+            pair: vec![NO_PAIR; tree.split_feature.len()],
+            leaf: vec![0; tree.num_leaves()],
+            units: Vec::new(),
             features: Vec::new(),
             table: Vec::new(),
         };
@@ -110,16 +129,14 @@ impl TreeTables {
             return Some(t);
         }
         // Depth first, carrying the distinct features met and their cover ratios so far.
+        let mut paths: Vec<(Vec<u16>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); tree.num_leaves()];
         let mut stack: Vec<(i32, Vec<u16>, Vec<f64>)> = vec![(0, Vec::new(), Vec::new())];
         while let Some((node, features, zero)) = stack.pop() {
             if node < 0 {
                 if features.len() > TABLE_FEATURES {
                     return None;
                 }
-                let leaf = !node as usize;
-                t.leaf[leaf] = (t.features.len() as u32, t.table.len() as u32, features.len() as u8);
-                t.table.extend(leaf_table(tree.leaf_value[leaf], &zero));
-                t.features.extend(features);
+                paths[!node as usize] = (features, zero);
                 continue;
             }
             let i = node as usize;
@@ -141,25 +158,73 @@ impl TreeTables {
                 stack.push((child, features, zero));
             }
         }
+        let mut paired = vec![false; tree.num_leaves()];
+        for i in 0..tree.split_feature.len() {
+            let (l, r) = (tree.left_child[i], tree.right_child[i]);
+            if l >= 0 || r >= 0 {
+                continue;
+            }
+            let (l, r) = (!l as usize, !r as usize);
+            // Siblings share their path, so their features (not their cover ratios) are equal.
+            let (features, m) = (&paths[l].0, paths[l].0.len());
+            let left = leaf_table(tree.leaf_value[l], &paths[l].1);
+            let right = leaf_table(tree.leaf_value[r], &paths[r].1);
+            let bit = 1usize << t.slot[i];
+            let mut table = vec![0.0; 2 * (m << m)];
+            for a in 0..(1usize << m) {
+                // Going left meets the node's condition for the left leaf, not the right one.
+                for (way, (al, ar)) in [(1, (a, a & !bit)), (0, (a & !bit, a))] {
+                    for k in 0..m {
+                        table[(2 * a + way) * m + k] = left[al * m + k] + right[ar * m + k];
+                    }
+                }
+            }
+            t.pair[i] = t.push_unit(features, table);
+            paired[l] = true;
+            paired[r] = true;
+        }
+        for (leaf, (features, zero)) in paths.iter().enumerate() {
+            if !paired[leaf] {
+                t.leaf[leaf] = t.push_unit(features, leaf_table(tree.leaf_value[leaf], zero));
+            }
+        }
         Some(t)
     }
 
-    /// Walks every branch, clearing a slot's bit where the row goes the other way; each leaf
-    /// then adds its table's row for the conditions met.
+    fn push_unit(&mut self, features: &[u16], table: Vec<f64>) -> u32 {
+        self.units.push(Unit { features: self.features.len() as u32, table: self.table.len() as u32, m: features.len() as u8 });
+        self.features.extend_from_slice(features);
+        self.table.extend(table);
+        (self.units.len() - 1) as u32
+    }
+
+    /// Adds row `row` of unit `unit`'s table.
+    #[inline]
+    fn add(&self, unit: u32, row: usize, phi: &mut [f64; N_FEATURES]) {
+        let Unit { features, table, m } = self.units[unit as usize];
+        let (f, t, m) = (features as usize, table as usize, usize::from(m));
+        for (feature, c) in self.features[f..f + m].iter().zip(&self.table[t + row * m..t + (row + 1) * m]) {
+            phi[*feature as usize] += c;
+        }
+    }
+
+    /// Walks every branch, clearing a slot's bit where the row goes the other way; each leaf,
+    /// or pair of sibling leaves, then adds its table's row for the conditions met.
     fn visit(&self, tree: &Tree, node: i32, met: u32, row: &FeatureRow, phi: &mut [f64; N_FEATURES]) {
         if node < 0 {
-            let (f, t, m) = self.leaf[!node as usize];
-            let (f, t, m) = (f as usize, t as usize, usize::from(m));
-            let a = (met as usize) & ((1 << m) - 1);
-            for (feature, c) in self.features[f..f + m].iter().zip(&self.table[t + a * m..t + (a + 1) * m]) {
-                phi[*feature as usize] += c;
-            }
-            return;
+            let unit = self.leaf[!node as usize];
+            let m = self.units[unit as usize].m;
+            return self.add(unit, (met as usize) & ((1 << m) - 1), phi);
         }
         let i = node as usize;
-        let other = met & !(1 << self.slot[i]);
         let x = row[tree.split_feature[i] as usize];
         let left = if self.plain && x.is_finite() { x <= tree.threshold[i] } else { tree.goes_left(i, x) };
+        let unit = self.pair[i];
+        if unit != NO_PAIR {
+            let m = self.units[unit as usize].m;
+            return self.add(unit, 2 * ((met as usize) & ((1 << m) - 1)) + usize::from(left), phi);
+        }
+        let other = met & !(1 << self.slot[i]);
         let (l, r) = if left { (met, other) } else { (other, met) };
         self.visit(tree, tree.left_child[i], l, row, phi);
         self.visit(tree, tree.right_child[i], r, row, phi);
