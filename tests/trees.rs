@@ -40,6 +40,16 @@ fn sample_rows() -> Vec<FeatureRow> {
     data.features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect()
 }
 
+/// The LightGBM model trained on the full data (`full.txt.gz`), imported.
+fn import_full_fixture() -> FraudModel {
+    let dir = tempfile::tempdir().unwrap();
+    let model_txt = dir.path().join("full.txt");
+    std::fs::write(&model_txt, read_text(&fixture("full.txt.gz"))).unwrap();
+    let out = import(&model_txt, &dir.path().join("m"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    FraudModel::load(&dir.path().join("m")).unwrap()
+}
+
 fn import(model_txt: &Path, dir: &Path) -> std::process::Output {
     run(&["import", "--lightgbm", model_txt.to_str().unwrap(), "--model-dir", dir.to_str().unwrap()])
 }
@@ -109,12 +119,7 @@ fn on_the_full_test_split_when_present() {
         eprintln!("skipped: ../shared/data/creditcard.csv.gz is not here");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let model_txt = dir.path().join("full.txt");
-    std::fs::write(&model_txt, read_text(&fixture("full.txt.gz"))).unwrap();
-    let out = import(&model_txt, &dir.path().join("m"));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let ours = FraudModel::load(&dir.path().join("m")).unwrap();
+    let ours = import_full_fixture();
     let data = fraud::dataset::read_labelled(&full, false).unwrap();
     let test: Vec<FeatureRow> = data
         .features
@@ -296,11 +301,7 @@ fn treeshap_equals_lightgbms_pred_contrib_on_the_full_test_split_when_present() 
         eprintln!("skipped: ../shared/data/creditcard.csv.gz is not here");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let model_txt = dir.path().join("full.txt");
-    std::fs::write(&model_txt, read_text(&fixture("full.txt.gz"))).unwrap();
-    assert!(import(&model_txt, &dir.path().join("m")).status.success());
-    let model = FraudModel::load(&dir.path().join("m")).unwrap();
+    let model = import_full_fixture();
     let data = fraud::dataset::read_labelled(&full, false).unwrap();
     let rows: Vec<FeatureRow> = data.features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect();
     assert_contributions_match(&model, &rows, "full_contrib.txt.gz");
