@@ -7,6 +7,10 @@
 #   aborted  an aborted transaction's records reach a read_committed client
 #   open     an open transaction's records reach a read_committed client
 #   zombie   a transactional offset commit from an old group generation is accepted (KIP-447)
+#   epoch    a new producer with the same transactional.id does not fence the old one's
+#            open transaction (KIP-98)
+#   timeout  a transaction open past transaction.timeout.ms still commits
+#            (with zombie and epoch: no broker-side fence for a frozen consumer's late commit)
 #   ghost    after a member's session expires, a member joining later gets no assignment
 #
 # Usage: scripts/broker-limits.sh        (needs the durable Tansu for the SQLite checks:
@@ -30,6 +34,8 @@ check "$brokers" transactions
 check "$brokers" aborted
 check "$brokers" open
 check "$brokers" zombie
+check "$brokers" epoch
+check "$brokers" timeout
 
 # The ghost leader: two consumers share a topic, one is frozen past its session timeout and
 # thawed; both then leave. A third member of the group should get every partition.

@@ -4,7 +4,7 @@
 Each check prints one JSON line: what was done, what a conforming broker (Apache Kafka) does,
 and what this broker did. Used by scripts/broker-limits.sh; the exactly-once tests cite it.
 
-    broker_limits.py BROKERS transactions|aborted|open|zombie
+    broker_limits.py BROKERS transactions|aborted|open|zombie|epoch|timeout
 """
 import json
 import sys
@@ -145,6 +145,53 @@ def zombie(brokers):
             "this_broker": result, "conforms": result != "committed"}
 
 
+def epoch(brokers):
+    """A new producer with the same transactional.id fences the old one (KIP-98): its
+    init_transactions aborts the old producer's open transaction, and the old one's commit fails."""
+    topic = new_topic(brokers)
+    tid = "limits-" + uuid.uuid4().hex
+    old = Producer({"bootstrap.servers": brokers, "transactional.id": tid})
+    old.init_transactions(30)
+    old.begin_transaction()
+    old.produce(topic, key="zombie", value=b"x")
+    old.flush()
+    new = Producer({"bootstrap.servers": brokers, "transactional.id": tid})
+    new.init_transactions(30)
+    new.begin_transaction()
+    new.produce(topic, key="new", value=b"x")
+    new.commit_transaction(30)
+    try:
+        old.commit_transaction(10)
+        result = "committed"
+    except KafkaException as e:
+        result = f"refused: {e.args[0].name()}"
+    seen = read_keys(brokers, topic, "read_committed")
+    return {"check": "a new producer with the same transactional.id fences the old one's open transaction",
+            "kafka_sees": ["new"], "this_broker_sees": seen, "old_producer_commit": result,
+            "conforms": seen == ["new"]}
+
+
+def timeout(brokers):
+    """A transaction open longer than transaction.timeout.ms is aborted by the coordinator."""
+    topic = new_topic(brokers)
+    p = Producer({"bootstrap.servers": brokers, "transactional.id": "limits-" + uuid.uuid4().hex,
+                  "transaction.timeout.ms": 3000, "message.timeout.ms": 3000})
+    p.init_transactions(30)
+    p.begin_transaction()
+    p.produce(topic, key="late", value=b"x")
+    p.flush()
+    time.sleep(8)
+    try:
+        p.commit_transaction(30)
+        result = "committed"
+    except KafkaException as e:
+        result = f"refused: {e.args[0].name()}"
+    return {"check": "a transaction open 8 s with transaction.timeout.ms=3000 is aborted",
+            "kafka": "refused (the coordinator aborted it)", "this_broker": result,
+            "conforms": result != "committed"}
+
+
 if __name__ == "__main__":
     brokers, which = sys.argv[1], sys.argv[2]
-    print(json.dumps({"transactions": transactions, "aborted": aborted, "open": open_txn, "zombie": zombie}[which](brokers)))
+    print(json.dumps({"transactions": transactions, "aborted": aborted, "open": open_txn, "zombie": zombie,
+                      "epoch": epoch, "timeout": timeout}[which](brokers)))

@@ -84,6 +84,8 @@ pub struct ConsumerMetrics {
     pub transaction_seconds: Histogram,
     /// Exactly once: stalls longer than the group membership is guaranteed.
     pub stalls: Counter,
+    /// Exactly once: commits that a stall overtook after the last check before them.
+    pub late_commits: Counter,
     /// Rows by decision, and their fraud probabilities: a dashboard's view of drift.
     pub decisions: Family<DecisionLabel, Counter>,
     pub scores: Histogram,
@@ -105,6 +107,7 @@ impl ConsumerMetrics {
             transactions: Family::default(),
             transaction_seconds: latency_histogram(),
             stalls: Counter::default(),
+            late_commits: Counter::default(),
             decisions: Family::default(),
             scores: score_histogram(),
         });
@@ -130,6 +133,12 @@ impl ConsumerMetrics {
             m.transaction_seconds.clone(),
         );
         r.register("stalls", "Loop stalls longer than the group membership is guaranteed (exactly once)", m.stalls.clone());
+        r.register(
+            "late_commits",
+            "Transactions committed by a loop that stalled after its last check before the commit (exactly once; \
+             on a broker without KIP-447 fencing their outputs may repeat the next owner's)",
+            m.late_commits.clone(),
+        );
         r.register("decisions", "Rows scored, by decision: approve, review or decline", m.decisions.clone());
         r.register("score", "Fraud probability of each row scored", m.scores.clone());
         m

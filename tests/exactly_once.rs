@@ -211,11 +211,17 @@ fn kill_9_at_random_points_gives_each_input_one_output() {
     assert_eq!(out.dead_letters, bad_sent, "each bad input dead-lettered once");
 }
 
+/// What one zombie round left: its topic, whether the frozen consumer noticed its stall, and
+/// the inputs of the commits it reported as late (partition, first and last offset).
+struct ZombieRound {
+    topic: String,
+    stalled: bool,
+    late: Vec<(i32, i64, i64)>,
+}
+
 /// One zombie round: A and B share a 2-partition topic; A is frozen (SIGSTOP) past its session
-/// timeout while a stream flows, so its partition moves to B, then thawed (SIGCONT). Returns
-/// the round's topic and whether A noticed its stall (exactly once; at least once has no such
-/// check).
-fn zombie_round(round: usize, exactly_once: bool) -> (String, bool) {
+/// timeout while a stream flows, so its partition moves to B, then thawed (SIGCONT).
+fn zombie_round(round: usize, exactly_once: bool) -> ZombieRound {
     let Stream { dir, model_dir, topic, group } = Stream::new(&format!("zombie{round}"), Some(2));
     let args = |name: &str, extra: &[&str]| {
         if exactly_once {
@@ -258,8 +264,25 @@ fn zombie_round(round: usize, exactly_once: bool) -> (String, bool) {
     for (c, name) in consumers.iter_mut().zip(["a", "b"]) {
         sigterm_and_wait(c, dir.path(), name);
     }
-    let stalled = read(dir.path(), "a.err").contains("consumer_stalled");
-    (topic, stalled)
+    let log = read(dir.path(), "a.err");
+    ZombieRound { topic, stalled: log.contains("consumer_stalled"), late: late_commits(&log) }
+}
+
+/// The inputs of the commits a consumer's log reports as late: `offsets=P:FIRST-LAST,...` on
+/// its `late_commit` lines.
+fn late_commits(log: &str) -> Vec<(i32, i64, i64)> {
+    let mut ranges = Vec::new();
+    for line in log.lines().filter(|l| l.contains("late_commit")) {
+        let Some(field) = line.split_whitespace().find_map(|w| w.strip_prefix("offsets=")) else { continue };
+        for range in field.trim_matches('"').split(',') {
+            let parsed = range.split_once(':').and_then(|(p, r)| {
+                let (first, last) = r.split_once('-')?;
+                Some((p.parse().ok()?, first.parse().ok()?, last.parse().ok()?))
+            });
+            ranges.push(parsed.unwrap_or_else(|| panic!("unreadable late_commit offsets {range:?} in: {line}")));
+        }
+    }
+    ranges
 }
 
 /// Rounds, and how many run at once (each mostly waits on timeouts).
@@ -270,7 +293,9 @@ const ZOMBIE_PARALLEL: usize = 2;
 #[ignore = "slow (about 3 minutes); scripts/test.sh runs it"]
 fn a_frozen_zombie_commits_nothing_late() {
     let _alone = heavy();
-    let rounds: Vec<(String, bool)> = (0..ZOMBIE_ROUNDS)
+    // Measured first: whether the broker itself refuses a late commit (KIP-447).
+    let fencing = broker_fences_old_generations(&brokers());
+    let rounds: Vec<ZombieRound> = (0..ZOMBIE_ROUNDS)
         .collect::<Vec<usize>>()
         .chunks(ZOMBIE_PARALLEL)
         .flat_map(|batch| {
@@ -278,15 +303,41 @@ fn a_frozen_zombie_commits_nothing_late() {
             handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
         })
         .collect();
-    let logs: Vec<Outputs> = rounds.iter().map(|(topic, _)| Outputs::log(&brokers(), topic)).collect();
-    for (i, ((_, stalled), out)) in rounds.iter().zip(&logs).enumerate() {
-        eprintln!("round {i}: the frozen consumer noticed its stall: {stalled}; {out:?}");
+    let logs: Vec<Outputs> = rounds.iter().map(|r| Outputs::log(&brokers(), &r.topic)).collect();
+    for (i, (r, out)) in rounds.iter().zip(&logs).enumerate() {
+        eprintln!("round {i}: the frozen consumer noticed its stall: {}; late commits reported: {:?}; {out:?}", r.stalled, r.late);
     }
     let with_duplicates = logs.iter().filter(|o| !o.duplicated.is_empty()).count();
-    let noticed = rounds.iter().filter(|(_, s)| *s).count();
-    eprintln!("zombie: {with_duplicates} of {} rounds with duplicates; the frozen consumer noticed its stall in {noticed}", rounds.len());
-    for (topic, _) in &rounds {
-        assert_exactly_once(&brokers(), topic);
+    let with_late = rounds.iter().filter(|r| !r.late.is_empty()).count();
+    eprintln!(
+        "zombie: {with_duplicates} of {} rounds with duplicates; the frozen consumer reported a late commit in {with_late}",
+        rounds.len()
+    );
+    for (i, (r, out)) in rounds.iter().zip(&logs).enumerate() {
+        assert!(r.stalled, "round {i}: the frozen consumer did not notice its stall");
+        assert!(out.missing.is_empty() && out.open == 0, "round {i}: {out:?}");
+    }
+    match fencing {
+        Ok(()) => {
+            for r in &rounds {
+                assert_exactly_once(&brokers(), &r.topic);
+            }
+        }
+        Err(reason) => {
+            // The exactly-once assertion above stands for a broker that fences; here it is
+            // skipped, for the measured reason. What must still hold: every duplicate comes
+            // from a commit the frozen consumer reported as late, the one window no client
+            // can close; a duplicate from anywhere else is a defect of the consumer.
+            eprintln!("zombie: exactly once is not asserted on this broker, measured: {reason}");
+            for (i, (r, out)) in rounds.iter().zip(&logs).enumerate() {
+                let unexplained: Vec<_> = out
+                    .duplicated
+                    .iter()
+                    .filter(|(p, o)| !r.late.iter().any(|(lp, first, last)| lp == p && (first..=last).contains(&o)))
+                    .collect();
+                assert!(unexplained.is_empty(), "round {i}: duplicates not from a reported late commit: {unexplained:?}; {out:?}");
+            }
+        }
     }
 }
 
@@ -300,7 +351,7 @@ fn at_least_once_a_frozen_zombie_loses_nothing() {
     let rounds: Vec<String> = [100, 101, 102, 103]
         .chunks(ZOMBIE_PARALLEL)
         .flat_map(|batch| {
-            let handles: Vec<_> = batch.iter().map(|&r| std::thread::spawn(move || zombie_round(r, false).0)).collect();
+            let handles: Vec<_> = batch.iter().map(|&r| std::thread::spawn(move || zombie_round(r, false).topic)).collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
         })
         .collect();

@@ -20,6 +20,12 @@
 //! consumer whose loop stalled for longer than its group membership is guaranteed (the session
 //! timeout less one heartbeat interval) aborts its transaction instead of committing it, then
 //! pauses intake for two heartbeat intervals to learn whether its partitions moved.
+//!
+//! What no client can close: a freeze after the last check and before the commit's EndTxn
+//! request leaves. Only the broker can refuse that commit (KIP-447 on Apache Kafka). Where it
+//! does not, such a commit is reported (`late_commit`, and a metric) because the partitions'
+//! next owner may repeat its inputs; the zombie test measures how often (about 1 round in 100
+//! on Tansu).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -188,17 +194,22 @@ impl Transactions {
         }
         // The last moment to notice a stall: after it, the commit is the broker's. After the
         // flush, not before, so a freeze while the outputs are acknowledged (milliseconds each
-        // time) is noticed too. This does not close every window: on Tansu, which does not
-        // fence old generations (KIP-447), the zombie test still saw a late commit in about one
-        // round in 100, in a round with no aborted transaction; its path is not found yet.
-        if self.stalled() {
+        // time) is noticed too.
+        // One clock reading for the check and for the late-commit report: a freeze before it
+        // is caught by the check, one after it is in the commit's time.
+        let checked = Instant::now();
+        if checked - self.last_turn > self.cfg.stall_limit {
             return self.abort(consumer, open, "the consumer stalled before the commit");
         }
         match retry(|| self.producer.commit_transaction(self.cfg.op_timeout)) {
             Ok(()) => {
                 let now = Instant::now();
+                if now - checked > self.cfg.stall_limit {
+                    self.late_commit(&open, now - checked);
+                }
                 tracing::debug!(
                     inputs = open.inputs.len(),
+                    next = ?open.next,
                     open_ms = started.elapsed().as_secs_f64() * 1e3,
                     offsets_ms = offsets_took.as_secs_f64() * 1e3,
                     commit_ms = (now - t - offsets_took).as_secs_f64() * 1e3,
@@ -216,6 +227,32 @@ impl Transactions {
             }
             Err(e) => self.failed(consumer, open, "committing the transaction", e),
         }
+    }
+
+    /// A stall began between the last check and the commit's EndTxn request, or while the
+    /// request was answered: no client can tell which. In the first case the commit reached the
+    /// broker after the partitions may have moved. Apache Kafka refuses it (the generation no
+    /// longer matches, KIP-447); a broker that does not fence (Tansu 0.6, measured by
+    /// scripts/broker-limits.sh) commits it, and the next owner, which read the offsets committed
+    /// before, repeats these inputs. Nothing can take the commit back, so the consumer says so.
+    fn late_commit(&mut self, open: &Open, took: Duration) {
+        self.tally.metrics.late_commits.inc();
+        // The inputs it covered, per partition: first-last offset.
+        let mut ranges: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+        for input in &open.inputs {
+            let r = ranges.entry(input.partition).or_insert((input.offset, input.offset));
+            *r = (r.0.min(input.offset), r.1.max(input.offset));
+        }
+        let offsets: Vec<String> = ranges.iter().map(|(p, (first, last))| format!("{p}:{first}-{last}")).collect();
+        tracing::error!(
+            code = "late_commit",
+            inputs = open.inputs.len(),
+            offsets = %offsets.join(","),
+            took_ms = took.as_millis() as u64,
+            limit_ms = self.cfg.stall_limit.as_millis() as u64,
+            "a transaction was committed by a loop that stalled after its last check; unless the broker fences old \
+             group generations (KIP-447), its inputs may also have been scored by the partitions' next owner"
+        );
     }
 
     /// A transactional call failed: abort, or on a fatal error start over with a new producer.

@@ -238,6 +238,56 @@ pub fn broker_commits_transactions(brokers: &str) -> Result<(), String> {
     commit().map_err(|e| format!("a transactional producer (librdkafka) could not commit one record: {e}"))
 }
 
+/// Whether the broker refuses a transactional offset commit from a member of an old group
+/// generation, as Apache Kafka does (KIP-447): the only fence for a consumer that froze after
+/// its last check before a commit. Err with what was measured where it does not.
+pub fn broker_fences_old_generations(brokers: &str) -> Result<(), String> {
+    let topic = unique("fence-probe");
+    create_topic_at(brokers, &topic, 1);
+    let group = unique("g-fence-probe");
+    // A member of the group, once it holds the partition.
+    let member = || -> BaseConsumer {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .set("session.timeout.ms", "6000")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[&topic]).expect("subscribe");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while consumer.assignment().map_or(true, |a| a.count() == 0) {
+            assert!(Instant::now() < deadline, "fencing probe: no partition assigned within 30 s");
+            let _ = consumer.poll(Duration::from_millis(100));
+        }
+        consumer
+    };
+    let old = member();
+    let old_generation = old.group_metadata().expect("group metadata");
+    drop(old); // leaves the group
+    let _new = member();
+    let producer = probe_producer(brokers);
+    producer.init_transactions(Duration::from_secs(30)).expect("init_transactions");
+    producer.begin_transaction().expect("begin_transaction");
+    producer.send(BaseRecord::to(&topic).key("zombie").payload("x")).map_err(|(e, _)| e).expect("send");
+    let mut offsets = rdkafka::TopicPartitionList::new();
+    offsets.add_partition_offset(&topic, 0, rdkafka::Offset::Offset(1)).expect("offset");
+    let committed = producer
+        .send_offsets_to_transaction(&offsets, &old_generation, Duration::from_secs(30))
+        .and_then(|()| producer.commit_transaction(Duration::from_secs(30)));
+    match committed {
+        Err(_) => Ok(()),
+        Ok(()) => Err(
+            "a transactional offset commit carrying the group metadata of a member that had left, after a new \
+             member joined (a newer generation), was accepted and committed: this broker does not fence old \
+             generations (KIP-447; Tansu 0.6 does not), so a consumer frozen between its last check and its \
+             commit's EndTxn commits late, and nothing else can refuse it (scripts/broker-limits.sh: no \
+             producer-epoch fence, no transaction timeout either)"
+                .to_string(),
+        ),
+    }
+}
+
 /// Offsets committed by `group` on `topic`, by partition (absent: nothing committed).
 pub fn committed(topic: &str, group: &str, partitions: i32) -> HashMap<i32, i64> {
     let consumer: BaseConsumer = ClientConfig::new()
@@ -357,8 +407,14 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// With `FRAUD_TEST_KEEP` set, the dir (the consumers' logs) outlives the test, for a
+    /// failure to be read; its path is printed.
     pub fn new(topic_prefix: &str, partitions: Option<i32>) -> Stream {
-        let dir = tempfile::tempdir().unwrap();
+        let keep = std::env::var_os("FRAUD_TEST_KEEP").is_some();
+        let dir = tempfile::Builder::new().prefix("fraud-test-").disable_cleanup(keep).tempdir().unwrap();
+        if keep {
+            eprintln!("{topic_prefix}: kept in {}", dir.path().display());
+        }
         let model_dir = trained_model(&dir);
         let topic = unique(topic_prefix);
         if let Some(p) = partitions {
