@@ -49,6 +49,17 @@ def txn_producer(brokers):
     return p
 
 
+def commit_outcome(producer, timeout, first=None):
+    """Commits the producer's transaction (after `first`, if given): "committed" or why not."""
+    try:
+        if first is not None:
+            first()
+        producer.commit_transaction(timeout)
+        return "committed"
+    except KafkaException as e:
+        return f"refused: {e.args[0].name()}"
+
+
 def transactions(brokers):
     """A transaction must commit at all: EndTxn (KIP-98) is in every Kafka since 0.11."""
     topic = new_topic(brokers)
@@ -133,12 +144,8 @@ def zombie(brokers):
         if m is not None and not m.error():
             got += 1
     b_generation_taken = got > 0
-    try:
-        pa.send_offsets_to_transaction([TopicPartition(topic, 0, msg.offset() + 1)], zombie_meta, 30)
-        pa.commit_transaction(30)
-        result = "committed"
-    except KafkaException as e:
-        result = f"refused: {e.args[0].name()}"
+    result = commit_outcome(pa, 30, lambda: pa.send_offsets_to_transaction(
+        [TopicPartition(topic, 0, msg.offset() + 1)], zombie_meta, 30))
     b.close()
     return {"check": "zombie's transactional offset commit (old generation) refused",
             "second_member_took_over": b_generation_taken, "kafka": "refused (ILLEGAL_GENERATION, KIP-447)",
@@ -160,11 +167,7 @@ def epoch(brokers):
     new.begin_transaction()
     new.produce(topic, key="new", value=b"x")
     new.commit_transaction(30)
-    try:
-        old.commit_transaction(10)
-        result = "committed"
-    except KafkaException as e:
-        result = f"refused: {e.args[0].name()}"
+    result = commit_outcome(old, 10)
     seen = read_keys(brokers, topic, "read_committed")
     return {"check": "a new producer with the same transactional.id fences the old one's open transaction",
             "kafka_sees": ["new"], "this_broker_sees": seen, "old_producer_commit": result,
@@ -181,11 +184,7 @@ def timeout(brokers):
     p.produce(topic, key="late", value=b"x")
     p.flush()
     time.sleep(8)
-    try:
-        p.commit_transaction(30)
-        result = "committed"
-    except KafkaException as e:
-        result = f"refused: {e.args[0].name()}"
+    result = commit_outcome(p, 30)
     return {"check": "a transaction open 8 s with transaction.timeout.ms=3000 is aborted",
             "kafka": "refused (the coordinator aborted it)", "this_broker": result,
             "conforms": result != "committed"}
