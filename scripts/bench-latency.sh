@@ -60,7 +60,7 @@ for linger in $lingers; do
         create_topics "$FRAUD_BROKERS" "$partitions" "$topic" "$topic-scores" "$topic-dlq"
         out=$(mktemp)
         ( with_peak_rss $fraud consume --topic "$topic" --group "lat-$RANDOM" --model-dir .cache/bench-model \
-            --max-messages "$count" --json --quiet -X session.timeout.ms=6000 "${flags[@]}" > "$out" ) &
+            --max-messages "$count" --json --quiet "${flags[@]}" > "$out" ) &
         seen=$(mktemp)
         ( "$venv/bin/python" scripts/latency_reader.py "$FRAUD_BROKERS" "$topic" "$topic-scores" "$count" $((secs + 60)) > "$seen" ) &
         sleep 8

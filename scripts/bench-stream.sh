@@ -47,7 +47,7 @@ for i in $(seq 1 "$runs"); do
         case "$config" in *no-reasons) flags+=(--reasons none) ;; esac
         before=$(cpu_seconds "$broker_pid")
         line=$(with_peak_rss $fraud consume --topic "$topic" --group "bench-$i-$config-$RANDOM" --model-dir "$model" \
-            --output-topic "$topic-$config-$i" --exit-at-end --json --quiet -X session.timeout.ms=6000 "${flags[@]}")
+            --output-topic "$topic-$config-$i" --exit-at-end --json --quiet "${flags[@]}")
         after=$(cpu_seconds "$broker_pid")
         summary=${line% *}; rss=${line##* }
         results+=("$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(config=sys.argv[5], peak_rss_mib=int(sys.argv[2])/1024, broker_cpu_seconds=float(sys.argv[3])-float(sys.argv[4])); print(json.dumps(d))" "$summary" "$rss" "$after" "$before" "$config")")

@@ -17,7 +17,7 @@ echo "== fraud produce --count 6"
 $fraud produce --count 6 --topic test
 echo
 echo "== fraud consume --topic test --exit-at-end"
-$fraud consume --topic test --model-dir fraud_model --exit-at-end -X session.timeout.ms=6000
+$fraud consume --topic test --model-dir fraud_model --exit-at-end
 echo
 echo "== fraud read --topic test-scores --exit-at-end"
 $fraud read --topic test-scores --exit-at-end

@@ -7,7 +7,8 @@ scripts/deps.sh test
 scripts/lint-compose.sh
 cargo build --release --all-targets
 FRAUD_DURABLE_TANSU=$(scripts/broker.sh durable-bin)
-export FRAUD_DURABLE_TANSU
+FRAUD_NISSHI=$(scripts/broker.sh secure-bin)
+export FRAUD_DURABLE_TANSU FRAUD_NISSHI
 brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop' EXIT
 echo "test: broker at $brokers" >&2

@@ -178,6 +178,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     let config = err.chain().any(|e| {
         e.downcast_ref::<ConfigError>().is_some()
             || e.downcast_ref::<ModelError>().is_some()
+            || e.downcast_ref::<crate::kafka::config::ConnectionRefused>().is_some()
             || matches!(e.downcast_ref::<crate::train::TrainError>(), Some(crate::train::TrainError::Unusable { .. }))
             || matches!(
                 e.downcast_ref::<crate::interchange::InterchangeError>(),

@@ -12,13 +12,19 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::*;
-use rand::{Rng, SeedableRng};
 
 /// `fraud consume --exactly-once` args for a test, as process `instance` of the group.
 fn eos_args(topic: &str, group: &str, model_dir: &Path, instance: &str, extra: &[&str]) -> Vec<String> {
     let mut args = consume_args(topic, group, model_dir);
     args.extend(["--exactly-once", "--instance-id", instance, "--quiet"].iter().map(|s| s.to_string()));
     args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// `fraud consume --exactly-once` args with the default identity (a state-directory slot).
+fn eos_default_args(topic: &str, group: &str, model_dir: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = consume_args(topic, group, model_dir);
+    args.extend(["--exactly-once", "--quiet"].iter().chain(extra).map(|s| s.to_string()));
     args
 }
 
@@ -171,12 +177,14 @@ fn every_input_once_in_transactions_with_offsets_committed() {
 }
 
 #[test]
-#[ignore = "slow (about 2 minutes); scripts/test.sh runs it"]
+#[ignore = "slow (about 3 minutes); scripts/test.sh runs it"]
 fn kill_9_at_random_points_gives_each_input_one_output() {
     let _alone = heavy();
     let Stream { dir, model_dir, topic, group } = Stream::new("eos-crash", Some(4));
     let total = 50_000;
-    let producer = producer_thread(&topic, total, 600, brokers());
+    // Slow enough to outlast the rounds: each new member waits for the killed one's session to
+    // expire before it gets partitions (about 11 s on the local broker).
+    let producer = producer_thread(&topic, total, 300, brokers());
     // Bad inputs mixed into the stream, one a second.
     let bad = {
         let topic = topic.clone();
@@ -190,25 +198,114 @@ fn kill_9_at_random_points_gives_each_input_one_output() {
             sent
         })
     };
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-    for round in 0..10 {
-        // The same instance each time: a restart fences its previous life and aborts what it
-        // left open, as a restarted pod of a StatefulSet would.
-        let mut child = spawn_consumer(dir.path(), &format!("round{round}"), eos_args(&topic, &group, &model_dir, "a", &[]));
-        std::thread::sleep(Duration::from_millis(rng.gen_range(7_000..11_000)));
-        child.kill().unwrap(); // SIGKILL: no commit, no abort
-        child.wait().unwrap();
-    }
+    // Every round with the defaults: each restart takes the state directory's slot, and with it
+    // the transactional.id, of the process killed before it, fences that previous life and
+    // aborts what it left open, as a restarted pod of a StatefulSet would.
+    let durable = kill_9_rounds(dir.path(), 10, 11, |_| eos_default_args(&topic, &group, &model_dir, &[]));
+    eprintln!("inputs committed by each round when it was killed: {durable:?}");
     producer.join().unwrap();
     let bad_sent = bad.join().unwrap();
-    // The last killed member holds its partitions until its session (6 s) expires; a consumer
-    // joining before that may be given only the others, and -e stops at their end.
-    std::thread::sleep(Duration::from_secs(7));
-    let summary = finish_to_end(dir.path(), &topic, &group, &model_dir, "a");
-    eprintln!("kill -9 x10 over {total} messages, exactly once; the last run: {summary}");
+    // Right after the last kill: -e waits for the killed member's partitions.
+    let args = eos_default_args(&topic, &group, &model_dir, &["-e", "--json"]);
+    let mut last = spawn_consumer(dir.path(), "final", args);
+    assert!(last.wait().unwrap().success(), "{}", read(dir.path(), "final.err"));
+    eprintln!("kill -9 x10 over {total} messages, exactly once; the last run: {}", read(dir.path(), "final.out"));
+    assert_group_at_end(&topic, &group);
     let out = assert_exactly_once(&brokers(), &topic);
     assert_eq!(out.inputs, total as usize + bad_sent);
     assert_eq!(out.dead_letters, bad_sent, "each bad input dead-lettered once");
+}
+
+/// The transactional.id a consumer's log says it initialised.
+fn transactional_id(log: &str) -> String {
+    let line = log.lines().find(|l| l.contains("initialising transactions")).unwrap_or_else(|| panic!("no transactional.id in: {log}"));
+    let id = line.split_whitespace().find_map(|w| w.strip_prefix("transactional_id=")).expect("transactional_id=");
+    id.trim_matches('"').to_string()
+}
+
+/// Waits until the consumer serving metrics on `addr` has committed `n` inputs.
+fn wait_for_committed(addr: &str, n: f64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while scrape(addr).get("fraud_consumer_messages_total").copied().unwrap_or(0.0) < n {
+        assert!(Instant::now() < deadline, "{what}: nothing committed within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const FENCED: &str = "fences the current one";
+
+#[test]
+#[ignore = "slow (about 30 s); scripts/test.sh runs it"]
+fn two_processes_with_the_defaults_on_one_host_never_fence_each_other() {
+    let _alone = heavy();
+    let Stream { dir, model_dir, topic, group } = Stream::new("eos-twins", Some(4));
+    let addrs = [format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port())];
+    let mut children: Vec<Child> = ["a", "b"]
+        .iter()
+        .zip(&addrs)
+        .map(|(name, addr)| {
+            let mut args = consume_args(&topic, &group, &model_dir);
+            args.extend(["--exactly-once", "--json", "--metrics-addr", addr].iter().map(|s| s.to_string()));
+            spawn_consumer(dir.path(), name, args)
+        })
+        .collect();
+    let producer = producer_thread(&topic, 8_000, 800, brokers());
+    for (addr, name) in addrs.iter().zip(["a", "b"]) {
+        wait_for_committed(addr, 1.0, name);
+    }
+    producer.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !Outputs::log(&brokers(), &topic).missing.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    for (c, name) in children.iter_mut().zip(["a", "b"]) {
+        sigterm_and_wait(c, dir.path(), name);
+    }
+    let (a, b) = (read(dir.path(), "a.err"), read(dir.path(), "b.err"));
+    let (id_a, id_b) = (transactional_id(&a), transactional_id(&b));
+    eprintln!("two processes with the defaults: transactional.ids {id_a} and {id_b}");
+    assert_ne!(id_a, id_b, "two live processes on one host share a transactional.id");
+    for (log, name) in [(&a, "a"), (&b, "b")] {
+        assert!(!log.contains(FENCED) && !log.contains("transaction_fatal"), "{name} was fenced: {log}");
+    }
+    let out = assert_exactly_once(&brokers(), &topic);
+    assert_eq!((out.inputs, out.aborted), (8_000, 0), "{out:?}");
+}
+
+#[test]
+#[ignore = "slow (about 30 s); scripts/test.sh runs it"]
+fn a_restart_after_kill_9_takes_its_id_back_and_fences_its_previous_life() {
+    let _alone = heavy();
+    let Stream { dir, model_dir, topic, group } = Stream::new("eos-restart-fence", Some(2));
+    // Transactions of 3 s on a stream of 300 inputs a second: one is open whenever the kill lands.
+    let args = |addr: &str| {
+        let mut args = consume_args(&topic, &group, &model_dir);
+        args.extend(["--exactly-once", "--commit-interval-ms", "3000", "--metrics-addr", addr].iter().map(|s| s.to_string()));
+        args
+    };
+    let producer = producer_thread(&topic, 4_000, 300, brokers());
+    let first = format!("127.0.0.1:{}", free_port());
+    let mut a = spawn_consumer(dir.path(), "a", args(&first));
+    wait_for_committed(&first, 1.0, "a");
+    std::thread::sleep(Duration::from_millis(1_500));
+    a.kill().unwrap(); // SIGKILL: its open transaction stays open
+    a.wait().unwrap();
+    let mut b = spawn_consumer(dir.path(), "b", args(&format!("127.0.0.1:{}", free_port())));
+    producer.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !Outputs::log(&brokers(), &topic).missing.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    sigterm_and_wait(&mut b, dir.path(), "b");
+    let (id_a, id_b) = (transactional_id(&read(dir.path(), "a.err")), transactional_id(&read(dir.path(), "b.err")));
+    assert_eq!(id_a, id_b, "the restarted process did not take its previous life's id back");
+    let out = assert_exactly_once(&brokers(), &topic);
+    eprintln!("restart after kill -9 as {id_b}: {out:?}");
+    // The restart's producer never aborts anything itself here: an aborted record is the open
+    // transaction of the killed process, aborted when the new one fenced it.
+    assert!(out.aborted > 0, "the killed process's open transaction was not aborted: {out:?}");
+    assert!(!read(dir.path(), "b.err").contains("transaction_aborted"), "the restart aborted a transaction itself");
+    assert_eq!(out.inputs, 4_000);
 }
 
 /// What one zombie round left: its topic, whether the frozen consumer noticed its stall, and

@@ -8,9 +8,9 @@ use clap::Args;
 
 use super::{BandArgs, ConfigError, ReasonsChoice};
 use crate::decision::Overrides;
-use crate::kafka::config::{KafkaConfig, parse_property};
+use crate::kafka::config::{HEARTBEAT_INTERVAL_MS, KafkaConfig, SESSION_TIMEOUT_MS, parse_property};
 use crate::kafka::consume::{ConsumeConfig, Guarantee};
-use crate::kafka::exactly_once::TransactionConfig;
+use crate::kafka::exactly_once::{Identity, TransactionConfig};
 use crate::kafka::produce::ProduceConfig;
 
 #[derive(Debug, Args)]
@@ -135,9 +135,15 @@ pub struct ConsumeArgs {
     /// Stop after N inputs are handled and committed.
     #[arg(long)]
     pub max_messages: Option<u64>,
-    /// Stop once every assigned partition is handled to its end and committed (as kcat -e).
+    /// Stop once the group has processed every partition of the topic to its end, this
+    /// process's and the other members' alike (as kcat -e, for a group). Exits 1 when that
+    /// does not happen within --exit-timeout-secs of waiting with nothing to do here.
     #[arg(short, long)]
     pub exit_at_end: bool,
+    /// With --exit-at-end: how long to wait, with nothing left to do here, for partitions that
+    /// other members hold (one that is gone keeps them until its session times out).
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub exit_timeout_secs: u64,
     /// Print the closing summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -181,29 +187,28 @@ pub struct ConsumeArgs {
     pub reasons: ReasonsChoice,
     /// This process's stable name within its group, for --exactly-once: the transactional.id
     /// is fraud-<group>-<instance-id>, so a restarted consumer fences its previous life and
-    /// aborts what it left open. Give each process its own. [default: -X group.instance.id
-    /// if set, else the host name]. `-X transactional.id=...` overrides the whole id.
+    /// aborts what it left open. [default: -X group.instance.id if set, else an id kept in a
+    /// slot of --state-dir]. `-X transactional.id=...` overrides the whole id.
     #[arg(long, env = "FRAUD_INSTANCE_ID")]
     pub instance_id: Option<String>,
+    /// Where each process keeps its instance id, per group, in a slot locked while it runs:
+    /// processes on one host take distinct slots, and a restarted one takes its old slot back.
+    /// [default: $XDG_CACHE_HOME/fraud/state, else ~/.cache/fraud/state]
+    #[arg(long, env = "FRAUD_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
-/// librdkafka's defaults, where the user does not set them with -X.
-const DEFAULT_SESSION_TIMEOUT_MS: u64 = 45_000;
-const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 3_000;
 /// Bound on one transactional call (init, send offsets, commit, abort).
 const TRANSACTION_OP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The machine's host name, for a default instance id.
-fn hostname() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
-    (!name.is_empty()).then_some(name)
+/// The state directory when --state-dir is not given: under the user's cache, as the XDG base
+/// directory spec places data that can be made again.
+fn default_state_dir() -> Option<PathBuf> {
+    let cache = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache"),
+    };
+    Some(cache.join("fraud").join("state"))
 }
 
 impl ConsumeArgs {
@@ -231,7 +236,7 @@ impl ConsumeArgs {
             output_topic,
             dlq_topic,
             max_messages: self.max_messages,
-            exit_at_end: self.exit_at_end,
+            exit_at_end: self.exit_at_end.then(|| Duration::from_secs(self.exit_timeout_secs)),
             log_messages,
             max_message_bytes: self.max_message_bytes,
             max_in_flight: self.max_in_flight,
@@ -259,23 +264,24 @@ impl ConsumeArgs {
 
     fn transactions(&self, interval: Duration) -> Result<TransactionConfig, ConfigError> {
         let property = |key: &str| self.kafka.property.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-        let transactional_id = match property("transactional.id") {
-            Some(id) => id,
-            None => {
-                let instance = self
-                    .instance_id
-                    .clone()
-                    .or_else(|| property("group.instance.id"))
-                    .or_else(hostname)
-                    .ok_or_else(|| ConfigError("--exactly-once needs --instance-id: the host name is unknown".into()))?;
-                format!("fraud-{}-{instance}", self.group)
+        let identity = match (property("transactional.id"), self.instance_id.clone().or_else(|| property("group.instance.id"))) {
+            (Some(id), _) if id.trim().is_empty() => return Err(ConfigError("-X transactional.id must not be empty".into())),
+            (Some(id), _) => Identity::TransactionalId(id),
+            (None, Some(instance)) if instance.trim().is_empty() => {
+                return Err(ConfigError("--instance-id must not be empty".into()));
             }
+            (None, Some(instance)) => Identity::Instance(instance),
+            (None, None) => match self.state_dir.clone().or_else(default_state_dir) {
+                Some(dir) => Identity::StateDir(dir),
+                None => {
+                    return Err(ConfigError(
+                        "--exactly-once needs --state-dir or --instance-id: neither XDG_CACHE_HOME nor HOME is set".into(),
+                    ));
+                }
+            },
         };
-        if transactional_id.trim().is_empty() {
-            return Err(ConfigError("the transactional.id must not be empty".into()));
-        }
-        let session = self.property_ms("session.timeout.ms", DEFAULT_SESSION_TIMEOUT_MS)?;
-        let heartbeat = self.property_ms("heartbeat.interval.ms", DEFAULT_HEARTBEAT_INTERVAL_MS)?;
+        let session = self.property_ms("session.timeout.ms", SESSION_TIMEOUT_MS)?;
+        let heartbeat = self.property_ms("heartbeat.interval.ms", HEARTBEAT_INTERVAL_MS)?;
         // A member that sent its last heartbeat just before a stall is evicted once the
         // session times out: the stall that may cost the membership is session - heartbeat.
         let stall_limit = Duration::from_millis(session.saturating_sub(heartbeat).max(1_000));
@@ -287,7 +293,7 @@ impl ConsumeArgs {
             )));
         }
         Ok(TransactionConfig {
-            transactional_id,
+            identity,
             interval,
             max_batch: self.max_in_flight,
             stall_limit,

@@ -19,7 +19,7 @@ use rdkafka::message::{Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use crate::kafka::commit::{CommitStrategy, Input, Output, ScoringConsumer, Tally};
-use crate::kafka::config::{KafkaConfig, OUTPUT_LINGER_MS};
+use crate::kafka::config::{ClientErrors, KafkaConfig, OUTPUT_LINGER_MS};
 use crate::kafka::consume::ConsumeError;
 use crate::kafka::offsets::OffsetTracker;
 use crate::telemetry::ConsumerMetrics;
@@ -50,9 +50,14 @@ enum Ack {
 /// Turns delivery reports into [`Ack`]s for the consumer loop.
 struct DeliveryContext {
     acks: Mutex<Sender<Ack>>,
+    errors: ClientErrors,
 }
 
-impl ClientContext for DeliveryContext {}
+impl ClientContext for DeliveryContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.errors.report(&error, reason);
+    }
+}
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Box<Sent>;
@@ -97,12 +102,18 @@ pub struct OffsetStore {
 }
 
 impl OffsetStore {
-    pub fn new(kafka: &KafkaConfig, topic: &str, delivery_timeout_ms: u64, metrics: Arc<ConsumerMetrics>) -> Result<Self, ConsumeError> {
+    pub fn new(
+        kafka: &KafkaConfig,
+        topic: &str,
+        delivery_timeout_ms: u64,
+        metrics: Arc<ConsumerMetrics>,
+        errors: ClientErrors,
+    ) -> Result<Self, ConsumeError> {
         let (tx, acks) = channel();
         let producer = kafka
             .producer(delivery_timeout_ms, OUTPUT_LINGER_MS)
-            .create_with_context(DeliveryContext { acks: Mutex::new(tx) })
-            .map_err(|source| ConsumeError::Client { what: "producer", source })?;
+            .create_with_context(DeliveryContext { acks: Mutex::new(tx), errors })
+            .map_err(|error| ConsumeError::Client { what: "producer", error })?;
         Ok(Self {
             producer,
             acks,
@@ -257,7 +268,7 @@ impl CommitStrategy for OffsetStore {
     fn tick(&mut self, consumer: &ScoringConsumer) -> Result<(), ConsumeError> {
         self.drain_acks(consumer);
         self.resend_due();
-        Ok(())
+        Ok(self.producer.context().errors.check()?)
     }
 
     fn commit_due(&self, _now: bool) -> bool {
@@ -266,6 +277,10 @@ impl CommitStrategy for OffsetStore {
 
     fn commit(&mut self, _consumer: &ScoringConsumer) -> Result<(), ConsumeError> {
         Ok(())
+    }
+
+    fn settle(&mut self, consumer: &ScoringConsumer) {
+        self.commit_stored(consumer);
     }
 
     fn pending(&self) -> usize {

@@ -81,6 +81,10 @@ pub trait CommitStrategy: Send {
     /// consumer which lost its partitions learns it before it commits.
     fn commit(&mut self, consumer: &ScoringConsumer) -> Result<(), ConsumeError>;
 
+    /// With nothing pending, makes what is done durable now, for others to see (the group's
+    /// committed offsets): `--exit-at-end` asks them whether the topic is processed.
+    fn settle(&mut self, _consumer: &ScoringConsumer) {}
+
     /// Inputs taken whose outputs are not yet durable; intake pauses at `--max-in-flight`.
     fn pending(&self) -> usize;
 

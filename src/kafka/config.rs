@@ -11,6 +11,14 @@ pub const BULK_LINGER_MS: u32 = 5;
 /// At full speed batches fill anyway (a 300,000-message backlog drained as fast with 1 as with
 /// 5 on Tansu); at 5,000 messages/s it took the output leg's p50 from 7.0 to 3.5–5.0 ms.
 pub const OUTPUT_LINGER_MS: u32 = 1;
+/// Group membership for a scorer, not a batch job: a session of 6 s (the smallest an Apache
+/// Kafka broker allows by default, `group.min.session.timeout.ms`, and close to Kafka's 10 s
+/// default before 3.0) with a heartbeat a third of it. A new member gets its partitions that
+/// much sooner on brokers that hold a join for part of the session, and a dead member's
+/// partitions move that much sooner; librdkafka's 45 s delays both. docs/benchmarks.md gives
+/// the measurements.
+pub const SESSION_TIMEOUT_MS: u64 = 6_000;
+pub const HEARTBEAT_INTERVAL_MS: u64 = 2_000;
 
 /// Connection settings shared by every client of one command.
 #[derive(Debug, Clone)]
@@ -84,6 +92,8 @@ impl KafkaConfig {
             .set("isolation.level", "read_committed")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", if partition_eof { "true" } else { "false" })
+            .set("session.timeout.ms", SESSION_TIMEOUT_MS.to_string())
+            .set("heartbeat.interval.ms", HEARTBEAT_INTERVAL_MS.to_string())
             // A scorer is latency-bound: librdkafka's 500 ms default lets a broker that holds
             // fetches to the maximum wait (Tansu does) add up to half a second per message.
             // Measured on Tansu at 5,000 msg/s: p50/p99 138/275 ms at 500, 16/35 ms at 5.
@@ -110,6 +120,27 @@ impl KafkaConfig {
             .set("enable.partition.eof", "true")
             .set("allow.auto.create.topics", "false");
         self.finish(c, Scope::Consumer)
+    }
+
+    /// A consumer that reads assigned partitions as `group`'s members do (`read_committed`
+    /// unless -X says otherwise), commits nothing and never joins the group: for learning how
+    /// far the group has got.
+    pub fn probe(&self, group: &str) -> ClientConfig {
+        let mut c = self.base();
+        c.set("isolation.level", "read_committed")
+            .set("fetch.wait.max.ms", "10")
+            // As the group's members have them, so that -X settings checked against these
+            // (max.poll.interval.ms) hold here too.
+            .set("session.timeout.ms", SESSION_TIMEOUT_MS.to_string())
+            .set("heartbeat.interval.ms", HEARTBEAT_INTERVAL_MS.to_string());
+        let mut c = self.finish(c, Scope::Consumer);
+        // After the user's properties: whatever they say, the probe never moves the group.
+        c.set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("allow.auto.create.topics", "false");
+        c
     }
 }
 
@@ -148,21 +179,64 @@ pub fn scope(key: &str) -> Scope {
     }
 }
 
-/// How every client of ours reports librdkafka's errors: the end of a partition is news for
-/// `--exit-at-end`, not an error.
-pub fn log_client_error(error: &KafkaError, reason: &str) {
-    match error {
-        KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF) => {}
-        e => tracing::error!(code = "kafka_error", error = %e, reason, "librdkafka error"),
+/// An error no retry can mend: the broker refused our credentials, or we refused its
+/// certificate (or spoke TLS to a plaintext listener). librdkafka reports these and reconnects
+/// forever; the Java client throws them from `poll` (`AuthenticationException`), and so do we:
+/// the command stops with this error within seconds.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}{hint}")]
+pub struct ConnectionRefused {
+    pub message: String,
+    hint: &'static str,
+}
+
+const TLS_HINT: &str = " (check -X security.protocol, and ssl.ca.location: the CA that signed the broker's certificate)";
+
+/// What every client of one command reports through its context, shared by the command: the
+/// first [`ConnectionRefused`] is kept for the command to stop with.
+#[derive(Debug, Clone, Default)]
+pub struct ClientErrors(std::sync::Arc<std::sync::Mutex<Option<ConnectionRefused>>>);
+
+impl ClientErrors {
+    /// Logs a librdkafka error, and keeps it when it is one no retry can mend. The end of a
+    /// partition is news for `--exit-at-end`, not an error.
+    pub fn report(&self, error: &KafkaError, reason: &str) {
+        let hint = match error {
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF) => return,
+            KafkaError::Global(RDKafkaErrorCode::Authentication) => {
+                " (check -X security.protocol, sasl.mechanisms, sasl.username and sasl.password)"
+            }
+            // A certificate that does not verify is reported as a TLS error or, when the
+            // handshake breaks off, as a transport failure carrying OpenSSL's words.
+            KafkaError::Global(RDKafkaErrorCode::SSL) => TLS_HINT,
+            _ if reason.contains("certificate verify failed") => TLS_HINT,
+            e => {
+                tracing::error!(code = "kafka_error", error = %e, reason, "librdkafka error");
+                return;
+            }
+        };
+        let Ok(mut first) = self.0.lock() else { return };
+        if first.is_none() {
+            tracing::error!(code = "connection_refused", error = %error, reason, "the broker connection was refused");
+            *first = Some(ConnectionRefused { message: reason.to_string(), hint });
+        }
+    }
+
+    /// The first error no retry can mend, if any was reported.
+    pub fn check(&self) -> Result<(), ConnectionRefused> {
+        match self.0.lock().ok().and_then(|first| first.clone()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
-/// A plain client context with our error reporting.
-pub struct Quiet;
+/// A plain client context that reports errors to the command's [`ClientErrors`].
+pub struct Quiet(pub ClientErrors);
 
 impl ClientContext for Quiet {
     fn error(&self, error: KafkaError, reason: &str) {
-        log_client_error(&error, reason);
+        self.0.report(&error, reason);
     }
 }
 

@@ -20,8 +20,10 @@ use rdkafka::{ClientContext, TopicPartitionList};
 use crate::decision::{Policy, ReasonsFor};
 use crate::kafka::at_least_once::OffsetStore;
 use crate::kafka::commit::{CommitStrategy, ScoringConsumer};
-use crate::kafka::config::KafkaConfig;
+use crate::kafka::config::{ClientErrors, ConnectionRefused, KafkaConfig};
 use crate::kafka::exactly_once::{TransactionConfig, Transactions};
+use crate::kafka::instance::InstanceError;
+use crate::kafka::progress::{AtEnd, ExitAtEnd, GroupProgress};
 use crate::kafka::reload::ModelReloader;
 use crate::kafka::scorer::Scorer;
 use crate::kafka::summary::Summary;
@@ -37,8 +39,9 @@ pub struct ConsumeConfig {
     pub dlq_topic: String,
     /// Stop after this many inputs are handled and committed.
     pub max_messages: Option<u64>,
-    /// Stop once every assigned partition is handled to its end and committed.
-    pub exit_at_end: bool,
+    /// Stop once the group has processed every partition of the topic to its end, waiting at
+    /// most this long with nothing to do here (`--exit-at-end`, `--exit-timeout`).
+    pub exit_at_end: Option<Duration>,
     /// Log every input and result at info level, as the tutorial's worker did.
     pub log_messages: bool,
     pub max_message_bytes: usize,
@@ -66,16 +69,17 @@ pub enum Guarantee {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumeError {
-    #[error("creating the Kafka {what}: {source}")]
-    Client { what: &'static str, source: KafkaError },
-    #[error("subscribing to {topic}: {source}")]
-    Subscribe { topic: String, source: KafkaError },
+    #[error("creating the Kafka {what}: {error}")]
+    Client { what: &'static str, error: KafkaError },
+    #[error("subscribing to {topic}: {error}")]
+    Subscribe { topic: String, error: KafkaError },
     // The source is printed by the error chain.
     #[error("initialising transactions as {transactional_id}")]
     InitTransactions { transactional_id: String, source: KafkaError },
     #[error(
         "the producer was fenced again and again: another process uses transactional.id \
-         {transactional_id} (give each consumer its own --instance-id)"
+         {transactional_id} (an --instance-id, -X group.instance.id or -X transactional.id given to two \
+         running processes; without them each process takes its own id from --state-dir)"
     )]
     Fenced { transactional_id: String, source: KafkaError },
     #[error(
@@ -86,6 +90,15 @@ pub enum ConsumeError {
     /// Shutdown was asked for before the consumer could start.
     #[error("stopped before the start")]
     Stopped,
+    #[error("connecting to the broker")]
+    Connection(#[from] ConnectionRefused),
+    #[error("taking an instance slot in the state directory (--state-dir)")]
+    Instance(#[from] InstanceError),
+    #[error(
+        "--exit-at-end: after {waited:?} with nothing left to do here, {left} of {topic} for group {group}; a member \
+         that is gone keeps its partitions until its session times out (raise --exit-timeout-secs to wait longer)"
+    )]
+    Unfinished { topic: String, group: String, waited: Duration, left: String },
 }
 
 /// State shared by the poll loop and the rebalance callback.
@@ -96,14 +109,16 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    fn all_at_end(&self) -> bool {
-        !self.assigned.is_empty() && self.assigned.iter().all(|p| self.at_end.contains(p))
+    /// Whether every partition assigned here (if any) is read to its end.
+    fn own_at_end(&self) -> bool {
+        self.assigned.iter().all(|p| self.at_end.contains(p))
     }
 }
 
 pub struct ScoringContext {
     pipeline: Arc<Mutex<Pipeline>>,
     metrics: Arc<ConsumerMetrics>,
+    errors: ClientErrors,
     topic: String,
 }
 
@@ -113,7 +128,7 @@ fn lock(p: &Mutex<Pipeline>) -> MutexGuard<'_, Pipeline> {
 
 impl ClientContext for ScoringContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        crate::kafka::config::log_client_error(&error, reason);
+        self.errors.report(&error, reason);
     }
 
     fn stats(&self, stats: Statistics) {
@@ -193,7 +208,7 @@ fn serve_events<'c>(consumer: &'c ScoringConsumer, pipeline: &Mutex<Pipeline>, k
     }
 }
 
-/// Runs until `max_messages`, the end of the partitions (`exit_at_end`) or `shutdown`.
+/// Runs until `max_messages`, the end of the topic (`exit_at_end`) or `shutdown`.
 pub fn consume(
     cfg: &ConsumeConfig,
     model: FraudModel,
@@ -202,13 +217,32 @@ pub fn consume(
     shutdown: Arc<AtomicBool>,
     mut reloader: ModelReloader,
 ) -> Result<Summary, ConsumeError> {
+    let errors = ClientErrors::default();
     let exactly_once = matches!(cfg.guarantee, Guarantee::ExactlyOnce(_));
+    // Held to the end: the state directory's slot that keeps our transactional.id ours.
+    let mut _slot = None;
     let commit: Box<dyn CommitStrategy> = match &cfg.guarantee {
-        Guarantee::AtLeastOnce => {
-            Box::new(OffsetStore::new(&cfg.kafka, &cfg.topic, cfg.delivery_timeout_ms, Arc::clone(&metrics))?)
-        }
+        Guarantee::AtLeastOnce => Box::new(OffsetStore::new(
+            &cfg.kafka,
+            &cfg.topic,
+            cfg.delivery_timeout_ms,
+            Arc::clone(&metrics),
+            errors.clone(),
+        )?),
         Guarantee::ExactlyOnce(txn) => {
-            match Transactions::new(&cfg.kafka, &cfg.topic, txn.clone(), cfg.delivery_timeout_ms, Arc::clone(&metrics), Arc::clone(&shutdown)) {
+            let (transactional_id, slot) = txn.identity.resolve(&cfg.group)?;
+            _slot = slot;
+            let made = Transactions::new(
+                &cfg.kafka,
+                &cfg.topic,
+                txn.clone(),
+                transactional_id,
+                cfg.delivery_timeout_ms,
+                Arc::clone(&metrics),
+                errors.clone(),
+                Arc::clone(&shutdown),
+            );
+            match made {
                 Ok(t) => Box::new(t),
                 // SIGTERM while waiting for the broker: nothing was taken, a clean exit.
                 Err(ConsumeError::Stopped) => return Ok(Summary::default()),
@@ -217,15 +251,32 @@ pub fn consume(
         }
     };
     let pipeline = Arc::new(Mutex::new(Pipeline { commit, assigned: HashSet::new(), at_end: HashSet::new() }));
-    let context = ScoringContext { pipeline: Arc::clone(&pipeline), metrics: Arc::clone(&metrics), topic: cfg.topic.clone() };
+    let context = ScoringContext {
+        pipeline: Arc::clone(&pipeline),
+        metrics: Arc::clone(&metrics),
+        errors: errors.clone(),
+        topic: cfg.topic.clone(),
+    };
     let consumer: ScoringConsumer = cfg
         .kafka
-        .consumer(&cfg.group, cfg.exit_at_end, cfg.stats_interval_ms, cfg.commit_interval, exactly_once)
+        .consumer(&cfg.group, cfg.exit_at_end.is_some(), cfg.stats_interval_ms, cfg.commit_interval, exactly_once)
         .create_with_context(context)
-        .map_err(|source| ConsumeError::Client { what: "consumer", source })?;
+        .map_err(|error| ConsumeError::Client { what: "consumer", error })?;
+    let mut exit_at_end = match cfg.exit_at_end {
+        Some(timeout) => Some(ExitAtEnd::new(
+            GroupProgress::new(&cfg.kafka, &cfg.group, &cfg.topic, errors.clone())
+                .map_err(|error| ConsumeError::Client { what: "progress probe", error })?,
+            timeout,
+        )),
+        None => None,
+    };
+    if exit_at_end.as_mut().is_some_and(|end| end.done_before_start()) {
+        tracing::info!(topic = %cfg.topic, group = %cfg.group, "every partition was already processed to its end");
+        return Ok(Summary::default());
+    }
     consumer
         .subscribe(&[&cfg.topic])
-        .map_err(|source| ConsumeError::Subscribe { topic: cfg.topic.clone(), source })?;
+        .map_err(|error| ConsumeError::Subscribe { topic: cfg.topic.clone(), error })?;
     tracing::info!(
         topic = %cfg.topic, group = %cfg.group, output = %cfg.output_topic, dead_letters = %cfg.dlq_topic,
         model = model.version(), guarantee = if exactly_once { "exactly once" } else { "at least once" }, "consuming"
@@ -244,6 +295,9 @@ pub fn consume(
     let mut kept: Option<BorrowedMessage<'_>> = None;
     let mut last_wait_log = Instant::now();
     let result = loop {
+        if let Err(e) = errors.check() {
+            break Err(e.into());
+        }
         let mut p = lock(&pipeline);
         if let Err(e) = p.commit.tick(&consumer) {
             break Err(e);
@@ -259,10 +313,28 @@ pub fn consume(
             // Not taken: it is read again from the committed offset by whoever comes next.
             kept = None;
         }
-        let stopping = max_reached || (cfg.exit_at_end && kept.is_none() && p.all_at_end());
-        if stopping && pending == 0 {
+        // Nothing left here: every partition assigned here is read to its end.
+        let own_at_end = exit_at_end.is_some() && kept.is_none() && p.own_at_end();
+        if pending == 0 && max_reached {
             break Ok(());
         }
+        if let Some(end) = exit_at_end.as_mut().filter(|e| own_at_end && pending == 0 && e.due()) {
+            if !p.assigned.is_empty() {
+                p.commit.settle(&consumer);
+            }
+            let assigned = p.assigned.clone();
+            drop(p);
+            match end.check(&assigned) {
+                AtEnd::Done => break Ok(()),
+                AtEnd::GaveUp(left) => {
+                    let (topic, group) = (cfg.topic.clone(), cfg.group.clone());
+                    break Err(ConsumeError::Unfinished { topic, group, waited: cfg.exit_at_end.unwrap_or_default(), left });
+                }
+                AtEnd::Wait => {}
+            }
+            p = lock(&pipeline);
+        }
+        let stopping = max_reached || own_at_end;
         if p.assigned.is_empty() && last_wait_log.elapsed() > Duration::from_secs(10) {
             tracing::info!(topic = %cfg.topic, group = %cfg.group, "waiting for a partition assignment");
             last_wait_log = Instant::now();
@@ -278,7 +350,7 @@ pub fn consume(
             }
             continue;
         }
-        if stopping || pending >= cfg.max_in_flight {
+        if (stopping && pending > 0) || pending >= cfg.max_in_flight {
             std::thread::sleep(Duration::from_millis(1));
             continue;
         }
@@ -295,6 +367,9 @@ pub fn consume(
         match polled {
             None => {}
             Some(Ok(msg)) => {
+                if let Some(end) = exit_at_end.as_mut() {
+                    end.busy();
+                }
                 let mut p = lock(&pipeline);
                 p.commit.tally().summary.message_received();
                 p.at_end.remove(&msg.partition());
@@ -312,15 +387,21 @@ pub fn consume(
         }
     };
     drop(kept);
-    match result {
+    let unfinished = match result {
         // Shutdown while a new producer waited for the broker: nothing is open to finish.
         Err(ConsumeError::Stopped) => return Ok(std::mem::take(&mut lock(&pipeline).commit.tally().summary)),
-        other => other?,
-    }
+        // Our own work is done and committed; the error is for the exit code.
+        Err(e @ ConsumeError::Unfinished { .. }) => Some(e),
+        Err(e) => return Err(e),
+        Ok(()) => None,
+    };
     let mut p = lock(&pipeline);
     p.commit.finish(&consumer, cfg.drain_timeout);
     let summary = std::mem::take(&mut p.commit.tally().summary);
     drop(p);
     consumer.unsubscribe();
-    Ok(summary)
+    match unfinished {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
 }

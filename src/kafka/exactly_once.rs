@@ -38,14 +38,43 @@ use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext}
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::kafka::commit::{CommitStrategy, Input, Output, ScoringConsumer, Tally};
-use crate::kafka::config::{KafkaConfig, OUTPUT_LINGER_MS};
+use crate::kafka::config::{ClientErrors, KafkaConfig, OUTPUT_LINGER_MS};
 use crate::kafka::consume::ConsumeError;
+use crate::kafka::instance::Instance;
 use crate::telemetry::{ConsumerMetrics, OutcomeLabel};
+
+/// Where the transactional.id comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// `-X transactional.id`: the whole id, as given.
+    TransactionalId(String),
+    /// `--instance-id` (or `-X group.instance.id`): the id is `fraud-<group>-<instance>`.
+    Instance(String),
+    /// Neither: this process's slot in the state directory gives the instance
+    /// ([`crate::kafka::instance`]).
+    StateDir(std::path::PathBuf),
+}
+
+impl Identity {
+    /// The transactional.id for `group`, and the state-directory slot that keeps it ours (held
+    /// until the process exits).
+    pub fn resolve(&self, group: &str) -> Result<(String, Option<Instance>), ConsumeError> {
+        match self {
+            Identity::TransactionalId(id) => Ok((id.clone(), None)),
+            Identity::Instance(instance) => Ok((format!("fraud-{group}-{instance}"), None)),
+            Identity::StateDir(dir) => {
+                let slot = Instance::claim(dir, group)?;
+                tracing::info!(state_dir = %slot.dir.display(), instance = %slot.id, "took an instance slot of the state directory");
+                Ok((format!("fraud-{group}-{}", slot.id), Some(slot)))
+            }
+        }
+    }
+}
 
 /// Settings of the transactional mode, validated by the CLI.
 #[derive(Debug, Clone)]
 pub struct TransactionConfig {
-    pub transactional_id: String,
+    pub identity: Identity,
     /// Commit at least this often.
     pub interval: Duration,
     /// Commit once this many inputs are in the open transaction.
@@ -69,6 +98,7 @@ const INIT_ATTEMPT: Duration = Duration::from_secs(5);
 /// Counts delivery failures and remembers the first of a transaction, for its abort's log.
 struct Deliveries {
     metrics: Arc<ConsumerMetrics>,
+    errors: ClientErrors,
     first_error: Mutex<Option<String>>,
 }
 
@@ -76,7 +106,7 @@ struct TxnContext(Arc<Deliveries>);
 
 impl ClientContext for TxnContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        crate::kafka::config::log_client_error(&error, reason);
+        self.0.errors.report(&error, reason);
     }
 }
 
@@ -112,6 +142,7 @@ struct Open {
 pub struct Transactions {
     kafka: KafkaConfig,
     cfg: TransactionConfig,
+    transactional_id: String,
     delivery_timeout_ms: u64,
     producer: BaseProducer<TxnContext>,
     deliveries: Arc<Deliveries>,
@@ -130,20 +161,25 @@ pub struct Transactions {
 
 impl Transactions {
     /// Initialises transactions, waiting for the broker as long as `shutdown` is not set.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         kafka: &KafkaConfig,
         topic: &str,
         cfg: TransactionConfig,
+        transactional_id: String,
         delivery_timeout_ms: u64,
         metrics: Arc<ConsumerMetrics>,
+        errors: ClientErrors,
         shutdown: Arc<AtomicBool>,
     ) -> Result<Self, ConsumeError> {
-        let deliveries = Arc::new(Deliveries { metrics: Arc::clone(&metrics), first_error: Mutex::new(None) });
-        let producer = transactional_producer(kafka, &cfg, delivery_timeout_ms, &deliveries, &shutdown)?;
-        tracing::info!(transactional_id = %cfg.transactional_id, "exactly once: transactions initialised");
+        let deliveries = Arc::new(Deliveries { metrics: Arc::clone(&metrics), errors, first_error: Mutex::new(None) });
+        tracing::info!(%transactional_id, "exactly once: initialising transactions");
+        let producer = transactional_producer(kafka, &transactional_id, &cfg, delivery_timeout_ms, &deliveries, &shutdown)?;
+        tracing::info!(%transactional_id, "exactly once: transactions initialised");
         Ok(Self {
             kafka: kafka.clone(),
             cfg,
+            transactional_id,
             delivery_timeout_ms,
             producer,
             deliveries,
@@ -324,7 +360,7 @@ impl Transactions {
     fn fatal(&mut self, consumer: &ScoringConsumer, open: Open, what: &str, error: KafkaError) {
         tracing::error!(
             code = "transaction_fatal",
-            transactional_id = %self.cfg.transactional_id,
+            transactional_id = %self.transactional_id,
             inputs = open.inputs.len(),
             error = %error,
             "{what} failed fatally (fenced?); the transaction is dropped and the producer made anew"
@@ -337,7 +373,7 @@ impl Transactions {
             self.fenced.pop_front();
         }
         if self.fenced.len() >= FENCED_LIMIT {
-            self.failure = Some(ConsumeError::Fenced { transactional_id: self.cfg.transactional_id.clone(), source: error });
+            self.failure = Some(ConsumeError::Fenced { transactional_id: self.transactional_id.clone(), source: error });
             return;
         }
         self.renew_producer(consumer, what);
@@ -347,7 +383,9 @@ impl Transactions {
     /// and aborts whatever it left open. Then the work since the last commit is redone.
     fn renew_producer(&mut self, consumer: &ScoringConsumer, why: &str) {
         tracing::warn!(why, "making a new transactional producer");
-        match transactional_producer(&self.kafka, &self.cfg, self.delivery_timeout_ms, &self.deliveries, &self.shutdown) {
+        let renewed =
+            transactional_producer(&self.kafka, &self.transactional_id, &self.cfg, self.delivery_timeout_ms, &self.deliveries, &self.shutdown);
+        match renewed {
             Ok(p) => {
                 self.producer = p;
                 self.rewind_consumer(consumer);
@@ -413,18 +451,21 @@ fn is_fatal(error: &KafkaError) -> bool {
 /// consumer waits for it, until shutdown.
 fn transactional_producer(
     kafka: &KafkaConfig,
+    transactional_id: &str,
     cfg: &TransactionConfig,
     delivery_timeout_ms: u64,
     deliveries: &Arc<Deliveries>,
     shutdown: &AtomicBool,
 ) -> Result<BaseProducer<TxnContext>, ConsumeError> {
     let producer: BaseProducer<TxnContext> = kafka
-        .transactional_producer(&cfg.transactional_id, delivery_timeout_ms, OUTPUT_LINGER_MS)
+        .transactional_producer(transactional_id, delivery_timeout_ms, OUTPUT_LINGER_MS)
         .create_with_context(TxnContext(Arc::clone(deliveries)))
-        .map_err(|source| ConsumeError::Client { what: "transactional producer", source })?;
-    let error = |source| ConsumeError::InitTransactions { transactional_id: cfg.transactional_id.clone(), source };
+        .map_err(|error| ConsumeError::Client { what: "transactional producer", error })?;
+    let error = |source| ConsumeError::InitTransactions { transactional_id: transactional_id.to_string(), source };
     loop {
-        match producer.init_transactions(INIT_ATTEMPT.min(cfg.op_timeout)) {
+        let attempt = producer.init_transactions(INIT_ATTEMPT.min(cfg.op_timeout));
+        deliveries.errors.check()?;
+        match attempt {
             Ok(()) => return Ok(producer),
             Err(_) if shutdown.load(Ordering::Relaxed) => return Err(ConsumeError::Stopped),
             Err(KafkaError::Transaction(e)) if e.is_retriable() => {
@@ -471,6 +512,7 @@ impl CommitStrategy for Transactions {
     fn tick(&mut self, consumer: &ScoringConsumer) -> Result<(), ConsumeError> {
         // Serves delivery reports.
         self.producer.poll(Duration::ZERO);
+        self.deliveries.errors.check()?;
         let gap = self.last_turn.elapsed();
         self.last_turn = Instant::now();
         if gap > self.cfg.stall_limit && self.probation.is_none() {

@@ -11,7 +11,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use crate::dataset;
-use crate::kafka::config::{BULK_LINGER_MS, KafkaConfig};
+use crate::kafka::config::{BULK_LINGER_MS, ClientErrors, ConnectionRefused, KafkaConfig};
 use crate::message::split_json;
 use crate::schema::FeatureRow;
 
@@ -42,8 +42,10 @@ pub enum ProduceError {
     Dataset(#[from] dataset::DatasetError),
     #[error("creating the Kafka producer: {0}")]
     Client(KafkaError),
-    #[error("queueing a message for {topic}: {source}")]
-    Enqueue { topic: String, source: KafkaError },
+    #[error("queueing a message for {topic}: {error}")]
+    Enqueue { topic: String, error: KafkaError },
+    #[error("connecting to the broker")]
+    Connection(#[from] ConnectionRefused),
 }
 
 /// Counts delivery reports.
@@ -54,9 +56,13 @@ struct Reports {
     first_error: Mutex<Option<String>>,
 }
 
-struct Context(Arc<Reports>);
+struct Context(Arc<Reports>, ClientErrors);
 
-impl ClientContext for Context {}
+impl ClientContext for Context {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.1.report(&error, reason);
+    }
+}
 
 impl ProducerContext for Context {
     type DeliveryOpaque = ();
@@ -83,16 +89,18 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
         .map(|r| std::array::from_fn(|j| r[j]))
         .collect();
     let reports = Arc::new(Reports::default());
+    let errors = ClientErrors::default();
     let producer: ThreadedProducer<Context> = cfg
         .kafka
         .producer(cfg.delivery_timeout_ms, BULK_LINGER_MS)
-        .create_with_context(Context(Arc::clone(&reports)))
+        .create_with_context(Context(Arc::clone(&reports), errors.clone()))
         .map_err(ProduceError::Client)?;
 
     let started = Instant::now();
     let mut next_row = 0;
     let mut batch: Vec<FeatureRow> = Vec::with_capacity(cfg.batch);
     for i in 0..cfg.count {
+        errors.check()?;
         if let Some(rate) = cfg.rate {
             let due = started + Duration::from_secs_f64(i as f64 / rate);
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -113,14 +121,20 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     // The local queue is full: let deliveries catch up, then try again.
                     record = back;
+                    errors.check()?;
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err((source, _)) => return Err(ProduceError::Enqueue { topic: cfg.topic.clone(), source }),
+                Err((error, _)) => return Err(ProduceError::Enqueue { topic: cfg.topic.clone(), error }),
             }
         }
     }
-    // Every message either is delivered or fails within the delivery timeout.
-    let _ = producer.flush(Duration::from_millis(cfg.delivery_timeout_ms + 5_000));
+    // Every message either is delivered or fails within the delivery timeout, unless the
+    // broker refuses the connection for good.
+    let deadline = Instant::now() + Duration::from_millis(cfg.delivery_timeout_ms + 5_000);
+    while producer.in_flight_count() > 0 && Instant::now() < deadline {
+        let _ = producer.flush(Duration::from_millis(100));
+        errors.check()?;
+    }
     let failed = reports.failed.load(Ordering::Relaxed);
     let delivered = reports.delivered.load(Ordering::Relaxed);
     let unreported = cfg.count - delivered - failed;

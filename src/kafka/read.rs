@@ -10,7 +10,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::kafka::config::{KafkaConfig, Quiet};
+use crate::kafka::config::{ClientErrors, ConnectionRefused, KafkaConfig, Quiet};
 
 #[derive(Debug, Clone)]
 pub struct ReadConfig {
@@ -25,22 +25,39 @@ pub struct ReadConfig {
 pub enum ReadError {
     #[error("creating the Kafka consumer: {0}")]
     Client(KafkaError),
-    #[error("reading the partitions of {topic}: {source}")]
-    Metadata { topic: String, source: KafkaError },
+    #[error("reading the partitions of {topic}: {error}")]
+    Metadata { topic: String, error: KafkaError },
     #[error("topic {0} does not exist")]
     NoTopic(String),
-    #[error("reading {topic}: {source}")]
-    Read { topic: String, source: KafkaError },
-    #[error("writing to stdout: {0}")]
-    Stdout(std::io::Error),
+    #[error("reading {topic}: {error}")]
+    Read { topic: String, error: KafkaError },
+    #[error("writing to stdout")]
+    Stdout(#[source] std::io::Error),
+    #[error("connecting to the broker")]
+    Connection(#[from] ConnectionRefused),
 }
 
 /// Prints records until the end (with `exit_at_end`), `max_messages`, or forever.
 pub fn read(cfg: &ReadConfig) -> Result<u64, ReadError> {
-    let consumer: BaseConsumer<Quiet> = cfg.kafka.reader().create_with_context(Quiet).map_err(ReadError::Client)?;
-    let metadata = consumer
-        .fetch_metadata(Some(&cfg.topic), Duration::from_secs(10))
-        .map_err(|source| ReadError::Metadata { topic: cfg.topic.clone(), source })?;
+    let errors = ClientErrors::default();
+    let consumer: BaseConsumer<Quiet> =
+        cfg.kafka.reader().create_with_context(Quiet(errors.clone())).map_err(ReadError::Client)?;
+    // In short attempts, serving the client's events between them: a refused connection (a bad
+    // password, an untrusted certificate) is reported there, and says more than a timeout.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let metadata = loop {
+        match consumer.fetch_metadata(Some(&cfg.topic), Duration::from_millis(500)) {
+            Ok(m) => break m,
+            Err(error) => {
+                // Serves every event queued (a zero timeout would serve one, a log line, say).
+                let _ = consumer.poll(Duration::from_millis(100));
+                errors.check()?;
+                if std::time::Instant::now() >= deadline {
+                    return Err(ReadError::Metadata { topic: cfg.topic.clone(), error });
+                }
+            }
+        }
+    };
     let partitions: Vec<i32> = metadata
         .topics()
         .iter()
@@ -53,16 +70,18 @@ pub fn read(cfg: &ReadConfig) -> Result<u64, ReadError> {
     let mut tpl = TopicPartitionList::new();
     for p in &partitions {
         tpl.add_partition_offset(&cfg.topic, *p, Offset::Beginning)
-            .map_err(|source| ReadError::Read { topic: cfg.topic.clone(), source })?;
+            .map_err(|error| ReadError::Read { topic: cfg.topic.clone(), error })?;
     }
-    consumer.assign(&tpl).map_err(|source| ReadError::Read { topic: cfg.topic.clone(), source })?;
+    consumer.assign(&tpl).map_err(|error| ReadError::Read { topic: cfg.topic.clone(), error })?;
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut at_end = HashSet::new();
     let mut count = 0;
     while !(cfg.exit_at_end && at_end.len() == partitions.len()) && cfg.max_messages.is_none_or(|n| count < n) {
-        match consumer.poll(Duration::from_millis(200)) {
+        let polled = consumer.poll(Duration::from_millis(200));
+        errors.check()?;
+        match polled {
             None => {}
             Some(Ok(m)) => {
                 count += 1;

@@ -333,12 +333,11 @@ pub fn send_raw(topic: &str, messages: &[(String, Vec<u8>)]) {
     producer.flush(Duration::from_secs(30)).expect("flush");
 }
 
-/// `fraud consume` args for a test: its topics, group and a short session timeout.
+/// `fraud consume` args for a test: its topics and group, and otherwise the defaults.
 pub fn consume_args(topic: &str, group: &str, model_dir: &Path) -> Vec<String> {
     [
         "consume", "--brokers", &brokers(), "--topic", topic, "--group", group,
-        "--model-dir", model_dir.to_str().unwrap(), "-X", "session.timeout.ms=6000",
-        "--stats-interval-ms", "1000",
+        "--model-dir", model_dir.to_str().unwrap(), "--stats-interval-ms", "1000",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -554,5 +553,52 @@ impl Drop for DurableBroker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Runs `rounds` consumers of one group one after another, each killed with SIGKILL (no drain,
+/// no commit, no abort) at a random moment after it has made some work durable, as its metrics
+/// show: so every kill lands mid-work, not while the consumer is still joining. `args` gives a
+/// round's arguments, `--metrics-addr` added here. Returns, per round, the inputs it had made
+/// durable when it was killed.
+pub fn kill_9_rounds(dir: &Path, rounds: usize, seed: u64, args: impl Fn(usize) -> Vec<String>) -> Vec<f64> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..rounds)
+        .map(|round| {
+            let addr = format!("127.0.0.1:{}", free_port());
+            let mut round_args = args(round);
+            round_args.extend(["--metrics-addr".to_string(), addr.clone()]);
+            let name = format!("round{round}");
+            let mut child = spawn_consumer(dir, &name, round_args);
+            let working = |m: &HashMap<String, f64>| m.get("fraud_consumer_messages_total").copied().unwrap_or(0.0);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while working(&scrape(&addr)) < 1.0 {
+                assert!(Instant::now() < deadline, "{name} did no work within 60 s: {}", read(dir, &format!("{name}.err")));
+                assert!(child.try_wait().unwrap().is_none(), "{name} exited: {}", read(dir, &format!("{name}.err")));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::thread::sleep(Duration::from_millis(rng.gen_range(300..3_000)));
+            let done = working(&scrape(&addr));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            done
+        })
+        .collect()
+}
+
+/// Asserts that `group` has committed every partition of `topic` at its end: what
+/// `fraud consume -e` promises when it exits 0.
+pub fn assert_group_at_end(topic: &str, group: &str) {
+    let inputs = read_topic(topic);
+    let partitions = partition_count(&brokers(), topic);
+    let ends = end_offsets(&inputs);
+    let committed = committed(topic, group, partitions);
+    for p in 0..partitions {
+        let end = ends.get(&p).copied().unwrap_or(0);
+        // A partition that never held a record has nothing to commit.
+        if end > 0 {
+            assert_eq!(committed.get(&p).copied(), Some(end), "partition {p} of {topic}: committed {committed:?}, ends {ends:?}");
+        }
     }
 }
