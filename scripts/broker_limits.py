@@ -5,6 +5,8 @@ Each check prints one JSON line: what was done, what a conforming broker (Apache
 and what this broker did. Used by scripts/broker-limits.sh; the exactly-once tests cite it.
 
     broker_limits.py BROKERS transactions|aborted|open|zombie|epoch|timeout
+    broker_limits.py BROKERS join TOPIC GROUP WHAT   (a new member of GROUP gets a partition of
+                                                      TOPIC within 30 s, after WHAT)
 """
 import json
 import sys
@@ -190,7 +192,26 @@ def timeout(brokers):
             "conforms": result != "committed"}
 
 
+def join(brokers, topic, group, what):
+    """A member that joins a group must be given partitions (if the group has no other member,
+    all of them), whatever happened to the members before."""
+    c = Consumer({"bootstrap.servers": brokers, "group.id": group, "enable.auto.commit": False,
+                  "session.timeout.ms": 6000})
+    c.subscribe([topic])
+    start, assigned = time.time(), False
+    while not assigned and time.time() - start < 30:
+        c.poll(0.2)
+        assigned = len(c.assignment()) > 0
+    outcome = f"assigned in {time.time() - start:.1f} s" if assigned else "no assignment within 30 s"
+    c.close()
+    return {"check": f"a member joining after {what} gets the partitions", "kafka": "assigned",
+            "this_broker": outcome, "conforms": assigned}
+
+
 if __name__ == "__main__":
     brokers, which = sys.argv[1], sys.argv[2]
+    if which == "join":
+        print(json.dumps(join(brokers, *sys.argv[3:6])))
+        sys.exit(0)
     print(json.dumps({"transactions": transactions, "aborted": aborted, "open": open_txn, "zombie": zombie,
                       "epoch": epoch, "timeout": timeout}[which](brokers)))

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# How fast a consumer group starts and fails over against the local broker, with fraud's group
+# defaults (6 s session) beside Kafka's old default (10 s) and librdkafka's (45 s), alternating,
+# R runs each: the first committed score after a start, and the first score of a killed member's
+# partitions after a kill -9 (scripts/bench_group.py says how each is measured).
+# Usage: scripts/bench-group.sh [R=3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+scripts/deps.sh
+cargo build --release
+fraud=target/release/fraud
+venv=${FRAUD_CACHE:-$HOME/.cache/fraud}/admin-venv
+if ! "$venv/bin/python" -c "import confluent_kafka" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check confluent-kafka
+fi
+brokers=$(scripts/broker.sh start)
+trap 'scripts/broker.sh stop' EXIT
+$fraud train --csv data/sample.csv --model-dir .cache/bench-model --json > /dev/null
+"$venv/bin/python" scripts/bench_group.py "$fraud" "$brokers" .cache/bench-model "$runs"
