@@ -26,7 +26,7 @@ if ! "$venv/bin/python" -c "import confluent_kafka" 2>/dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check confluent-kafka
 fi
-check() { "$venv/bin/python" scripts/broker_limits.py "$@"; }
+check() { "$venv/bin/python" scripts/broker-limits.py "$@"; }
 
 brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop; [ -n "${durable_pid:-}" ] && kill "$durable_pid" 2>/dev/null; rm -rf "${tmp:-}"' EXIT

@@ -11,10 +11,10 @@
 # The messages are the full data set's rows when it is here (0.17 % frauds, so about as many
 # rows are flagged and explained as in real traffic), else the shipped sample's (5 % frauds).
 # Medians per configuration, ratios against `alo` from the same run, the broker's CPU and the
-# consumer's peak resident memory per run. Latency has its own script, scripts/bench-latency.sh.
-# Usage: scripts/bench-stream.sh [N=500000] [R=5] [CONFIGS="alo eos alo-gbdt eos-gbdt"] [CSV]
+# consumer's peak resident memory per run. Latency has its own script, scripts/bench/latency.sh.
+# Usage: scripts/bench/stream.sh [N=500000] [R=5] [CONFIGS="alo eos alo-gbdt eos-gbdt"] [CSV]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 n=${1:-500000}
 runs=${2:-5}
 configs=${3:-alo eos alo-gbdt eos-gbdt}
@@ -28,7 +28,7 @@ trap 'scripts/broker.sh stop' EXIT
 broker_pid=$(cat .cache/broker/pid 2>/dev/null || echo "")
 export FRAUD_BROKERS=$brokers
 
-source scripts/bench-lib.sh
+source scripts/lib/bench.sh
 
 # Both models are trained on the messages' own file: on the full data that is the gbdt default
 # a user gets (160 trees there; fewer on the sample).

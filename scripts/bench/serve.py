@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Saves the tutorial's model as an MLflow model: scikit-learn StandardScaler + LogisticRegression
-fitted on a CSV, with a signature, for `mlflow models serve` in scripts/bench-serve.sh.
+fitted on a CSV, with a signature, for `mlflow models serve` in scripts/bench/serve.sh.
 
-    python mlflow_model.py data/sample.csv OUT_DIR
+    python scripts/bench/serve.py data/sample.csv OUT_DIR
 """
 import sys
 

@@ -4,9 +4,9 @@
 Each check prints one JSON line: what was done, what a conforming broker (Apache Kafka) does,
 and what this broker did. Used by scripts/broker-limits.sh; the exactly-once tests cite it.
 
-    broker_limits.py BROKERS transactions|aborted|open|zombie|epoch|timeout
-    broker_limits.py BROKERS join TOPIC GROUP WHAT   (a new member of GROUP gets a partition of
-                                                      TOPIC within 30 s, after WHAT)
+    scripts/broker-limits.py BROKERS transactions|aborted|open|zombie|epoch|timeout
+    scripts/broker-limits.py BROKERS join TOPIC GROUP WHAT   (a new member of GROUP gets a
+                                                              partition of TOPIC within 30 s, after WHAT)
 """
 import json
 import sys

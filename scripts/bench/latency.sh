@@ -4,7 +4,7 @@
 # when the producer is handed the message) to the score record acknowledged (at least once) or
 # committed (exactly once), split at the consumer's receipt (the wait before it: producer
 # batching, broker, fetch; the output leg after it); and, measured by a separate read_committed
-# reader of the score topic (scripts/latency_reader.py), from the timestamp to the record being
+# reader of the score topic (scripts/bench/latency.py), from the timestamp to the record being
 # visible downstream. Also the broker's CPU and the consumer's peak resident memory.
 #
 # Swept: the producer's batching window (linger.ms) and the partitions of the input and score
@@ -13,9 +13,9 @@
 # memory storage slows as it fills); medians of R runs. The topics are created up front with an
 # admin client (confluent-kafka, installed into a cached venv on first use).
 # Swept as well: the guarantee (GUARANTEES="alo eos": at least once, --exactly-once).
-# Usage: scripts/bench-latency.sh [S=10] [R=3] [LINGERS="5 20"] [PARTITIONS="1 4"] [GUARANTEES="alo eos"]
+# Usage: scripts/bench/latency.sh [S=10] [R=3] [LINGERS="5 20"] [PARTITIONS="1 4"] [GUARANTEES="alo eos"]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 secs=${1:-10}
 runs=${2:-3}
 lingers=${3:-5 20}
@@ -24,7 +24,7 @@ guarantees=${5:-alo eos}
 scripts/deps.sh
 cargo build --release
 fraud=target/release/fraud
-source scripts/bench-lib.sh
+source scripts/lib/bench.sh
 trap 'scripts/broker.sh stop' EXIT
 $fraud train --csv data/sample.csv --model-dir .cache/bench-model --json > /dev/null
 venv=${FRAUD_CACHE:-$HOME/.cache/fraud}/admin-venv
@@ -62,7 +62,7 @@ for linger in $lingers; do
         ( with_peak_rss $fraud consume --topic "$topic" --group "lat-$RANDOM" --model-dir .cache/bench-model \
             --max-messages "$count" --json --quiet "${flags[@]}" > "$out" ) &
         seen=$(mktemp)
-        ( "$venv/bin/python" scripts/latency_reader.py "$FRAUD_BROKERS" "$topic" "$topic-scores" "$count" $((secs + 60)) > "$seen" ) &
+        ( "$venv/bin/python" scripts/bench/latency.py "$FRAUD_BROKERS" "$topic" "$topic-scores" "$count" $((secs + 60)) > "$seen" ) &
         sleep 8
         before=$(cpu_seconds "$broker_pid"); start=$(date +%s.%N)
         $fraud produce --topic "$topic" --count "$count" --rate 5000 --quiet -X "linger.ms=$linger" > /dev/null

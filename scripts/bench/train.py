@@ -20,7 +20,7 @@ logistic regression):
 - `fraud train --model gbdt --csv FULL` against XGBoost's same job: read_csv, the same 70 %
   training part, fit, 3-fold out-of-fold predictions for the threshold (n_jobs = 2).
 
-    scripts/bench-train.sh [--seeds 5] [--runs 5] [--families logistic,gbdt]
+    scripts/bench/train.sh [--seeds 5] [--runs 5] [--families logistic,gbdt]
 """
 import argparse
 import json

@@ -2,10 +2,10 @@
 # How fast a consumer group starts and fails over against the local broker, with fraud's group
 # defaults (6 s session) beside Kafka's old default (10 s) and librdkafka's (45 s), alternating,
 # R runs each: the first committed score after a start, and the first score of a killed member's
-# partitions after a kill -9 (scripts/bench_group.py says how each is measured).
-# Usage: scripts/bench-group.sh [R=3]
+# partitions after a kill -9 (scripts/bench/group.py says how each is measured).
+# Usage: scripts/bench/group.sh [R=3]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 runs=${1:-3}
 scripts/deps.sh
 cargo build --release
@@ -18,4 +18,4 @@ fi
 brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop' EXIT
 $fraud train --csv data/sample.csv --model-dir .cache/bench-model --json > /dev/null
-"$venv/bin/python" scripts/bench_group.py "$fraud" "$brokers" .cache/bench-model "$runs"
+"$venv/bin/python" scripts/bench/group.py "$fraud" "$brokers" .cache/bench-model "$runs"

@@ -4,9 +4,9 @@
 # record with reasons for flagged rows, with none and with every row's; reasons for one
 # flagged row; for the logistic regression and for the gbdt default trained on the full data.
 # Prints each bench's median over the rounds, and every round's.
-# Usage: scripts/bench-hot-path.sh [R=3] [FULL=../shared/data/creditcard.csv.gz]
+# Usage: scripts/bench/hot-path.sh [R=3] [FULL=../shared/data/creditcard.csv.gz]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 rounds=${1:-3}
 full=${2:-../shared/data/creditcard.csv.gz}
 scripts/deps.sh

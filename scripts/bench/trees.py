@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Per-row scoring time of one tree model in the tree scorers `fraud` is measured against, one
-thread each, on the same rows (see scripts/bench-trees.sh, which also runs fraud's own bench):
+thread each, on the same rows (see scripts/bench/trees.sh, which also runs fraud's own bench):
 
 - lleaves: the LightGBM model compiled with LLVM, predicting the rows as one batch;
 - LightGBM's C API, LGBM_BoosterPredictForMatSingleRowFast, one call per row (through ctypes,
@@ -9,7 +9,7 @@ thread each, on the same rows (see scripts/bench-trees.sh, which also runs fraud
 
 Also checks that lleaves and LightGBM agree with each other on every row.
 
-    bench_trees.py MODEL.TXT CSV [--rows 20000] [--runs 5]
+    scripts/bench/trees.py MODEL.TXT CSV [--rows 20000] [--runs 5]
 """
 import argparse
 import ctypes

@@ -2,9 +2,9 @@
 # What a crash repeats: the kill -9 tests (10 random kills while 50,000 messages flow at 600/s,
 # then a run to the end) for at least once with offsets committed every 100 ms and every 1 s,
 # and for --exactly-once; R repetitions each. Prints the duplicate score records each left.
-# Usage: scripts/bench-crash.sh [R=2]
+# Usage: scripts/bench/crash.sh [R=2]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 reps=${1:-2}
 scripts/deps.sh
 cargo build --release --all-targets

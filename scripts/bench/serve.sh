@@ -4,9 +4,9 @@
 # gradient-boosted trees (the gbdt defaults, on the full data set when it is beside the repo, else
 # data/sample.csv), with wrk on the same machine.
 # Alternating runs, medians. Installs wrk (Debian) and MLflow (PyPI, cached venv) on first use.
-# Usage: scripts/bench-serve.sh [runs=3] [seconds=15] [connections=16]
+# Usage: scripts/bench/serve.sh [runs=3] [seconds=15] [connections=16]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 runs=${1:-3}; secs=${2:-15}; conns=${3:-16}
 scripts/deps.sh
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >&2
@@ -26,7 +26,7 @@ target/release/fraud train --csv data/sample.csv --model-dir "$work/fraud_model"
 gbdt_csv=../shared/data/creditcard.csv.gz
 [ -f "$gbdt_csv" ] || gbdt_csv=data/sample.csv
 target/release/fraud train --model gbdt --csv "$gbdt_csv" --model-dir "$work/fraud_gbdt" --json > /dev/null
-"$venv/bin/python" scripts/mlflow_model.py data/sample.csv "$work/mlflow_model"
+"$venv/bin/python" scripts/bench/serve.py data/sample.csv "$work/mlflow_model"
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 fport=$(port); mport=$(port); gport=$(port)

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Tree scoring speed, one thread, on one model: fraud's scorer (criterion, cargo bench --bench
 # hot_path) against lleaves (LightGBM trees compiled with LLVM) and LightGBM's own single-row and
-# batch calls (scripts/bench_trees.py). The model is the gbdt default trained on the full data
+# batch calls (scripts/bench/trees.py). The model is the gbdt default trained on the full data
 # set, exported with `fraud export --lightgbm` so that every tool scores the same trees.
 # Alternating rounds; each tool's median per round, and the medians over rounds.
-# Usage: scripts/bench-trees.sh [ROUNDS=3] [FULL=../shared/data/creditcard.csv.gz]
+# Usage: scripts/bench/trees.sh [ROUNDS=3] [FULL=../shared/data/creditcard.csv.gz]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 rounds=${1:-3}
 full=${2:-../shared/data/creditcard.csv.gz}
 scripts/deps.sh
@@ -26,7 +26,7 @@ echo "model: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); prin
 for r in $(seq 1 "$rounds"); do
     FRAUD_BENCH_GBDT_MODEL="$work/model" cargo bench --bench hot_path -- --noplot "gbdt/(parse_and_score_one_message|score_one_row)" 2>/dev/null \
         | awk '/^hot_path\/gbdt/ {name=$1} /time:/ && name {print name, $4, $5; name=""}' > "$work/criterion.$r"
-    "$venv/bin/python" scripts/bench_trees.py "$work/model.txt" "$full" --runs 5 > "$work/others.$r.json"
+    "$venv/bin/python" scripts/bench/trees.py "$work/model.txt" "$full" --runs 5 > "$work/others.$r.json"
     echo "round $r: $(tr '\n' ' ' < "$work/criterion.$r")" >&2
 done
 python3 - "$work" "$rounds" <<'PY'

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How fast a consumer group starts and fails over, for fraud's group defaults and others.
 
-    bench_group.py FRAUD BROKERS MODEL_DIR RUNS
+    scripts/bench/group.py FRAUD BROKERS MODEL_DIR RUNS
 
 For each configuration, alternating, RUNS times:
   start     `fraud consume` on a topic holding 100 messages: seconds from the process's start to

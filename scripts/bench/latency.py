@@ -3,7 +3,7 @@
 became visible; at the end, joins them with their inputs' timestamps (each record names its
 input's partition and offset) and prints the latency percentiles as JSON.
 
-    latency_reader.py BROKERS INPUT_TOPIC SCORE_TOPIC EXPECTED [TIMEOUT_S]
+    scripts/bench/latency.py BROKERS INPUT_TOPIC SCORE_TOPIC EXPECTED [TIMEOUT_S]
 """
 import json
 import sys

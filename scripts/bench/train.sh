@@ -4,7 +4,7 @@
 # ../shared/data/creditcard.csv.gz (or --full PATH). Installs scikit-learn, pandas, xgboost and
 # lightgbm into a cached venv on first use.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 scripts/deps.sh
 cargo build --release
 venv=${FRAUD_CACHE:-$HOME/.cache/fraud}/bench-venv
@@ -12,4 +12,4 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import sklearn, panda
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check scikit-learn pandas xgboost==3.2.0 lightgbm==4.7.0
 fi
-exec "$venv/bin/python" scripts/bench_train.py "$@"
+exec "$venv/bin/python" scripts/bench/train.py "$@"
