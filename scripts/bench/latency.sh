@@ -11,7 +11,7 @@
 # topics. A Tansu broker spends about a millisecond of CPU on each partition's batch in a
 # produce request, so the two decide whether it keeps up. Every run gets a fresh broker (Tansu's
 # memory storage slows as it fills); medians of R runs. The topics are created up front with an
-# admin client (confluent-kafka, installed into a cached venv on first use).
+# admin client (confluent-kafka, installed into the scripts' cached venv on first use).
 # Swept as well: the guarantee (GUARANTEES="alo eos": at least once, --exactly-once).
 # Usage: scripts/bench/latency.sh [S=10] [R=3] [LINGERS="5 20"] [PARTITIONS="1 4"] [GUARANTEES="alo eos"]
 set -euo pipefail
@@ -27,13 +27,11 @@ fraud=target/release/fraud
 source scripts/lib/bench.sh
 trap 'scripts/broker.sh stop' EXIT
 $fraud train --csv data/sample.csv --model-dir .cache/bench-model --json > /dev/null
-venv=${FRAUD_CACHE:-$HOME/.cache/fraud}/admin-venv
-if ! "$venv/bin/python" -c "import confluent_kafka" 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check confluent-kafka
-fi
+# shellcheck source=scripts/lib/python.sh
+source scripts/lib/python.sh
+py_venv confluent-kafka
 create_topics() { # brokers partitions topic...
-    "$venv/bin/python" - "$@" <<'PY'
+    "$py" - "$@" <<'PY'
 import sys
 from confluent_kafka.admin import AdminClient, NewTopic
 brokers, partitions, topics = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
@@ -62,7 +60,7 @@ for linger in $lingers; do
         ( with_peak_rss $fraud consume --topic "$topic" --group "lat-$RANDOM" --model-dir .cache/bench-model \
             --max-messages "$count" --json --quiet "${flags[@]}" > "$out" ) &
         seen=$(mktemp)
-        ( "$venv/bin/python" scripts/bench/latency.py "$FRAUD_BROKERS" "$topic" "$topic-scores" "$count" $((secs + 60)) > "$seen" ) &
+        ( "$py" scripts/bench/latency.py "$FRAUD_BROKERS" "$topic" "$topic-scores" "$count" $((secs + 60)) > "$seen" ) &
         sleep 8
         before=$(cpu_seconds "$broker_pid"); start=$(date +%s.%N)
         $fraud produce --topic "$topic" --count "$count" --rate 5000 --quiet -X "linger.ms=$linger" > /dev/null

@@ -3,7 +3,8 @@
 # StandardScaler + LogisticRegression on data/sample.csv), and against `fraud serve` with
 # gradient-boosted trees (the gbdt defaults, on the full data set when it is beside the repo, else
 # data/sample.csv), with wrk on the same machine.
-# Alternating runs, medians. Installs wrk (Debian) and MLflow (PyPI, cached venv) on first use.
+# Alternating runs, medians. Installs wrk (Debian) and MLflow (PyPI, into the scripts' cached
+# venv) on first use.
 # Usage: scripts/bench/serve.sh [runs=3] [seconds=15] [connections=16]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,11 +12,9 @@ runs=${1:-3}; secs=${2:-15}; conns=${3:-16}
 scripts/deps.sh
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >&2
 cargo build --release
-venv=${FRAUD_CACHE:-$HOME/.cache/fraud}/mlflow-venv
-if ! "$venv/bin/python" -c "import mlflow, sklearn, pandas" 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check mlflow scikit-learn pandas
-fi
+# shellcheck source=scripts/lib/python.sh
+source scripts/lib/python.sh
+py_venv mlflow scikit-learn pandas
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -26,7 +25,7 @@ target/release/fraud train --csv data/sample.csv --model-dir "$work/fraud_model"
 gbdt_csv=../shared/data/creditcard.csv.gz
 [ -f "$gbdt_csv" ] || gbdt_csv=data/sample.csv
 target/release/fraud train --model gbdt --csv "$gbdt_csv" --model-dir "$work/fraud_gbdt" --json > /dev/null
-"$venv/bin/python" scripts/bench/serve.py data/sample.csv "$work/mlflow_model"
+"$py" scripts/bench/serve.py data/sample.csv "$work/mlflow_model"
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 fport=$(port); mport=$(port); gport=$(port)
@@ -34,7 +33,7 @@ target/release/fraud serve --model-dir "$work/fraud_model" --port "$fport" --qui
 pids+=($!)
 target/release/fraud serve --model-dir "$work/fraud_gbdt" --port "$gport" --quiet &
 pids+=($!)
-(cd "$work" && PATH="$venv/bin:$PATH" exec "$venv/bin/mlflow" models serve -m "$work/mlflow_model" --env-manager local -h 127.0.0.1 -p "$mport" > "$work/mlflow.log" 2>&1) &
+(cd "$work" && PATH="$PY_VENV/bin:$PATH" exec "$PY_VENV/bin/mlflow" models serve -m "$work/mlflow_model" --env-manager local -h 127.0.0.1 -p "$mport" > "$work/mlflow.log" 2>&1) &
 pids+=($!)
 for p in "$fport" "$mport" "$gport"; do
     for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$p/ping" > /dev/null && break; sleep 0.5; done

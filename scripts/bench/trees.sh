@@ -11,12 +11,10 @@ rounds=${1:-3}
 full=${2:-../shared/data/creditcard.csv.gz}
 scripts/deps.sh
 cargo build --release --benches
-venv=${FRAUD_CACHE:-$HOME/.cache/fraud}/trees-venv
-if ! "$venv/bin/python" -c "import lightgbm, lleaves, pandas" 2>/dev/null; then
-    python3 -m venv "$venv"
-    # lleaves 1.3 uses llvmlite's PassManagerBuilder, gone from llvmlite 0.45 on.
-    "$venv/bin/pip" install --quiet --disable-pip-version-check lightgbm==4.7.0 lleaves==1.3.0 "llvmlite<0.45" pandas
-fi
+# shellcheck source=scripts/lib/python.sh
+source scripts/lib/python.sh
+# llvmlite: lleaves 1.3 needs one older than 0.45 (scripts/lib/requirements.txt).
+py_venv lightgbm lleaves llvmlite pandas
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 target/release/fraud train --model gbdt --csv "$full" --model-dir "$work/model" --json > "$work/train.json"
@@ -26,7 +24,7 @@ echo "model: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); prin
 for r in $(seq 1 "$rounds"); do
     FRAUD_BENCH_GBDT_MODEL="$work/model" cargo bench --bench hot_path -- --noplot "gbdt/(parse_and_score_one_message|score_one_row)" 2>/dev/null \
         | awk '/^hot_path\/gbdt/ {name=$1} /time:/ && name {print name, $4, $5; name=""}' > "$work/criterion.$r"
-    "$venv/bin/python" scripts/bench/trees.py "$work/model.txt" "$full" --runs 5 > "$work/others.$r.json"
+    "$py" scripts/bench/trees.py "$work/model.txt" "$full" --runs 5 > "$work/others.$r.json"
     echo "round $r: $(tr '\n' ' ' < "$work/criterion.$r")" >&2
 done
 python3 - "$work" "$rounds" <<'PY'
