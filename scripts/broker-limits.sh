@@ -18,9 +18,9 @@
 #                                        scripts/broker.sh durable-bin builds it once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
-cargo build --release
-fraud=target/release/fraud
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+build_fraud
 # shellcheck source=scripts/lib/python.sh
 source scripts/lib/python.sh
 py_venv confluent-kafka
@@ -47,11 +47,11 @@ a = AdminClient({'bootstrap.servers': '$brokers'})
 [f.result() for f in a.create_topics([NewTopic('$topic', 2, 1)]).values()]"
     local pids=()
     for _ in a b; do
-        $fraud consume -b "$brokers" --topic "$topic" --group "g-$topic" --model-dir "$tmp/model" --quiet \
+        "$fraud" consume -b "$brokers" --topic "$topic" --group "g-$topic" --model-dir "$tmp/model" --quiet \
             -X session.timeout.ms=4000 -X heartbeat.interval.ms=1000 > /dev/null 2>&1 &
         pids+=($!)
     done
-    $fraud produce -b "$brokers" --topic "$topic" --count 3000 --rate 250 --quiet > /dev/null &
+    "$fraud" produce -b "$brokers" --topic "$topic" --count 3000 --rate 250 --quiet > /dev/null &
     local producer=$!
     sleep 8
     if [ "$1" = freeze ]; then
@@ -64,7 +64,7 @@ a = AdminClient({'bootstrap.servers': '$brokers'})
     check "$brokers" join "$topic" "g-$topic" "$what"
 }
 tmp=$(mktemp -d)
-$fraud train --csv data/sample.csv --model-dir "$tmp/model" --json > /dev/null
+"$fraud" train --csv data/sample.csv --model-dir "$tmp/model" --json > /dev/null
 group_check freeze   # ghost
 for _ in 1 2 3; do group_check leave; done
 

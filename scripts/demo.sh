@@ -3,21 +3,21 @@
 # the sample, produce 6 transactions, score them with the consumer, show the score records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
-cargo build --release
-fraud=target/release/fraud
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+build_fraud
 brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop' EXIT
 export FRAUD_BROKERS=$brokers
 
 echo "== fraud train --csv data/sample.csv"
-$fraud train --csv data/sample.csv --model-dir fraud_model
+"$fraud" train --csv data/sample.csv --model-dir fraud_model
 echo
 echo "== fraud produce --count 6"
-$fraud produce --count 6 --topic test
+"$fraud" produce --count 6 --topic test
 echo
 echo "== fraud consume --topic test --exit-at-end"
-$fraud consume --topic test --model-dir fraud_model --exit-at-end
+"$fraud" consume --topic test --model-dir fraud_model --exit-at-end
 echo
 echo "== fraud read --topic test-scores --exit-at-end"
-$fraud read --topic test-scores --exit-at-end
+"$fraud" read --topic test-scores --exit-at-end

@@ -3,9 +3,11 @@
 # runs the unit and integration tests against it, stops it. Extra arguments go to cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
 scripts/deps.sh test
 scripts/lint-compose.sh
-cargo build --release --all-targets
+build_fraud --all-targets
 FRAUD_DURABLE_TANSU=$(scripts/broker.sh durable-bin)
 FRAUD_NISSHI=$(scripts/broker.sh secure-bin)
 export FRAUD_DURABLE_TANSU FRAUD_NISSHI

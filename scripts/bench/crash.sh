@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 reps=${1:-2}
-scripts/deps.sh
-cargo build --release --all-targets
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+build_fraud --all-targets
 brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop' EXIT
 export FRAUD_TEST_BROKERS=$brokers

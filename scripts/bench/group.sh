@@ -7,13 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-3}
-scripts/deps.sh
-cargo build --release
-fraud=target/release/fraud
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+build_fraud
 # shellcheck source=scripts/lib/python.sh
 source scripts/lib/python.sh
 py_venv confluent-kafka
 brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop' EXIT
-$fraud train --csv data/sample.csv --model-dir .cache/bench-model --json > /dev/null
+"$fraud" train --csv data/sample.csv --model-dir .cache/bench-model --json > /dev/null
 "$py" scripts/bench/group.py "$fraud" "$brokers" .cache/bench-model "$runs"

@@ -9,11 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-3}
 full=${2:-../shared/data/creditcard.csv.gz}
-scripts/deps.sh
-cargo build --release --benches
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+build_fraud --benches
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-target/release/fraud train --model gbdt --csv "$full" --model-dir "$work/model" --json > "$work/train.json"
+"$fraud" train --model gbdt --csv "$full" --model-dir "$work/model" --json > "$work/train.json"
 for r in $(seq 1 "$rounds"); do
     FRAUD_BENCH_GBDT_MODEL="$work/model" cargo bench --bench hot_path -- --noplot 2>/dev/null \
         | awk '/^hot_path\// {name=$1} /time:/ && name {print name, $4, $5; name=""}' > "$work/round.$r"

@@ -21,12 +21,13 @@ runs=${2:-3}
 lingers=${3:-5 20}
 partition_counts=${4:-1 4}
 guarantees=${5:-alo eos}
-scripts/deps.sh
-cargo build --release
-fraud=target/release/fraud
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+build_fraud
+# shellcheck source=scripts/lib/bench.sh
 source scripts/lib/bench.sh
 trap 'scripts/broker.sh stop' EXIT
-$fraud train --csv data/sample.csv --model-dir .cache/bench-model --json > /dev/null
+"$fraud" train --csv data/sample.csv --model-dir .cache/bench-model --json > /dev/null
 # shellcheck source=scripts/lib/python.sh
 source scripts/lib/python.sh
 py_venv confluent-kafka
@@ -50,20 +51,20 @@ for linger in $lingers; do
         [ "$guarantee" = eos ] && flags=(--exactly-once --instance-id "lat-$i")
         FRAUD_BROKERS=$(scripts/broker.sh start)
         export FRAUD_BROKERS
-        broker_pid=$(cat .cache/broker/pid 2>/dev/null || echo "")
+        broker_pid=$(broker_pid)
         topic=latency-$RANDOM$RANDOM
         count=$((5000 * secs))
         # The topics exist and the consumer has joined before the producer starts pacing. The
         # broker is started for each run (the reader's process ends with the consumer).
         create_topics "$FRAUD_BROKERS" "$partitions" "$topic" "$topic-scores" "$topic-dlq"
         out=$(mktemp)
-        ( with_peak_rss $fraud consume --topic "$topic" --group "lat-$RANDOM" --model-dir .cache/bench-model \
+        ( with_peak_rss "$fraud" consume --topic "$topic" --group "lat-$RANDOM" --model-dir .cache/bench-model \
             --max-messages "$count" --json --quiet "${flags[@]}" > "$out" ) &
         seen=$(mktemp)
         ( "$py" scripts/bench/latency.py "$FRAUD_BROKERS" "$topic" "$topic-scores" "$count" $((secs + 60)) > "$seen" ) &
         sleep 8
         before=$(cpu_seconds "$broker_pid"); start=$(date +%s.%N)
-        $fraud produce --topic "$topic" --count "$count" --rate 5000 --quiet -X "linger.ms=$linger" > /dev/null
+        "$fraud" produce --topic "$topic" --count "$count" --rate 5000 --quiet -X "linger.ms=$linger" > /dev/null
         wait
         cores=$(python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; print(round((a[0] - a[1]) / (a[2] - a[3]), 2))" \
             "$(cpu_seconds "$broker_pid")" "$before" "$(date +%s.%N)" "$start")

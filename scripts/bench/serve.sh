@@ -9,9 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-3}; secs=${2:-15}; conns=${3:-16}
-scripts/deps.sh
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+build_fraud
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >&2
-cargo build --release
 # shellcheck source=scripts/lib/python.sh
 source scripts/lib/python.sh
 py_venv mlflow scikit-learn pandas
@@ -20,18 +21,18 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-target/release/fraud train --csv data/sample.csv --model-dir "$work/fraud_model" --json > /dev/null
+"$fraud" train --csv data/sample.csv --model-dir "$work/fraud_model" --json > /dev/null
 # The gbdt default as a user gets it: trained on the full data when it is here (160 trees).
 gbdt_csv=../shared/data/creditcard.csv.gz
 [ -f "$gbdt_csv" ] || gbdt_csv=data/sample.csv
-target/release/fraud train --model gbdt --csv "$gbdt_csv" --model-dir "$work/fraud_gbdt" --json > /dev/null
+"$fraud" train --model gbdt --csv "$gbdt_csv" --model-dir "$work/fraud_gbdt" --json > /dev/null
 "$py" scripts/bench/serve.py data/sample.csv "$work/mlflow_model"
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 fport=$(port); mport=$(port); gport=$(port)
-target/release/fraud serve --model-dir "$work/fraud_model" --port "$fport" --quiet &
+"$fraud" serve --model-dir "$work/fraud_model" --port "$fport" --quiet &
 pids+=($!)
-target/release/fraud serve --model-dir "$work/fraud_gbdt" --port "$gport" --quiet &
+"$fraud" serve --model-dir "$work/fraud_gbdt" --port "$gport" --quiet &
 pids+=($!)
 (cd "$work" && PATH="$PY_VENV/bin:$PATH" exec "$PY_VENV/bin/mlflow" models serve -m "$work/mlflow_model" --env-manager local -h 127.0.0.1 -p "$mport" > "$work/mlflow.log" 2>&1) &
 pids+=($!)

@@ -20,23 +20,23 @@ runs=${2:-5}
 configs=${3:-alo eos alo-gbdt eos-gbdt}
 csv=${4:-../shared/data/creditcard.csv.gz}
 [ -f "$csv" ] || csv=data/sample.csv
-scripts/deps.sh
-cargo build --release
-fraud=target/release/fraud
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+build_fraud
 brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop' EXIT
-broker_pid=$(cat .cache/broker/pid 2>/dev/null || echo "")
 export FRAUD_BROKERS=$brokers
-
+# shellcheck source=scripts/lib/bench.sh
 source scripts/lib/bench.sh
+broker_pid=$(broker_pid)
 
 # Both models are trained on the messages' own file: on the full data that is the gbdt default
 # a user gets (160 trees there; fewer on the sample).
-$fraud train --csv "$csv" --model-dir .cache/bench-model --json > /dev/null
-$fraud train --model gbdt --csv "$csv" --model-dir .cache/bench-gbdt --json > /dev/null
+"$fraud" train --csv "$csv" --model-dir .cache/bench-model --json > /dev/null
+"$fraud" train --model gbdt --csv "$csv" --model-dir .cache/bench-gbdt --json > /dev/null
 topic=bench-$RANDOM$RANDOM
 echo "producing $n messages to $topic" >&2
-$fraud produce --topic "$topic" --count "$n" --csv "$csv" --quiet > /dev/null
+"$fraud" produce --topic "$topic" --count "$n" --csv "$csv" --quiet > /dev/null
 
 results=()
 for i in $(seq 1 "$runs"); do
@@ -46,7 +46,7 @@ for i in $(seq 1 "$runs"); do
         case "$config" in eos*) flags=(--exactly-once --instance-id "bench-$i-$config") ;; esac
         case "$config" in *no-reasons) flags+=(--reasons none) ;; esac
         before=$(cpu_seconds "$broker_pid")
-        line=$(with_peak_rss $fraud consume --topic "$topic" --group "bench-$i-$config-$RANDOM" --model-dir "$model" \
+        line=$(with_peak_rss "$fraud" consume --topic "$topic" --group "bench-$i-$config-$RANDOM" --model-dir "$model" \
             --output-topic "$topic-$config-$i" --exit-at-end --json --quiet "${flags[@]}")
         after=$(cpu_seconds "$broker_pid")
         summary=${line% *}; rss=${line##* }

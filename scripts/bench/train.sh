@@ -5,9 +5,10 @@
 # lightgbm into the scripts' cached venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/deps.sh
-cargo build --release
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+build_fraud
 # shellcheck source=scripts/lib/python.sh
 source scripts/lib/python.sh
 py_venv scikit-learn pandas xgboost lightgbm
-exec "$py" scripts/bench/train.py "$@"
+exec "$py" scripts/bench/train.py --fraud "$fraud" "$@"

@@ -9,16 +9,17 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-3}
 full=${2:-../shared/data/creditcard.csv.gz}
-scripts/deps.sh
-cargo build --release --benches
+# shellcheck source=scripts/lib/build.sh
+source scripts/lib/build.sh
+build_fraud --benches
 # shellcheck source=scripts/lib/python.sh
 source scripts/lib/python.sh
 # llvmlite: lleaves 1.3 needs one older than 0.45 (scripts/lib/requirements.txt).
 py_venv lightgbm lleaves llvmlite pandas
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-target/release/fraud train --model gbdt --csv "$full" --model-dir "$work/model" --json > "$work/train.json"
-target/release/fraud export --model-dir "$work/model" --lightgbm "$work/model.txt"
+"$fraud" train --model gbdt --csv "$full" --model-dir "$work/model" --json > "$work/train.json"
+"$fraud" export --model-dir "$work/model" --lightgbm "$work/model.txt"
 echo "model: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["model_version"], "AUPRC", round(d["auprc"], 4))' "$work/train.json"), $(grep -c '^Tree=' "$work/model.txt") trees" >&2
 
 for r in $(seq 1 "$rounds"); do

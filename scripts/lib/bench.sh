@@ -1,7 +1,12 @@
-# Helpers shared by the streaming benchmarks; sourced.
+# shellcheck shell=bash
+# Helpers shared by the streaming benchmarks (scripts/bench/); sourced.
 
-cpu_seconds() { # utime+stime of a pid, in seconds
-    [ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+broker_pid() { # the pid of the broker scripts/broker.sh started (empty for none, or Docker's)
+    cat "${FRAUD_BROKER_STATE:-.cache/broker}/pid" 2>/dev/null || true
+}
+
+cpu_seconds() { # utime+stime of a pid, in seconds (0 for no pid)
+    if [ -z "$1" ] || [ ! -r "/proc/$1/stat" ]; then echo 0; return; fi
     awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"
 }
 
