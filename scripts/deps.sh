@@ -13,7 +13,9 @@
 #   (scripts/lib/python.sh).
 # For the tests:
 # - chromium: renders the HTML reports headless (tests/report.rs);
-# - npm, if absent: fetches the compose-spec schema for scripts/lint-compose.sh.
+# - npm, if absent: fetches the compose-spec schema for scripts/lint-compose.sh;
+# - rustfmt and clippy (rustup components), if absent: scripts/test.sh checks the format and the
+#   lints before the tests.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libssl-dev libsasl2-dev zlib1g-dev libcurl4-openssl-dev libblis-dev
           python3-venv)
@@ -33,3 +35,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
 fi
 command -v cargo >/dev/null || { echo "deps: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+if [ "${1:-}" = test ]; then
+    for component in rustfmt clippy; do
+        subcommand=${component/rustfmt/fmt}
+        if ! cargo "$subcommand" --version >/dev/null 2>&1; then
+            echo "deps: installing $component" >&2
+            rustup component add "$component" >&2
+        fi
+    done
+fi
