@@ -10,7 +10,7 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fraud::decision::{Explainer, Judgments, Overrides, Policy, ReasonsFor};
-use fraud::message::{DEFAULT_MAX_BYTES, RowParser, ScoreRecord, Source, split_json};
+use fraud::wire::{DEFAULT_MAX_BYTES, RowParser, ScoreRecord, Source, split_json};
 use fraud::model::{Bands, FraudModel, LogisticParams};
 use fraud::schema::FeatureRow;
 
@@ -35,14 +35,14 @@ fn models_and_rows() -> (FraudModel, FraudModel, Vec<FeatureRow>) {
     let data = fraud::dataset::read_labelled(&sample, false).expect("data/sample.csv");
     let scaler = fraud::train::fit_scaler(&data.features);
     let x = fraud::train::standardise(&data.features, &scaler);
-    let fitted = fraud::fit::fit(x.view(), &data.labels, &Default::default()).expect("fit");
+    let fitted = fraud::train::logistic::fit(x.view(), &data.labels, &Default::default()).expect("fit");
     let params = LogisticParams { scaler, weights: fitted.weights, intercept: fitted.intercept };
     let logistic = FraudModel::logistic(params, Bands::review_only(0.5), provenance(data.len(), data.frauds())).expect("model");
     let trees = match std::env::var_os("FRAUD_BENCH_GBDT_MODEL") {
         Some(dir) => FraudModel::load(Path::new(&dir)).expect("FRAUD_BENCH_GBDT_MODEL: a model directory"),
         None => {
             let all: Vec<usize> = (0..data.len()).collect();
-            let boosted = fraud::boost::fit(&data.features, &all, &data.labels, &Default::default(), 42).expect("gbdt");
+            let boosted = fraud::train::gbdt::fit(&data.features, &all, &data.labels, &Default::default(), 42).expect("gbdt");
             FraudModel::trees(boosted.params, Bands::review_only(0.5), provenance(data.len(), data.frauds())).expect("model")
         }
     };

@@ -20,6 +20,11 @@ pub const LABEL_NAME: &str = "Class";
 /// One feature row, in `FEATURE_NAMES` order.
 pub type FeatureRow = [f64; N_FEATURES];
 
+/// The feature rows of a table whose columns are in feature order.
+pub fn feature_rows(features: &ndarray::Array2<f64>) -> Vec<FeatureRow> {
+    features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect()
+}
+
 /// The position of `name` in the feature order, in constant time (it runs for every column of
 /// every message).
 pub fn feature_index(name: &str) -> Option<usize> {

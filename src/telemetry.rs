@@ -1,5 +1,6 @@
-//! Logging setup, and the Prometheus metrics of the consumer and the HTTP server. Every error
-//! log of the streaming path has a counter here labelled with the same error code.
+//! Logging setup, the Prometheus metrics of the consumer and the HTTP server, and the endpoint
+//! that serves them. Every error log of the streaming path has a counter here labelled with the
+//! same error code.
 
 use std::sync::Arc;
 
@@ -18,6 +19,18 @@ pub struct LogConfig {
     pub filter: String,
     /// ANSI colour escapes: only for a terminal, so a captured log stays plain text.
     pub colour: bool,
+}
+
+/// An error with its causes, `a: b: c`, for a log line (anyhow's `{:#}` for typed errors).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
 }
 
 /// Installs the global subscriber (stderr).
@@ -179,4 +192,27 @@ pub fn encode(registry: &Registry) -> String {
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, registry);
     out
+}
+
+/// A registry in Prometheus text format, as an HTTP response.
+pub fn metrics_response(registry: &Registry) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        encode(registry),
+    )
+        .into_response()
+}
+
+/// Serves a registry on `/metrics` (the consumer's endpoint) until the runtime stops.
+pub async fn serve_metrics(listener: tokio::net::TcpListener, registry: Arc<Registry>) -> std::io::Result<()> {
+    tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let registry = Arc::clone(&registry);
+            async move { metrics_response(&registry) }
+        }),
+    );
+    axum::serve(listener, app).await
 }

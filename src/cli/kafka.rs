@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{BandArgs, ConfigError, ReasonsChoice};
-use crate::decision::Overrides;
-use crate::kafka::config::{HEARTBEAT_INTERVAL_MS, KafkaConfig, SESSION_TIMEOUT_MS, parse_property};
-use crate::kafka::consume::{ConsumeConfig, Guarantee};
-use crate::kafka::exactly_once::{Identity, TransactionConfig};
-use crate::kafka::produce::ProduceConfig;
+use super::{BandArgs, ConfigError};
+use crate::decision::ReasonsFor;
+use crate::stream::client::{HEARTBEAT_INTERVAL_MS, KafkaConfig, SESSION_TIMEOUT_MS, parse_property};
+use crate::stream::consume::{ConsumeConfig, Guarantee};
+use crate::stream::exactly_once::{Identity, TransactionConfig};
+use crate::stream::produce::ProduceConfig;
 
 #[derive(Debug, Args)]
 pub struct ReadArgs {
@@ -32,8 +32,8 @@ pub struct ReadArgs {
 }
 
 impl ReadArgs {
-    pub fn config(&self) -> Result<crate::kafka::read::ReadConfig, ConfigError> {
-        Ok(crate::kafka::read::ReadConfig {
+    pub fn config(&self) -> Result<crate::stream::read::ReadConfig, ConfigError> {
+        Ok(crate::stream::read::ReadConfig {
             kafka: self.kafka.config()?,
             topic: self.topic.clone(),
             exit_at_end: self.exit_at_end,
@@ -148,7 +148,7 @@ pub struct ConsumeArgs {
     #[arg(long)]
     pub json: bool,
     /// Largest message scored; larger ones are dead-lettered.
-    #[arg(long, default_value_t = crate::message::DEFAULT_MAX_BYTES)]
+    #[arg(long, default_value_t = crate::wire::DEFAULT_MAX_BYTES)]
     pub max_message_bytes: usize,
     /// Inputs whose outputs may await delivery (or, exactly once, the commit) at once before
     /// reading pauses.
@@ -183,8 +183,8 @@ pub struct ConsumeArgs {
     #[command(flatten)]
     pub bands: BandArgs,
     /// Which rows' score records carry reasons: those sent to review or declined, or every row.
-    #[arg(long, value_enum, default_value_t = ReasonsChoice::Flagged)]
-    pub reasons: ReasonsChoice,
+    #[arg(long, value_enum, default_value_t = ReasonsFor::Flagged)]
+    pub reasons: ReasonsFor,
     /// This process's stable name within its group, for --exactly-once: the transactional.id
     /// is fraud-<group>-<instance-id>, so a restarted consumer fences its previous life and
     /// aborts what it left open. [default: -X group.instance.id if set, else an id kept in a
@@ -245,13 +245,12 @@ impl ConsumeArgs {
             stats_interval_ms: self.stats_interval_ms,
             commit_interval,
             guarantee,
-            reasons_for: self.reasons.into(),
+            reasons_for: self.reasons,
+            model_dir: self.model_dir.clone(),
+            overrides: self.bands.overrides()?,
+            watch_model: self.watch_model.then_some(Duration::from_secs(1)),
+            metrics_addr: self.metrics_addr,
         })
-    }
-
-    /// The decision overrides given as flags.
-    pub fn overrides(&self) -> Result<Overrides, ConfigError> {
-        self.bands.overrides()
     }
 
     /// The -X property `key` as a number of milliseconds, or librdkafka's default.

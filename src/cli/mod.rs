@@ -9,7 +9,7 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
-use crate::decision::{Overrides, ReasonsFor};
+use crate::decision::Overrides;
 
 pub use kafka::{ConsumeArgs, KafkaArgs, ProduceArgs, ReadArgs};
 pub use model::{EvaluateArgs, ExplainArgs, ExportArgs, ImportArgs, TrainArgs};
@@ -38,26 +38,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReasonsChoice {
-    /// Rows sent to review or declined.
-    Flagged,
-    /// Every row.
-    All,
-    /// No row: decisions only.
-    None,
-}
-
-impl From<ReasonsChoice> for ReasonsFor {
-    fn from(c: ReasonsChoice) -> ReasonsFor {
-        match c {
-            ReasonsChoice::Flagged => ReasonsFor::Flagged,
-            ReasonsChoice::All => ReasonsFor::Every,
-            ReasonsChoice::None => ReasonsFor::Nothing,
-        }
-    }
 }
 
 /// The decision bands given as flags, shared by consume, serve and explain.
@@ -136,6 +116,38 @@ pub enum Command {
     Read(ReadArgs),
     /// Serve the model over HTTP, MLflow-compatible (POST /invocations), with /metrics.
     Serve(ServeArgs),
+}
+
+/// What the command line asks for, validated: the rest of the program sees only these.
+#[derive(Debug)]
+pub enum Task {
+    Train { cfg: crate::train::TrainConfig, json: bool },
+    Evaluate { cfg: crate::train::evaluate::EvaluateConfig, json: bool },
+    Import { cfg: crate::model::interchange::ImportConfig, json: bool },
+    Export(crate::model::interchange::ExportConfig),
+    Explain(crate::train::explain::ExplainConfig),
+    Produce(crate::stream::produce::ProduceConfig),
+    Consume { cfg: Box<crate::stream::consume::ConsumeConfig>, json: bool },
+    Serve(crate::serve::ServeConfig),
+    Read(crate::stream::read::ReadConfig),
+}
+
+impl Command {
+    /// Checks the flags of the command. `log_messages`: whether the consumer logs every input,
+    /// as the tutorial's worker did (at info level).
+    pub fn task(&self, log_messages: bool) -> Result<Task, ConfigError> {
+        Ok(match self {
+            Command::Train(a) => Task::Train { cfg: a.config()?, json: a.json },
+            Command::Evaluate(a) => Task::Evaluate { cfg: a.config()?, json: a.json },
+            Command::Import(a) => Task::Import { cfg: a.config()?, json: a.json },
+            Command::Export(a) => Task::Export(a.config()),
+            Command::Explain(a) => Task::Explain(a.config()?),
+            Command::Produce(a) => Task::Produce(a.config()?),
+            Command::Consume(a) => Task::Consume { cfg: Box::new(a.config(log_messages)?), json: a.json },
+            Command::Serve(a) => Task::Serve(a.config()?),
+            Command::Read(a) => Task::Read(a.config()?),
+        })
+    }
 }
 
 pub(crate) fn stderr_is_terminal() -> bool {

@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{BandArgs, ConfigError, ModelChoice, stderr_is_terminal};
-use crate::decision::Overrides;
-use crate::boost::BoostOptions;
-use crate::evaluate::EvaluateConfig;
-use crate::fit::FitOptions;
+use crate::train::gbdt::BoostOptions;
+use crate::train::evaluate::EvaluateConfig;
+use crate::train::logistic::FitOptions;
 use crate::train::{TrainConfig, Trainer};
 
 #[derive(Debug, Args)]
@@ -105,14 +104,14 @@ pub struct ImportArgs {
 }
 
 impl ImportArgs {
-    pub fn config(&self) -> Result<crate::interchange::ImportConfig, ConfigError> {
+    pub fn config(&self) -> Result<crate::model::interchange::ImportConfig, ConfigError> {
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
             return Err(ConfigError(format!("--threshold must be in (0, 1], got {}", self.threshold)));
         }
         if self.decline_threshold.is_some_and(|d| !(d >= self.threshold && d <= 1.0)) {
             return Err(ConfigError("--decline-threshold must be in [--threshold, 1]".into()));
         }
-        Ok(crate::interchange::ImportConfig {
+        Ok(crate::model::interchange::ImportConfig {
             lightgbm: self.lightgbm.clone(),
             model_dir: self.model_dir.clone(),
             threshold: self.threshold,
@@ -140,9 +139,15 @@ pub struct ExplainArgs {
 }
 
 impl ExplainArgs {
-    pub fn config(&self) -> Result<(crate::explain::ExplainConfig, Overrides), ConfigError> {
-        let cfg = crate::explain::ExplainConfig { csv: self.csv.clone(), json: self.json, flagged_only: self.flagged };
-        Ok((cfg, self.bands.overrides()?))
+    pub fn config(&self) -> Result<crate::train::explain::ExplainConfig, ConfigError> {
+        let cfg = crate::train::explain::ExplainConfig {
+            csv: self.csv.clone(),
+            model_dir: self.model_dir.clone(),
+            overrides: self.bands.overrides()?,
+            json: self.json,
+            flagged_only: self.flagged,
+        };
+        Ok(cfg)
     }
 }
 
@@ -154,6 +159,12 @@ pub struct ExportArgs {
     /// Where the LightGBM text model is written.
     #[arg(long, value_name = "MODEL.TXT")]
     pub lightgbm: PathBuf,
+}
+
+impl ExportArgs {
+    pub fn config(&self) -> crate::model::interchange::ExportConfig {
+        crate::model::interchange::ExportConfig { model_dir: self.model_dir.clone(), lightgbm: self.lightgbm.clone() }
+    }
 }
 
 #[derive(Debug, Args)]

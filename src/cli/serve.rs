@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{BandArgs, ConfigError, ReasonsChoice};
+use super::{BandArgs, ConfigError};
+use crate::decision::ReasonsFor;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -27,8 +28,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub bands: BandArgs,
     /// With ?decisions=true, which rows carry reasons.
-    #[arg(long, value_enum, default_value_t = ReasonsChoice::Flagged)]
-    pub reasons: ReasonsChoice,
+    #[arg(long, value_enum, default_value_t = ReasonsFor::Flagged)]
+    pub reasons: ReasonsFor,
 }
 
 impl ServeArgs {
@@ -38,9 +39,11 @@ impl ServeArgs {
         }
         Ok(crate::serve::ServeConfig {
             addr: std::net::SocketAddr::new(self.host, self.port),
+            model_dir: self.model_dir.clone(),
             max_body_bytes: self.max_body_bytes,
+            workers: self.workers,
             overrides: self.bands.overrides()?,
-            reasons_for: self.reasons.into(),
+            reasons_for: self.reasons,
         })
     }
 }

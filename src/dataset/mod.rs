@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::schema::{ColumnMap, FEATURE_NAMES, LABEL_NAME, N_FEATURES};
 
-mod fast;
+mod numeric;
 mod gunzip;
 
 /// Why a labelled CSV could not be read.
@@ -87,6 +87,14 @@ pub fn read_features(path: &Path) -> Result<Array2<f64>, DatasetError> {
     Ok(read(path, false, false)?.features)
 }
 
+/// Reads the feature columns of a CSV, and its labels when it has a label column.
+pub fn read_maybe_labelled(path: &Path) -> Result<(Array2<f64>, Option<Vec<bool>>), DatasetError> {
+    let t = read(path, false, false)?;
+    // The labels are read whenever the column is there, so there is one per row or none.
+    let labels = (t.labels.len() == t.features.nrows()).then_some(t.labels);
+    Ok((t.features, labels))
+}
+
 /// Size of the blocks passed between the reading stages.
 const BLOCK: usize = 1 << 20;
 
@@ -117,7 +125,7 @@ fn read(path: &Path, progress: bool, labelled: bool) -> Result<Transactions, Dat
             digest.update(&block[..]);
         }
         tracing::debug!(stage = "hash", seconds = started.elapsed().as_secs_f64(), "read stage done");
-        hex(&digest.finalize())
+        format!("{:x}", digest.finalize())
     });
     let reader = thread::spawn(move || -> io::Result<()> {
         loop {
@@ -365,7 +373,7 @@ fn parse(path: &Path, blocks: mpsc::Receiver<Block>, labelled: bool) -> Result<(
 
 /// The fast path when it takes the block, else the csv crate (which also reports the errors).
 fn parse_any(path: &Path, block: &Block, layout: &Layout) -> Result<Parsed, DatasetError> {
-    fast::parse_block(&block.bytes, layout).map_or_else(|| parse_block(path, block, layout), Ok)
+    numeric::parse_block(&block.bytes, layout).map_or_else(|| parse_block(path, block, layout), Ok)
 }
 
 fn parse_block(path: &Path, block: &Block, layout: &Layout) -> Result<Parsed, DatasetError> {
@@ -434,10 +442,6 @@ pub fn parse_cell(cell: &[u8]) -> Result<f64, BadCell> {
 }
 
 /// Lower-case hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,7 +477,7 @@ mod tests {
         assert_eq!(t.features[[0, 0]], 1.0); // V1
         assert_eq!(t.features[[1, N_FEATURES - 1]], 2.0 + 28.0); // Amount
         // sha256 of the file as stored
-        assert_eq!(t.sha256, hex(&Sha256::digest(text.as_bytes())));
+        assert_eq!(t.sha256, format!("{:x}", Sha256::digest(text.as_bytes())));
     }
 
     #[test]
@@ -488,7 +492,7 @@ mod tests {
         let t = read_labelled(&path, false).unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(t.features[[1, 0]], 2.0);
-        assert_eq!(t.sha256, hex(&Sha256::digest(&bytes)));
+        assert_eq!(t.sha256, format!("{:x}", Sha256::digest(&bytes)));
     }
 
     #[test]

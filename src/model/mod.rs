@@ -6,6 +6,7 @@
 //! Everything that can be wrong with a model file is checked once, in [`FraudModel::load`], so
 //! scoring never has to check a shape.
 
+pub mod interchange;
 pub mod lightgbm;
 pub mod logistic;
 pub mod shap;
@@ -20,7 +21,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::dataset::hex;
 use crate::metrics::Evaluation;
 use crate::schema::{FEATURE_NAMES, FeatureRow, N_FEATURES};
 
@@ -224,7 +224,7 @@ impl<P: Params> ModelFile<P> {
         }
         let mut h = Sha256::new();
         h.update(params.to_string().as_bytes());
-        hex(&h.finalize())[..12].to_string()
+        format!("{:x}", h.finalize())[..12].to_string()
     }
 
     /// The checks every family shares, then the family's own.

@@ -1,43 +1,16 @@
-//! Decisions with reasons: what to do with a transaction (approve, send to review, decline)
-//! and the features that drove its score.
-//!
-//! The bands come from the model (chosen on training data, [`crate::model::Bands`]); a run may
-//! override them with flags or with a policy file in the model directory (`policy.json`,
-//! reloaded with the model). Reasons are each feature's exact contribution to the log-odds
-//! (the logistic regression's weight × standardised value, the trees' TreeSHAP values), the
-//! three largest first, signed, with the raw input value.
+//! The bands on the fraud probability: review from one threshold, decline from another. They
+//! come from the model (chosen on training data, [`crate::model::Bands`]); the model directory's
+//! `policy.json` may override them, and the flags override both.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::Decision;
 use crate::model::FraudModel;
-use crate::schema::{FEATURE_NAMES, FeatureRow, N_FEATURES};
 
 /// The file in a model directory that overrides the model's bands.
 pub const POLICY_FILE: &str = "policy.json";
-/// How many features a reason list names.
-pub const REASONS: usize = 3;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Decision {
-    Approve,
-    Review,
-    Decline,
-}
-
-impl Decision {
-    pub const ALL: [Decision; 3] = [Decision::Approve, Decision::Review, Decision::Decline];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Approve => "approve",
-            Decision::Review => "review",
-            Decision::Decline => "decline",
-        }
-    }
-}
 
 /// Thresholds on the fraud probability: review from `review`, decline from `decline`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -115,114 +88,6 @@ impl Policy {
         } else {
             Decision::Approve
         }
-    }
-}
-
-/// One feature's part in a score.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Reason {
-    pub feature: &'static str,
-    /// The raw input value.
-    pub value: f64,
-    /// Its contribution to the log-odds of fraud.
-    pub contribution: f64,
-}
-
-/// Reusable buffers for explaining rows.
-#[derive(Debug)]
-pub struct Explainer {
-    contributions: [f64; N_FEATURES],
-}
-
-impl Default for Explainer {
-    fn default() -> Self {
-        Explainer { contributions: [0.0; N_FEATURES] }
-    }
-}
-
-impl Explainer {
-    /// The [`REASONS`] features with the largest contributions, largest first, into `out`.
-    pub fn reasons(&mut self, model: &FraudModel, row: &FeatureRow, out: &mut Vec<Reason>) {
-        self.contributions = [0.0; N_FEATURES];
-        model.contributions(row, &mut self.contributions);
-        let mut top: [usize; REASONS] = [usize::MAX; REASONS];
-        for j in 0..N_FEATURES {
-            // Insertion into the short sorted list; ties keep feature order.
-            let c = self.contributions[j];
-            let mut k = REASONS;
-            while k > 0 && (top[k - 1] == usize::MAX || self.contributions[top[k - 1]] < c) {
-                k -= 1;
-            }
-            if k < REASONS {
-                top.copy_within(k..REASONS - 1, k + 1);
-                top[k] = j;
-            }
-        }
-        out.extend(top.iter().filter(|&&j| j != usize::MAX).map(|&j| Reason {
-            feature: FEATURE_NAMES[j],
-            value: row[j],
-            contribution: self.contributions[j],
-        }));
-    }
-
-    /// Every feature's contribution and the base they start from (the expected log-odds).
-    pub fn all(&mut self, model: &FraudModel, row: &FeatureRow) -> (f64, [f64; N_FEATURES]) {
-        let mut phi = [0.0; N_FEATURES];
-        let bias = model.contributions(row, &mut phi);
-        (bias, phi)
-    }
-}
-
-/// Which rows get reasons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReasonsFor {
-    /// None: decisions only.
-    Nothing,
-    /// Rows sent to review or declined: the 99.8 % approved cost nothing.
-    Flagged,
-    Every,
-}
-
-/// A batch of rows scored and decided, as parallel lists, with buffers reused from one batch
-/// to the next: what a score record or a response is written from.
-#[derive(Debug, Default)]
-pub struct Judgments {
-    pub predictions: Vec<u8>,
-    pub probabilities: Vec<f64>,
-    pub decisions: Vec<Decision>,
-    /// Every row's reasons back to back; row `i`'s end at `ends[i]`.
-    pub reasons: Vec<Reason>,
-    pub ends: Vec<usize>,
-    explainer: Explainer,
-}
-
-impl Judgments {
-    pub fn judge(&mut self, model: &FraudModel, policy: &Policy, reasons_for: ReasonsFor, rows: &[FeatureRow]) {
-        self.predictions.clear();
-        self.probabilities.clear();
-        self.decisions.clear();
-        self.reasons.clear();
-        self.ends.clear();
-        for row in rows {
-            let probability = model.score(row).probability;
-            let decision = policy.decide(probability);
-            self.predictions.push(u8::from(decision != Decision::Approve));
-            self.probabilities.push(probability);
-            self.decisions.push(decision);
-            let explain = match reasons_for {
-                ReasonsFor::Nothing => false,
-                ReasonsFor::Flagged => decision != Decision::Approve,
-                ReasonsFor::Every => true,
-            };
-            if explain {
-                self.explainer.reasons(model, row, &mut self.reasons);
-            }
-            self.ends.push(self.reasons.len());
-        }
-    }
-
-    pub fn row_reasons(&self) -> crate::message::RowReasons<'_> {
-        crate::message::RowReasons { flat: &self.reasons, ends: &self.ends }
     }
 }
 

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 
 use crate::decision::Decision;
-use crate::message::ErrorCode;
+use crate::wire::ErrorCode;
 
 #[derive(Debug)]
 pub struct Summary {

@@ -16,7 +16,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::kafka::config::{ClientErrors, KafkaConfig, Quiet};
+use crate::stream::client::{ClientErrors, KafkaConfig, Quiet};
 
 /// Bound on each question to the broker; a check that runs out is tried again later.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);

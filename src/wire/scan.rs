@@ -163,7 +163,7 @@ pub(super) fn split_layout(bytes: &[u8], cache: &mut ColumnCache, out: &mut Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::layouts::Envelope;
+    use crate::wire::layouts::Envelope;
     use crate::schema::FEATURE_NAMES;
     use rand::{Rng, SeedableRng};
 

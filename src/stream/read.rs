@@ -10,7 +10,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::kafka::config::{ClientErrors, ConnectionRefused, KafkaConfig, Quiet};
+use crate::stream::client::{ClientErrors, ConnectionRefused, KafkaConfig, Quiet};
 
 #[derive(Debug, Clone)]
 pub struct ReadConfig {

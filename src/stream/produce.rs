@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use crate::dataset;
-use crate::kafka::config::{BULK_LINGER_MS, ClientErrors, ConnectionRefused, KafkaConfig};
-use crate::message::split_json;
+use crate::stream::client::{BULK_LINGER_MS, ClientErrors, ConnectionRefused, KafkaConfig};
+use crate::stream::send::send_when_room;
+use crate::wire::split_json;
 use crate::schema::FeatureRow;
 
 #[derive(Debug, Clone)]
@@ -114,19 +115,14 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
         }
         let payload = split_json(&batch);
         let key = uuid::Uuid::new_v4().to_string();
-        let mut record = BaseRecord::to(&cfg.topic).key(&key).payload(&payload);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    // The local queue is full: let deliveries catch up, then try again.
-                    record = back;
-                    errors.check()?;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err((error, _)) => return Err(ProduceError::Enqueue { topic: cfg.topic.clone(), error }),
-            }
-        }
+        let record = BaseRecord::to(&cfg.topic).key(&key).payload(&payload);
+        // The local queue is full: let deliveries catch up, then try again.
+        let queued = send_when_room(|r| producer.send(r), record, || {
+            std::thread::sleep(Duration::from_millis(5));
+            errors.check().is_ok()
+        });
+        errors.check()?;
+        queued.map_err(|(error, _)| ProduceError::Enqueue { topic: cfg.topic.clone(), error })?;
     }
     // Every message either is delivered or fails within the delivery timeout, unless the
     // broker refuses the connection for good.

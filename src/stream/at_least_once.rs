@@ -13,15 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
-use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
-use crate::kafka::commit::{CommitStrategy, Input, Output, ScoringConsumer, Tally};
-use crate::kafka::config::{ClientErrors, KafkaConfig, OUTPUT_LINGER_MS};
-use crate::kafka::consume::ConsumeError;
-use crate::kafka::offsets::OffsetTracker;
+use crate::stream::commit::{CommitStrategy, GroupConsumer, Input, Output, Tally};
+use crate::stream::client::{ClientErrors, KafkaConfig, OUTPUT_LINGER_MS};
+use crate::stream::error::ConsumeError;
+use crate::stream::offsets::OffsetTracker;
+use crate::stream::send::send_when_room;
 use crate::telemetry::ConsumerMetrics;
 
 /// An output to send again.
@@ -33,6 +33,27 @@ struct Retry {
     payload: Vec<u8>,
     headers: Option<OwnedHeaders>,
     due: Instant,
+}
+
+impl Retry {
+    /// The output of `sent` to send again at `due`, copied from the record that failed.
+    fn of(sent: Sent, topic: &str, key: Option<&[u8]>, payload: Option<&[u8]>, headers: Option<OwnedHeaders>, due: Instant) -> Retry {
+        Retry {
+            input: sent.input,
+            attempt: sent.attempt,
+            topic: topic.to_string(),
+            key: key.map(<[u8]>::to_vec),
+            payload: payload.map(<[u8]>::to_vec).unwrap_or_default(),
+            headers,
+            due,
+        }
+    }
+
+    /// How long to wait before sending again after the `attempt`-th failure: 100 ms, doubling,
+    /// at most 6.4 s.
+    fn backoff(attempt: u32) -> Duration {
+        Duration::from_millis(100 * (1u64 << attempt.min(6)))
+    }
 }
 
 /// What travels with an output through the producer.
@@ -63,21 +84,13 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Box<Sent>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, sent: Box<Sent>) {
-        let Sent { input, attempt } = *sent;
         let ack = match result {
-            Ok(_) => Ack::Delivered(input, Instant::now()),
-            Err((error, msg)) => Ack::Failed {
-                retry: Retry {
-                    input,
-                    attempt,
-                    topic: msg.topic().to_string(),
-                    key: msg.key().map(<[u8]>::to_vec),
-                    payload: msg.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                    headers: msg.headers().map(|h| h.detach()),
-                    due: Instant::now(),
-                },
-                error: error.clone(),
-            },
+            Ok(_) => Ack::Delivered(sent.input, Instant::now()),
+            Err((error, msg)) => {
+                let headers = msg.headers().map(|h| h.detach());
+                let retry = Retry::of(*sent, msg.topic(), msg.key(), msg.payload(), headers, Instant::now());
+                Ack::Failed { retry, error: error.clone() }
+            }
         };
         self.send(ack);
     }
@@ -125,7 +138,7 @@ impl OffsetStore {
     }
 
     /// Applies delivery reports: stores offsets that became safe, schedules retries.
-    fn drain_acks(&mut self, consumer: &ScoringConsumer) {
+    fn drain_acks(&mut self, consumer: &dyn GroupConsumer) {
         let mut store: HashMap<i32, i64> = HashMap::new();
         while let Ok(ack) = self.acks.try_recv() {
             match ack {
@@ -138,7 +151,7 @@ impl OffsetStore {
                 Ack::Failed { mut retry, error } => {
                     self.tally.metrics.delivery_errors.inc();
                     self.tally.summary.delivery_retries += 1;
-                    let backoff = Duration::from_millis(100 * (1u64 << retry.attempt.min(6)));
+                    let backoff = Retry::backoff(retry.attempt);
                     tracing::warn!(
                         code = "delivery_failed",
                         topic = %retry.topic,
@@ -172,32 +185,24 @@ impl OffsetStore {
                 continue;
             }
             let Retry { input, attempt, topic, key, payload, headers, .. } = r;
-            let mut record = BaseRecord::with_opaque_to(&topic, Box::new(Sent { input, attempt })).payload(&payload);
+            let mut record = BaseRecord::with_opaque_to(&topic, Box::new(Sent { input, attempt })).payload(payload.as_slice());
             if let Some(k) = &key {
-                record = record.key(k);
+                record = record.key(k.as_slice());
             }
-            if let Some(h) = headers.clone() {
+            if let Some(h) = headers {
                 record = record.headers(h);
             }
-            if let Err((e, record)) = self.producer.send(record) {
+            if let Err((e, back)) = self.producer.send(record) {
                 tracing::debug!(error = %e, "resend not queued yet");
-                let Sent { input, attempt } = *record.delivery_opaque;
-                waiting.push_back(Retry {
-                    input,
-                    attempt,
-                    topic: topic.clone(),
-                    key: key.clone(),
-                    payload: payload.clone(),
-                    headers,
-                    due: now + Duration::from_millis(50),
-                });
+                let due = now + Duration::from_millis(50);
+                waiting.push_back(Retry::of(*back.delivery_opaque, back.topic, back.key, back.payload, back.headers, due));
             }
         }
         self.retries = waiting;
     }
 
     /// Waits (bounded) until every sent output is acknowledged and its offset stored.
-    fn finish_in_flight(&mut self, consumer: &ScoringConsumer, timeout: Duration) {
+    fn finish_in_flight(&mut self, consumer: &dyn GroupConsumer, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
             let _ = self.producer.flush(Duration::from_millis(100));
@@ -212,8 +217,8 @@ impl OffsetStore {
         }
     }
 
-    fn commit_stored(&mut self, consumer: &ScoringConsumer) {
-        match consumer.commit_consumer_state(CommitMode::Sync) {
+    fn commit_stored(&mut self, consumer: &dyn GroupConsumer) {
+        match consumer.commit_stored() {
             Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => self.tally.summary.committed(),
             Err(e) => {
                 self.tally.metrics.commits_failed.inc();
@@ -234,38 +239,24 @@ impl OffsetStore {
 }
 
 impl CommitStrategy for OffsetStore {
-    fn send(&mut self, consumer: &ScoringConsumer, input: Input, output: Output<'_>) {
+    fn send(&mut self, _consumer: &dyn GroupConsumer, input: Input, output: Output<'_>) {
         self.tracker.started(input.partition, input.offset);
-        let mut record = output.record(Box::new(Sent { input: Box::new(input), attempt: 0 }));
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    self.drain_acks(consumer);
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((error, back)) => {
-                    // Not even queued (e.g. larger than the producer takes): hold the offset
-                    // and retry like a failed delivery.
-                    let Sent { input, attempt } = *back.delivery_opaque;
-                    let retry = Retry {
-                        input,
-                        attempt,
-                        topic: back.topic.to_string(),
-                        key: back.key.map(<[u8]>::to_vec),
-                        payload: back.payload.map(<[u8]>::to_vec).unwrap_or_default(),
-                        headers: back.headers,
-                        due: Instant::now(),
-                    };
-                    self.producer.context().send(Ack::Failed { retry, error });
-                    return;
-                }
-            }
+        let record = output.record(Box::new(Sent { input: Box::new(input), attempt: 0 }));
+        // The producer's own thread serves delivery reports meanwhile; their acks wait in
+        // the channel.
+        let queued = send_when_room(|r| self.producer.send(r), record, || {
+            std::thread::sleep(Duration::from_millis(1));
+            true
+        });
+        if let Err((error, back)) = queued {
+            // Not even queued (e.g. larger than the producer takes): hold the offset and retry
+            // like a failed delivery.
+            let retry = Retry::of(*back.delivery_opaque, back.topic, back.key, back.payload, back.headers, Instant::now());
+            self.producer.context().send(Ack::Failed { retry, error });
         }
     }
 
-    fn tick(&mut self, consumer: &ScoringConsumer) -> Result<(), ConsumeError> {
+    fn tick(&mut self, consumer: &dyn GroupConsumer) -> Result<(), ConsumeError> {
         self.drain_acks(consumer);
         self.resend_due();
         Ok(self.producer.context().errors.check()?)
@@ -275,11 +266,11 @@ impl CommitStrategy for OffsetStore {
         false
     }
 
-    fn commit(&mut self, _consumer: &ScoringConsumer) -> Result<(), ConsumeError> {
+    fn commit(&mut self, _consumer: &dyn GroupConsumer) -> Result<(), ConsumeError> {
         Ok(())
     }
 
-    fn settle(&mut self, consumer: &ScoringConsumer) {
+    fn settle(&mut self, consumer: &dyn GroupConsumer) {
         self.commit_stored(consumer);
     }
 
@@ -292,19 +283,19 @@ impl CommitStrategy for OffsetStore {
         true
     }
 
-    fn revoke(&mut self, consumer: &ScoringConsumer, partitions: &[i32]) {
+    fn revoke(&mut self, consumer: &dyn GroupConsumer, partitions: &[i32]) {
         self.finish_in_flight(consumer, Duration::from_secs(10));
         self.commit_stored(consumer);
         self.forget(partitions);
     }
 
-    fn lose(&mut self, _consumer: &ScoringConsumer, partitions: &[i32]) {
+    fn lose(&mut self, _consumer: &dyn GroupConsumer, partitions: &[i32]) {
         // Offsets stored for a lost partition may still be committed (a real broker refuses
         // the stale generation); at least once allows the repeat either way.
         self.forget(partitions);
     }
 
-    fn finish(&mut self, consumer: &ScoringConsumer, timeout: Duration) {
+    fn finish(&mut self, consumer: &dyn GroupConsumer, timeout: Duration) {
         self.finish_in_flight(consumer, timeout);
         self.commit_stored(consumer);
     }

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::dataset::{self, DatasetError};
+use crate::decision::{Overrides, Policy, PolicyError};
 use crate::metrics::Evaluation;
 use crate::model::{FraudModel, MODEL_FILE};
-use crate::report::Report;
+use crate::train::report::Report;
 
 #[derive(Debug, Clone)]
 pub struct EvaluateConfig {
@@ -24,8 +25,10 @@ pub enum EvaluateError {
     Dataset(#[from] DatasetError),
     #[error("{path}: all {rows} rows are {class}; metrics need frauds and non-frauds")]
     OneClass { path: PathBuf, rows: usize, class: &'static str },
-    #[error("writing the report to {path}: {source}")]
+    #[error("writing the report to {path}")]
     Report { path: PathBuf, source: std::io::Error },
+    #[error("the model's own bands")]
+    Bands(#[source] PolicyError),
 }
 
 /// Writes the HTML report of scored, labelled rows with the model's own bands.
@@ -37,17 +40,17 @@ pub fn write_report(
     data: &dataset::Transactions,
     evaluation: &Evaluation,
 ) -> Result<PathBuf, EvaluateError> {
-    let bands = model.bands();
-    let input = crate::report_html::ReportInput {
+    let policy = Policy::new(model, Overrides::default()).map_err(EvaluateError::Bands)?;
+    let input = crate::train::report::html::ReportInput {
         title,
         model,
-        policy: crate::decision::Policy { review: bands.review, decline: bands.decline },
+        policy,
         probabilities,
         labels: &data.labels,
         rows: &data.features,
         evaluation,
     };
-    let path = crate::report_html::write(dir, &input).map_err(|source| EvaluateError::Report { path: dir.to_path_buf(), source })?;
+    let path = crate::train::report::html::write(dir, &input).map_err(|source| EvaluateError::Report { path: dir.to_path_buf(), source })?;
     tracing::info!("report written to {}", path.display());
     Ok(path)
 }

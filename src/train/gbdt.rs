@@ -23,12 +23,10 @@ use forust_ml::objective::ObjectiveType;
 use forust_ml::sampler::SampleMethod;
 use forust_ml::Matrix;
 use ndarray::Array2;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::metrics::average_precision;
+use crate::train::split::stratified_folds;
 use crate::model::trees::{Missing, Tree, TreeParams};
 use crate::model::sigmoid;
 use crate::model::tree_eval::Compiled;
@@ -107,7 +105,7 @@ pub fn fit(x: &Array2<f64>, rows: &[usize], labels: &[bool], opts: &BoostOptions
         return Err(BoostError::Settings("gbdt needs at least 2 folds (--threshold-folds) for early stopping".into()));
     }
     let started = Instant::now();
-    let fold = folds(labels, opts.folds, seed);
+    let fold = stratified_folds(labels, opts.folds, seed);
     let checkpoints: Vec<usize> = (1..=opts.max_trees.div_ceil(CHECKPOINT)).map(|c| (c * CHECKPOINT).min(opts.max_trees)).collect();
     // raw[c][i]: training row i's out-of-fold raw score with the first checkpoints[c] trees.
     let mut raw = vec![vec![0.0; rows.len()]; checkpoints.len()];
@@ -168,20 +166,6 @@ pub fn fit(x: &Array2<f64>, rows: &[usize], labels: &[bool], opts: &BoostOptions
     });
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "gbdt fitted");
     Ok(Boosted { params, oof, trees })
-}
-
-/// Stratified folds: each class shuffled with the seed and dealt round-robin.
-fn folds(labels: &[bool], k: usize, seed: u64) -> Vec<usize> {
-    let mut fold = vec![0; labels.len()];
-    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(1));
-    for class in [true, false] {
-        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-        idx.shuffle(&mut rng);
-        for (r, i) in idx.into_iter().enumerate() {
-            fold[i] = r % k;
-        }
-    }
-    fold
 }
 
 fn pick<T: Copy>(values: &[T], idx: &[usize]) -> Vec<T> {
@@ -293,7 +277,7 @@ fn count_cover(params: &mut TreeParams, x: &Array2<f64>, rows: &[usize]) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    
 
     #[test]
     fn the_forust_split_rule_becomes_lightgbms() {
@@ -304,14 +288,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn folds_are_stratified_and_seeded() {
-        let labels: Vec<bool> = (0..300).map(|i| i % 10 == 0).collect();
-        let f = folds(&labels, 3, 7);
-        for k in 0..3 {
-            assert_eq!(f.iter().zip(&labels).filter(|(fk, l)| **fk == k && **l).count(), 10);
-        }
-        assert_eq!(f, folds(&labels, 3, 7));
-        assert_ne!(f, folds(&labels, 3, 8));
-    }
 }

@@ -32,15 +32,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use crate::kafka::commit::{CommitStrategy, Input, Output, ScoringConsumer, Tally};
-use crate::kafka::config::{ClientErrors, KafkaConfig, OUTPUT_LINGER_MS};
-use crate::kafka::consume::ConsumeError;
-use crate::kafka::instance::Instance;
+use crate::stream::commit::{CommitStrategy, GroupConsumer, Input, Output, Tally};
+use crate::stream::client::{ClientErrors, KafkaConfig, OUTPUT_LINGER_MS};
+use crate::stream::error::ConsumeError;
+use crate::stream::send::send_when_room;
+use crate::stream::instance::Instance;
 use crate::telemetry::{ConsumerMetrics, OutcomeLabel};
 
 /// Where the transactional.id comes from.
@@ -51,7 +51,7 @@ pub enum Identity {
     /// `--instance-id` (or `-X group.instance.id`): the id is `fraud-<group>-<instance>`.
     Instance(String),
     /// Neither: this process's slot in the state directory gives the instance
-    /// ([`crate::kafka::instance`]).
+    /// ([`crate::stream::instance`]).
     StateDir(std::path::PathBuf),
 }
 
@@ -201,7 +201,7 @@ impl Transactions {
     }
 
     /// Commits the open transaction; on failure aborts it and rewinds.
-    fn commit_open(&mut self, consumer: &ScoringConsumer) {
+    fn commit_open(&mut self, consumer: &dyn GroupConsumer) {
         let Some(open) = self.open.take() else { return };
         if let Some(reason) = &open.doomed {
             let reason = reason.clone();
@@ -226,7 +226,7 @@ impl Transactions {
         }
         let offsets_took = t.elapsed();
         // Outputs first, in 1 ms steps: librdkafka's commit flushes too, in 100 ms ones.
-        if !super::commit::flush(&self.producer, self.cfg.op_timeout) {
+        if !super::send::flush(&self.producer, self.cfg.op_timeout) {
             return self.abort(consumer, open, "outputs still undelivered after the transaction timeout");
         }
         // The last moment to notice a stall: after it, the commit is the broker's. After the
@@ -292,7 +292,7 @@ impl Transactions {
     }
 
     /// A transactional call failed: abort, or on a fatal error start over with a new producer.
-    fn failed(&mut self, consumer: &ScoringConsumer, open: Open, what: &str, error: KafkaError) {
+    fn failed(&mut self, consumer: &dyn GroupConsumer, open: Open, what: &str, error: KafkaError) {
         if is_unsupported(&error) {
             // Nothing to retry: an abort needs the same request the broker lacks. Redoing the
             // work would spin forever (measured on Tansu 0.6.0 from crates.io, which has no
@@ -314,7 +314,7 @@ impl Transactions {
     }
 
     /// Aborts the open transaction and rewinds the consumer to what was last committed.
-    fn abort(&mut self, consumer: &ScoringConsumer, open: Open, reason: &str) {
+    fn abort(&mut self, consumer: &dyn GroupConsumer, open: Open, reason: &str) {
         // A delivery error belongs to the transaction it failed.
         let _ = self.first_delivery_error();
         tracing::warn!(
@@ -330,7 +330,7 @@ impl Transactions {
         // flight leaves a gap in the idempotent producer's sequence numbers, and healing it
         // takes an epoch bump (KIP-360) that Tansu 0.6 does not do (measured: the next
         // transaction failed with OUT_OF_ORDER_SEQUENCE_NUMBER and its abort timed out).
-        super::commit::flush(&self.producer, self.cfg.op_timeout);
+        super::send::flush(&self.producer, self.cfg.op_timeout);
         if let Err(e) = retry(|| self.producer.abort_transaction(self.cfg.op_timeout)) {
             if is_fatal(&e) {
                 return self.fatal(consumer, open, "aborting the transaction", e);
@@ -347,9 +347,9 @@ impl Transactions {
     }
 
     /// Seeks every partition taken from since the last commit back to its first input then.
-    fn rewind_consumer(&mut self, consumer: &ScoringConsumer) {
+    fn rewind_consumer(&mut self, consumer: &dyn GroupConsumer) {
         for (partition, offset) in std::mem::take(&mut self.rewind) {
-            if let Err(e) = consumer.seek(&self.topic, partition, Offset::Offset(offset), self.cfg.op_timeout) {
+            if let Err(e) = consumer.seek(&self.topic, partition, offset, self.cfg.op_timeout) {
                 // No longer ours: its next owner starts from the committed offset anyway.
                 tracing::debug!(partition, offset, error = %e, "not rewound");
             }
@@ -357,7 +357,7 @@ impl Transactions {
     }
 
     /// The producer is fenced or failed for good: nothing of the open transaction may commit.
-    fn fatal(&mut self, consumer: &ScoringConsumer, open: Open, what: &str, error: KafkaError) {
+    fn fatal(&mut self, consumer: &dyn GroupConsumer, open: Open, what: &str, error: KafkaError) {
         tracing::error!(
             code = "transaction_fatal",
             transactional_id = %self.transactional_id,
@@ -381,7 +381,7 @@ impl Transactions {
 
     /// A new producer with the same transactional.id: its initialisation fences the old one
     /// and aborts whatever it left open. Then the work since the last commit is redone.
-    fn renew_producer(&mut self, consumer: &ScoringConsumer, why: &str) {
+    fn renew_producer(&mut self, consumer: &dyn GroupConsumer, why: &str) {
         tracing::warn!(why, "making a new transactional producer");
         let renewed =
             transactional_producer(&self.kafka, &self.transactional_id, &self.cfg, self.delivery_timeout_ms, &self.deliveries, &self.shutdown);
@@ -394,14 +394,12 @@ impl Transactions {
         }
     }
 
-    fn start_probation(&mut self, consumer: &ScoringConsumer, stalled_for: Duration) {
+    fn start_probation(&mut self, consumer: &dyn GroupConsumer, stalled_for: Duration) {
         if let Some(open) = self.open.take() {
             self.abort(consumer, open, "the consumer stalled with the transaction open");
         }
-        if let Ok(assignment) = consumer.assignment() {
-            if let Err(e) = consumer.pause(&assignment) {
-                tracing::warn!(error = %e, "pausing intake after a stall");
-            }
+        if let Err(e) = consumer.set_paused(&self.topic, None, true) {
+            tracing::warn!(error = %e, "pausing intake after a stall");
         }
         self.probation = Some(Instant::now() + self.cfg.probation);
         self.tally.metrics.stalls.inc();
@@ -415,13 +413,11 @@ impl Transactions {
         );
     }
 
-    fn end_probation(&mut self, consumer: &ScoringConsumer) {
+    fn end_probation(&mut self, consumer: &dyn GroupConsumer) {
         self.probation = None;
         self.rewind_consumer(consumer);
-        if let Ok(assignment) = consumer.assignment() {
-            if let Err(e) = consumer.resume(&assignment) {
-                tracing::warn!(error = %e, "resuming intake after a stall");
-            }
+        if let Err(e) = consumer.set_paused(&self.topic, None, false) {
+            tracing::warn!(error = %e, "resuming intake after a stall");
         }
         tracing::info!("intake resumed after the stall");
     }
@@ -477,7 +473,7 @@ fn transactional_producer(
 }
 
 impl CommitStrategy for Transactions {
-    fn send(&mut self, _consumer: &ScoringConsumer, input: Input, output: Output<'_>) {
+    fn send(&mut self, _consumer: &dyn GroupConsumer, input: Input, output: Output<'_>) {
         self.rewind.entry(input.partition).or_insert(input.offset);
         if self.probation.is_some() {
             // Intake is paused; a message already on its way is read again after the pause.
@@ -491,25 +487,19 @@ impl CommitStrategy for Transactions {
         open.next.insert(input.partition, input.offset + 1);
         if open.doomed.is_none() {
             let topic = output.topic;
-            let mut record = output.record(());
-            loop {
-                match self.producer.send(record) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        record = back;
-                        self.producer.poll(Duration::from_millis(1));
-                    }
-                    Err((e, _)) => {
-                        open.doomed = Some(format!("queueing an output for {topic}: {e}"));
-                        break;
-                    }
-                }
+            let producer = &self.producer;
+            let queued = send_when_room(|r| producer.send(r), output.record(()), || {
+                producer.poll(Duration::from_millis(1));
+                true
+            });
+            if let Err((e, _)) = queued {
+                open.doomed = Some(format!("queueing an output for {topic}: {e}"));
             }
         }
         open.inputs.push(input);
     }
 
-    fn tick(&mut self, consumer: &ScoringConsumer) -> Result<(), ConsumeError> {
+    fn tick(&mut self, consumer: &dyn GroupConsumer) -> Result<(), ConsumeError> {
         // Serves delivery reports.
         self.producer.poll(Duration::ZERO);
         self.deliveries.errors.check()?;
@@ -532,7 +522,7 @@ impl CommitStrategy for Transactions {
         })
     }
 
-    fn commit(&mut self, consumer: &ScoringConsumer) -> Result<(), ConsumeError> {
+    fn commit(&mut self, consumer: &dyn GroupConsumer) -> Result<(), ConsumeError> {
         self.commit_open(consumer);
         match self.failure.take() {
             Some(e) => Err(e),
@@ -548,21 +538,16 @@ impl CommitStrategy for Transactions {
         self.open.is_none()
     }
 
-    fn assign(&mut self, consumer: &ScoringConsumer, partitions: &[i32]) {
+    fn assign(&mut self, consumer: &dyn GroupConsumer, partitions: &[i32]) {
         // librdkafka keeps a partition's pause across unassign and assign: a partition paused
         // for a stall and given back by the rebalance that followed would never fetch again.
         // So a new assignment takes the current state: paused during a stall, running after.
-        let mut tpl = TopicPartitionList::with_capacity(partitions.len());
-        for &p in partitions {
-            tpl.add_partition(&self.topic, p);
-        }
-        let result = if self.probation.is_some() { consumer.pause(&tpl) } else { consumer.resume(&tpl) };
-        if let Err(e) = result {
+        if let Err(e) = consumer.set_paused(&self.topic, Some(partitions), self.probation.is_some()) {
             tracing::warn!(error = %e, "setting the pause state of newly assigned partitions");
         }
     }
 
-    fn revoke(&mut self, consumer: &ScoringConsumer, partitions: &[i32]) {
+    fn revoke(&mut self, consumer: &dyn GroupConsumer, partitions: &[i32]) {
         // Whatever happens, the revoked partitions' next owner starts at the committed offset.
         self.rewind.retain(|p, _| !partitions.contains(p));
         if self.probation.is_none() {
@@ -570,14 +555,14 @@ impl CommitStrategy for Transactions {
         }
     }
 
-    fn lose(&mut self, consumer: &ScoringConsumer, partitions: &[i32]) {
+    fn lose(&mut self, consumer: &dyn GroupConsumer, partitions: &[i32]) {
         self.rewind.retain(|p, _| !partitions.contains(p));
         if let Some(open) = self.open.take() {
             self.abort(consumer, open, "partitions lost");
         }
     }
 
-    fn finish(&mut self, consumer: &ScoringConsumer, _timeout: Duration) {
+    fn finish(&mut self, consumer: &dyn GroupConsumer, _timeout: Duration) {
         // The commit waits for every output (librdkafka flushes first), bounded by op_timeout.
         if self.probation.is_none() {
             self.commit_open(consumer);

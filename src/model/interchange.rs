@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use crate::dataset::hex;
 use crate::model::lightgbm::{self, ImportError};
 use crate::model::{Bands, DeclineRule, FraudModel, ModelError, Provenance};
 
@@ -18,6 +17,12 @@ pub struct ImportConfig {
     pub threshold: f64,
     /// Declined from this probability; none without it (no training data to choose it on).
     pub decline: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportConfig {
+    pub model_dir: PathBuf,
+    pub lightgbm: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +53,7 @@ pub fn import(cfg: &ImportConfig) -> Result<FraudModel, InterchangeError> {
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         input_file: path.display().to_string(),
-        input_sha256: hex(&Sha256::digest(&bytes)),
+        input_sha256: format!("{:x}", Sha256::digest(&bytes)),
         rows_train: 0,
         frauds_train: 0,
         seed: 0,

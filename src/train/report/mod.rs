@@ -1,6 +1,8 @@
 //! What `fraud train` and `fraud evaluate` print: a table for people, one JSON object for
 //! programs. Both commands share the keys.
 
+pub mod html;
+
 use std::fmt;
 
 use serde_json::{Value, json};

@@ -1,10 +1,10 @@
 //! The seam between the scoring loop and its delivery guarantee. The loop in
-//! [`crate::kafka::consume`] reads, scores and hands each input's output to a
+//! [`crate::stream::consume`] reads, scores and hands each input's output to a
 //! [`CommitStrategy`]; the strategy decides how outputs and input offsets become durable:
 //!
-//! - [`crate::kafka::at_least_once::OffsetStore`]: outputs are produced, and an input's offset
+//! - [`crate::stream::at_least_once::OffsetStore`]: outputs are produced, and an input's offset
 //!   is stored once its output is acknowledged; librdkafka commits stored offsets on an interval.
-//! - [`crate::kafka::exactly_once::Transactions`]: outputs and input offsets are written in one
+//! - [`crate::stream::exactly_once::Transactions`]: outputs and input offsets are written in one
 //!   Kafka transaction, committed on an interval.
 //!
 //! Both count what they made durable through one [`Tally`], so the summary and the metrics mean
@@ -12,18 +12,65 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::BaseConsumer;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata};
+use rdkafka::error::KafkaResult;
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::producer::BaseRecord;
 use rdkafka::util::IntoOpaque;
+use rdkafka::{Offset, TopicPartitionList};
 
-use crate::kafka::consume::{ConsumeError, ScoringContext};
-use crate::kafka::summary::Summary;
-use crate::message::ErrorCode;
 use crate::decision::Decision;
+use crate::stream::error::ConsumeError;
+use crate::stream::summary::Summary;
 use crate::telemetry::{CodeLabel, ConsumerMetrics, DecisionLabel};
+use crate::wire::ErrorCode;
 
-pub type ScoringConsumer = BaseConsumer<ScoringContext>;
+/// What a commit strategy asks of the group consumer. A trait of our own, so that the
+/// strategies do not name the consumer's context, which holds them.
+pub trait GroupConsumer {
+    /// Stores `offset` (the next to read) for the next commit of the consumer's offsets.
+    fn store_offset(&self, topic: &str, partition: i32, offset: i64) -> KafkaResult<()>;
+    /// Commits the stored offsets now, waiting for the answer.
+    fn commit_stored(&self) -> KafkaResult<()>;
+    /// The group generation and member, for offsets sent in a transaction.
+    fn group_metadata(&self) -> Option<ConsumerGroupMetadata>;
+    /// Reads `partition` from `offset` next.
+    fn seek(&self, topic: &str, partition: i32, offset: i64, timeout: Duration) -> KafkaResult<()>;
+    /// Pauses (or resumes) fetching `partitions` of `topic`, or every assigned partition.
+    fn set_paused(&self, topic: &str, partitions: Option<&[i32]>, paused: bool) -> KafkaResult<()>;
+}
+
+impl<C: ConsumerContext> GroupConsumer for BaseConsumer<C> {
+    fn store_offset(&self, topic: &str, partition: i32, offset: i64) -> KafkaResult<()> {
+        Consumer::store_offset(self, topic, partition, offset)
+    }
+
+    fn commit_stored(&self) -> KafkaResult<()> {
+        self.commit_consumer_state(CommitMode::Sync)
+    }
+
+    fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        Consumer::group_metadata(self)
+    }
+
+    fn seek(&self, topic: &str, partition: i32, offset: i64, timeout: Duration) -> KafkaResult<()> {
+        Consumer::seek(self, topic, partition, Offset::Offset(offset), timeout)
+    }
+
+    fn set_paused(&self, topic: &str, partitions: Option<&[i32]>, paused: bool) -> KafkaResult<()> {
+        let tpl = match partitions {
+            None => self.assignment()?,
+            Some(ps) => {
+                let mut tpl = TopicPartitionList::with_capacity(ps.len());
+                for &p in ps {
+                    tpl.add_partition(topic, p);
+                }
+                tpl
+            }
+        };
+        if paused { self.pause(&tpl) } else { self.resume(&tpl) }
+    }
+}
 
 /// One input message, as far as its guarantee is concerned.
 #[derive(Debug, Clone)]
@@ -67,11 +114,11 @@ impl<'a> Output<'a> {
 /// and the rebalance callbacks librdkafka runs inside that loop's `poll`.
 pub trait CommitStrategy: Send {
     /// Sends the output of one input.
-    fn send(&mut self, consumer: &ScoringConsumer, input: Input, output: Output<'_>);
+    fn send(&mut self, consumer: &dyn GroupConsumer, input: Input, output: Output<'_>);
 
     /// Upkeep on every turn of the loop: delivery reports, retries, stall checks. An error
     /// here stops the consumer.
-    fn tick(&mut self, consumer: &ScoringConsumer) -> Result<(), ConsumeError>;
+    fn tick(&mut self, consumer: &dyn GroupConsumer) -> Result<(), ConsumeError>;
 
     /// Whether work is waiting for [`commit`](Self::commit): always false when librdkafka
     /// commits on its own. `now` asks for any open work, due or not (the loop is stopping).
@@ -79,11 +126,11 @@ pub trait CommitStrategy: Send {
 
     /// Commits the open work. The loop serves pending rebalance events first, so that a
     /// consumer which lost its partitions learns it before it commits.
-    fn commit(&mut self, consumer: &ScoringConsumer) -> Result<(), ConsumeError>;
+    fn commit(&mut self, consumer: &dyn GroupConsumer) -> Result<(), ConsumeError>;
 
     /// With nothing pending, makes what is done durable now, for others to see (the group's
     /// committed offsets): `--exit-at-end` asks them whether the topic is processed.
-    fn settle(&mut self, _consumer: &ScoringConsumer) {}
+    fn settle(&mut self, _consumer: &dyn GroupConsumer) {}
 
     /// Inputs taken whose outputs are not yet durable; intake pauses at `--max-in-flight`.
     fn pending(&self) -> usize;
@@ -92,17 +139,17 @@ pub trait CommitStrategy: Send {
     fn at_boundary(&self) -> bool;
 
     /// `partitions` were assigned to this consumer.
-    fn assign(&mut self, _consumer: &ScoringConsumer, _partitions: &[i32]) {}
+    fn assign(&mut self, _consumer: &dyn GroupConsumer, _partitions: &[i32]) {}
 
     /// An orderly rebalance takes `partitions`: finish and commit their work before they go.
-    fn revoke(&mut self, consumer: &ScoringConsumer, partitions: &[i32]);
+    fn revoke(&mut self, consumer: &dyn GroupConsumer, partitions: &[i32]);
 
     /// `partitions` were lost (a missed session or poll interval): their uncommitted work
     /// must never be committed; their next owner redoes it.
-    fn lose(&mut self, consumer: &ScoringConsumer, partitions: &[i32]);
+    fn lose(&mut self, consumer: &dyn GroupConsumer, partitions: &[i32]);
 
     /// Shutdown: finish what is in flight (waiting at most `timeout`) and commit it.
-    fn finish(&mut self, consumer: &ScoringConsumer, timeout: Duration);
+    fn finish(&mut self, consumer: &dyn GroupConsumer, timeout: Duration);
 
     fn tally(&mut self) -> &mut Tally;
 }
@@ -147,24 +194,6 @@ impl Tally {
                 }
             }
         }
-    }
-}
-
-/// Waits until every queued output is acknowledged, serving delivery reports, at most
-/// `timeout`; true when nothing is left. rust-rdkafka's `flush` polls in steps of 100 ms that
-/// always run to their end, so a flush there takes at least 100 ms whenever anything is in
-/// flight (measured: every transaction commit took 100.7-103 ms); this polls in 1 ms steps.
-pub fn flush<C: ProducerContext>(producer: &BaseProducer<C>, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        producer.poll(Duration::ZERO);
-        if producer.in_flight_count() == 0 {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        producer.poll(Duration::from_millis(1));
     }
 }
 

@@ -1,22 +1,27 @@
 //! `fraud train`: read labelled rows, split them (stratified, seeded), fit the chosen family on
-//! the training part (a logistic regression here, trees in [`crate::boost`]), choose the
+//! the training part (a logistic regression here, trees in [`crate::train::gbdt`]), choose the
 //! decision threshold on training data only, measure on the held-out part, save the model.
+
+pub mod evaluate;
+pub mod explain;
+pub mod gbdt;
+pub mod logistic;
+pub mod report;
+pub mod split;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use ndarray::{Array2, Axis, ShapeBuilder};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 
-use crate::boost::{self, BoostError, BoostOptions};
+use gbdt::{BoostError, BoostOptions};
 use crate::dataset::{self, DatasetError, Transactions};
-use crate::fit::{self, FitError, FitOptions, Fitted};
-use crate::decision::decline_threshold;
+use logistic::{FitError, FitOptions, Fitted};
+use crate::decision::policy::decline_threshold;
 use crate::metrics::{Confusion, Evaluation, best_f1_threshold};
 use crate::model::{Bands, DeclineRule, FraudModel, LogisticParams, ModelError, Provenance, Scaler};
-use crate::report::Report;
+use crate::train::report::Report;
+use split::{stratified_folds, stratified_split};
 use crate::schema::N_FEATURES;
 
 /// Everything `fraud train` needs, validated.
@@ -59,7 +64,7 @@ pub enum TrainError {
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error(transparent)]
-    Report(#[from] crate::evaluate::EvaluateError),
+    Report(#[from] crate::train::evaluate::EvaluateError),
 }
 
 /// What a family's fit hands back: the model, and the seconds its fitting took.
@@ -121,7 +126,7 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     phase("evaluate", t);
     if let Some(dir) = &cfg.report {
         let title = format!("fraud train: {} ({} rows held out)", cfg.csv.display(), evaluated.labels.len());
-        crate::evaluate::write_report(dir, title, &model, &probabilities, &evaluated, &evaluation)?;
+        crate::train::evaluate::write_report(dir, title, &model, &probabilities, &evaluated, &evaluation)?;
     }
     let t = Instant::now();
     let model_path = model.save(&cfg.model_dir)?;
@@ -166,7 +171,7 @@ fn fit_logistic(
     let x = standardised_columns(features, train_idx, &scaler);
     phase("standardise", fit_started);
     let t = Instant::now();
-    let fitted = fit::fit(x.view(), train_labels, fit_opts).map_err(fit_err)?;
+    let fitted = logistic::fit(x.view(), train_labels, fit_opts).map_err(fit_err)?;
     phase("fit", t);
     if fitted.gradient_max > fit_opts.tol {
         tracing::warn!(
@@ -197,7 +202,7 @@ fn fit_trees(
     provenance: impl Fn(f64, Option<f64>, &[f64], f64) -> Provenance,
 ) -> Result<FamilyFit, TrainError> {
     let started = Instant::now();
-    let boosted = boost::fit(features, train_idx, train_labels, opts, cfg.seed)
+    let boosted = gbdt::fit(features, train_idx, train_labels, opts, cfg.seed)
         .map_err(|source| TrainError::Boost { path: cfg.csv.clone(), source })?;
     let threshold = best_f1_threshold(&boosted.oof, train_labels);
     let bands = bands(&boosted.oof, train_labels, threshold, cfg.decline_precision, "out-of-fold predictions");
@@ -227,23 +232,6 @@ fn bands(scores: &[f64], labels: &[bool], threshold: f64, target: f64, on: &str)
         decline,
         decline_rule: Some(DeclineRule { precision_target: Some(target), chosen_on: on.to_string(), precision, recall }),
     }
-}
-
-/// Indices of the training and test rows: each class is shuffled with the seed and the first
-/// `round(test_size · count)` of it held out, so both parts keep the fraud rate.
-pub fn stratified_split(labels: &[bool], test_size: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (mut train, mut test) = (Vec::new(), Vec::new());
-    for class in [true, false] {
-        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-        idx.shuffle(&mut rng);
-        let n_test = (test_size * idx.len() as f64).round() as usize;
-        test.extend_from_slice(&idx[..n_test]);
-        train.extend_from_slice(&idx[n_test..]);
-    }
-    train.sort_unstable();
-    test.sort_unstable();
-    (train, test)
 }
 
 /// Population mean and standard deviation per column (scikit-learn's `StandardScaler`); a
@@ -311,23 +299,15 @@ pub fn standardise(x: &Array2<f64>, scaler: &Scaler) -> Array2<f64> {
 fn out_of_fold(x: &Array2<f64>, y: &[bool], full: &Fitted, fit_opts: &FitOptions, cfg: &TrainConfig) -> Result<Vec<f64>, FitError> {
     let k = cfg.threshold_folds;
     if k < 2 {
-        return Ok(fit::predict(x.view(), full));
+        return Ok(logistic::predict(x.view(), full));
     }
-    let mut fold = vec![0usize; y.len()];
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1));
-    for class in [true, false] {
-        let mut idx: Vec<usize> = (0..y.len()).filter(|&i| y[i] == class).collect();
-        idx.shuffle(&mut rng);
-        for (r, i) in idx.into_iter().enumerate() {
-            fold[i] = r % k;
-        }
-    }
+    let fold = stratified_folds(y, k, cfg.seed);
     let run_fold = |f: usize| -> Result<(Vec<usize>, Vec<f64>), FitError> {
         let (inside, held): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| fold[i] != f);
         let xi = x.select(Axis(0), &inside);
         let yi: Vec<bool> = inside.iter().map(|&i| y[i]).collect();
-        let fitted = fit::fit_warm(xi.view(), &yi, fit_opts, full)?;
-        Ok((held.clone(), fit::predict(x.select(Axis(0), &held).view(), &fitted)))
+        let fitted = logistic::fit_warm(xi.view(), &yi, fit_opts, full)?;
+        Ok((held.clone(), logistic::predict(x.select(Axis(0), &held).view(), &fitted)))
     };
     let mut oof = vec![f64::NAN; y.len()];
     let folds: Vec<usize> = (0..k).collect();
@@ -349,21 +329,6 @@ fn out_of_fold(x: &Array2<f64>, y: &[bool], full: &Fitted, fit_opts: &FitOptions
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn split_is_stratified_disjoint_and_reproducible() {
-        let labels: Vec<bool> = (0..1000).map(|i| i % 50 == 0).collect(); // 20 frauds
-        let (train, test) = stratified_split(&labels, 0.3, 7);
-        assert_eq!(train.len() + test.len(), 1000);
-        assert_eq!(test.iter().filter(|&&i| labels[i]).count(), 6);
-        assert_eq!(test.len(), 300);
-        let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
-        all.sort_unstable();
-        all.dedup();
-        assert_eq!(all.len(), 1000);
-        assert_eq!(stratified_split(&labels, 0.3, 7), (train.clone(), test.clone()));
-        assert_ne!(stratified_split(&labels, 0.3, 8).1, test);
-    }
 
     #[test]
     fn zero_test_size_keeps_every_row() {

@@ -1,48 +1,34 @@
-//! `fraud serve`: an MLflow-compatible REST scorer. `POST /invocations` takes every layout
-//! current MLflow takes plus the tutorial's legacy `{"columns","data"}` body (see
-//! [`crate::message`]), and `text/csv`; errors are shaped as MLflow shapes them.
+//! `POST /invocations` and the small endpoints beside it: parse the body in any MLflow layout,
+//! score, decide, answer as MLflow does (errors included).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::decision::{Judgments, Overrides, Policy, ReasonsFor};
-use crate::message::{RowParser, WireError};
+use crate::decision::{Judgments, Policy, ReasonsFor};
 use crate::model::FraudModel;
 use crate::telemetry::{DecisionLabel, ServerMetrics, StatusLabel};
+use crate::wire::{RowParser, WireError};
 
-#[derive(Debug, Clone)]
-pub struct ServeConfig {
-    pub addr: SocketAddr,
-    /// Largest request body, in bytes.
-    pub max_body_bytes: usize,
-    /// Decision thresholds given as flags, over the model's bands and policy.json.
-    pub overrides: Overrides,
+pub(super) struct AppState {
+    pub model: FraudModel,
+    pub policy: Policy,
     pub reasons_for: ReasonsFor,
-}
-
-struct AppState {
-    model: FraudModel,
-    policy: Policy,
-    reasons_for: ReasonsFor,
-    metrics: Arc<ServerMetrics>,
-    registry: Registry,
-    max_body_bytes: usize,
+    pub metrics: Arc<ServerMetrics>,
+    pub registry: Registry,
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Deserialize)]
-struct InvocationQuery {
+pub(super) struct InvocationQuery {
     #[serde(default)]
     probabilities: bool,
     /// Adds each row's decision and reasons (and its probability).
@@ -59,7 +45,7 @@ fn bad_request(e: &WireError) -> Response {
     error(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("{}: {}", e.code, e.message))
 }
 
-async fn invocations(
+pub(super) async fn invocations(
     State(state): State<Arc<AppState>>,
     query: Result<Query<InvocationQuery>, QueryRejection>,
     headers: HeaderMap,
@@ -131,11 +117,11 @@ fn score(state: &AppState, q: &InvocationQuery, headers: &HeaderMap, body: Resul
     axum::Json(body).into_response()
 }
 
-async fn ping() -> &'static str {
+pub(super) async fn ping() -> &'static str {
     "\n"
 }
 
-async fn version(State(state): State<Arc<AppState>>) -> Response {
+pub(super) async fn version(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "model_version": state.model.version(),
@@ -147,49 +133,7 @@ async fn version(State(state): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
-async fn metrics_handler(State(state): State<Arc<AppState>>) -> Response {
-    metrics_response(&state.registry)
+pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    crate::telemetry::metrics_response(&state.registry)
 }
 
-/// A registry in Prometheus text format, as an HTTP response.
-pub fn metrics_response(registry: &Registry) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        crate::telemetry::encode(registry),
-    )
-        .into_response()
-}
-
-pub fn router(model: FraudModel, policy: Policy, reasons_for: ReasonsFor, max_body_bytes: usize) -> Router {
-    let mut registry = Registry::default();
-    let metrics = ServerMetrics::register(&mut registry);
-    let state = Arc::new(AppState { model, policy, reasons_for, metrics, registry, max_body_bytes });
-    Router::new()
-        .route("/invocations", post(invocations))
-        .route("/ping", get(ping))
-        .route("/health", get(ping))
-        .route("/version", get(version))
-        .route("/metrics", get(metrics_handler))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(state)
-}
-
-/// Serves until SIGINT/SIGTERM, then lets in-flight requests finish.
-pub async fn serve(cfg: &ServeConfig, model: FraudModel, policy: Policy) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(cfg.addr).await?;
-    let addr = listener.local_addr()?;
-    tracing::info!(model = model.version(), review = policy.review, decline = ?policy.decline, "fraud serve listening on http://{addr}");
-    axum::serve(listener, router(model, policy, cfg.reasons_for, cfg.max_body_bytes))
-        .with_graceful_shutdown(crate::signal::shutdown())
-        .await
-}
-
-/// Serves a metrics registry on `/metrics` (the consumer's endpoint) until the runtime stops.
-pub async fn serve_metrics(listener: tokio::net::TcpListener, registry: Arc<Registry>) -> std::io::Result<()> {
-    tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
-    let app = Router::new().route("/metrics", get(move || {
-        let registry = Arc::clone(&registry);
-        async move { metrics_response(&registry) }
-    }));
-    axum::serve(listener, app).await
-}

@@ -6,15 +6,14 @@ use std::time::Instant;
 
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 
-use crate::decision::{Judgments, Policy, ReasonsFor};
-use crate::kafka::commit::{Input, Output, micros_since};
-use crate::message::{RowParser, ScoreRecord, Source};
-use crate::model::FraudModel;
+use crate::decision::{Judgments, ModelDir, ReasonsFor};
+use crate::stream::commit::{Input, Output, micros_since};
+use crate::wire::{RowParser, ScoreRecord, Source};
 use crate::telemetry::ConsumerMetrics;
 
 pub struct Scorer {
-    pub model: FraudModel,
-    pub policy: Policy,
+    /// The model and policy it scores with; swapped on a reload.
+    pub dir: ModelDir,
     reasons_for: ReasonsFor,
     parser: RowParser,
     judgments: Judgments,
@@ -28,8 +27,7 @@ pub struct Scorer {
 impl Scorer {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        model: FraudModel,
-        policy: Policy,
+        dir: ModelDir,
         reasons_for: ReasonsFor,
         max_message_bytes: usize,
         output_topic: &str,
@@ -38,8 +36,7 @@ impl Scorer {
         metrics: std::sync::Arc<ConsumerMetrics>,
     ) -> Self {
         Self {
-            model,
-            policy,
+            dir,
             reasons_for,
             parser: RowParser::new(max_message_bytes),
             judgments: Judgments::default(),
@@ -69,7 +66,7 @@ impl Scorer {
         match self.parser.parse_json(payload) {
             Ok(rows) => {
                 let j = &mut self.judgments;
-                j.judge(&self.model, &self.policy, self.reasons_for, rows);
+                j.judge(&self.dir.model, &self.dir.policy, self.reasons_for, rows);
                 // Decisions are counted once the output is durable (the tally), so an exactly-once
                 // redo does not count twice; the score histogram shows what was scored.
                 for (d, p) in j.decisions.iter().zip(&j.probabilities) {
@@ -86,7 +83,7 @@ impl Scorer {
                     probabilities: &j.probabilities,
                     decisions: &j.decisions,
                     reasons: j.row_reasons(),
-                    model_version: self.model.version(),
+                    model_version: self.dir.model.version(),
                     source: Some(source),
                 }
                 .write_into(&mut self.out);

@@ -17,17 +17,19 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, TopicPartitionList};
 
-use crate::decision::{Policy, ReasonsFor};
-use crate::kafka::at_least_once::OffsetStore;
-use crate::kafka::commit::{CommitStrategy, ScoringConsumer};
-use crate::kafka::config::{ClientErrors, ConnectionRefused, KafkaConfig};
-use crate::kafka::exactly_once::{TransactionConfig, Transactions};
-use crate::kafka::instance::InstanceError;
-use crate::kafka::progress::{AtEnd, ExitAtEnd, GroupProgress};
-use crate::kafka::reload::ModelReloader;
-use crate::kafka::scorer::Scorer;
-use crate::kafka::summary::Summary;
-use crate::model::FraudModel;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::decision::{ModelDir, Overrides, ReasonsFor};
+use crate::stream::at_least_once::OffsetStore;
+use crate::stream::commit::{CommitStrategy, GroupConsumer};
+pub use crate::stream::error::ConsumeError;
+use crate::stream::client::{ClientErrors, KafkaConfig};
+use crate::stream::exactly_once::{TransactionConfig, Transactions};
+use crate::stream::progress::{AtEnd, ExitAtEnd, GroupProgress};
+use crate::stream::reload::ModelReloader;
+use crate::stream::scorer::Scorer;
+use crate::stream::summary::Summary;
 use crate::telemetry::{ConsumerMetrics, PartitionLabel};
 
 #[derive(Debug, Clone)]
@@ -56,6 +58,14 @@ pub struct ConsumeConfig {
     pub commit_interval: Duration,
     pub guarantee: Guarantee,
     pub reasons_for: ReasonsFor,
+    /// The model directory, and the band thresholds given as flags over its own.
+    pub model_dir: PathBuf,
+    pub overrides: Overrides,
+    /// How often to look for a retrained model or a new policy (`--watch-model`); SIGHUP
+    /// reloads at any time.
+    pub watch_model: Option<Duration>,
+    /// Where to serve Prometheus metrics.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// What a downstream reader may count on after a crash.
@@ -67,39 +77,8 @@ pub enum Guarantee {
     ExactlyOnce(TransactionConfig),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConsumeError {
-    #[error("creating the Kafka {what}: {error}")]
-    Client { what: &'static str, error: KafkaError },
-    #[error("subscribing to {topic}: {error}")]
-    Subscribe { topic: String, error: KafkaError },
-    // The source is printed by the error chain.
-    #[error("initialising transactions as {transactional_id}")]
-    InitTransactions { transactional_id: String, source: KafkaError },
-    #[error(
-        "the producer was fenced again and again: another process uses transactional.id \
-         {transactional_id} (an --instance-id, -X group.instance.id or -X transactional.id given to two \
-         running processes; without them each process takes its own id from --state-dir)"
-    )]
-    Fenced { transactional_id: String, source: KafkaError },
-    #[error(
-        "{what}: the broker does not support Kafka transactions, so --exactly-once cannot work \
-         there (run without it, or on a broker that implements EndTxn)"
-    )]
-    TransactionsUnsupported { what: String, source: KafkaError },
-    /// Shutdown was asked for before the consumer could start.
-    #[error("stopped before the start")]
-    Stopped,
-    #[error("connecting to the broker")]
-    Connection(#[from] ConnectionRefused),
-    #[error("taking an instance slot in the state directory (--state-dir)")]
-    Instance(#[from] InstanceError),
-    #[error(
-        "--exit-at-end: after {waited:?} with nothing left to do here, {left} of {topic} for group {group}; a member \
-         that is gone keeps its partitions until its session times out (raise --exit-timeout-secs to wait longer)"
-    )]
-    Unfinished { topic: String, group: String, waited: Duration, left: String },
-}
+/// The scoring loop's consumer.
+pub type ScoringConsumer = BaseConsumer<ScoringContext>;
 
 /// State shared by the poll loop and the rebalance callback.
 struct Pipeline {
@@ -153,10 +132,10 @@ impl ConsumerContext for ScoringContext {
             let mut p = lock(&self.pipeline);
             if consumer.assignment_lost() {
                 tracing::warn!(?revoked, "partitions lost (session or poll interval missed): uncommitted work is dropped");
-                p.commit.lose(consumer, &revoked);
+                p.commit.lose(consumer as &dyn GroupConsumer, &revoked);
             } else {
                 tracing::info!(?revoked, "partitions revoked: finishing in-flight work and committing");
-                p.commit.revoke(consumer, &revoked);
+                p.commit.revoke(consumer as &dyn GroupConsumer, &revoked);
             }
             for partition in &revoked {
                 p.assigned.remove(partition);
@@ -172,7 +151,7 @@ impl ConsumerContext for ScoringContext {
                 let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
                 tracing::info!(topic = %self.topic, partitions = ?parts, "partitions assigned");
                 let mut p = lock(&self.pipeline);
-                p.commit.assign(consumer, &parts);
+                p.commit.assign(consumer as &dyn GroupConsumer, &parts);
                 p.assigned.extend(parts);
             }
             Rebalance::Error(e) => tracing::error!(error = %e, "rebalance failed"),
@@ -211,8 +190,7 @@ fn serve_events<'c>(consumer: &'c ScoringConsumer, pipeline: &Mutex<Pipeline>, k
 /// Runs until `max_messages`, the end of the topic (`exit_at_end`) or `shutdown`.
 pub fn consume(
     cfg: &ConsumeConfig,
-    model: FraudModel,
-    policy: Policy,
+    dir: ModelDir,
     metrics: Arc<ConsumerMetrics>,
     shutdown: Arc<AtomicBool>,
     mut reloader: ModelReloader,
@@ -279,12 +257,11 @@ pub fn consume(
         .map_err(|error| ConsumeError::Subscribe { topic: cfg.topic.clone(), error })?;
     tracing::info!(
         topic = %cfg.topic, group = %cfg.group, output = %cfg.output_topic, dead_letters = %cfg.dlq_topic,
-        model = model.version(), guarantee = if exactly_once { "exactly once" } else { "at least once" }, "consuming"
+        model = dir.model.version(), guarantee = if exactly_once { "exactly once" } else { "at least once" }, "consuming"
     );
 
     let mut scorer = Scorer::new(
-        model,
-        policy,
+        dir,
         cfg.reasons_for,
         cfg.max_message_bytes,
         &cfg.output_topic,
@@ -355,9 +332,8 @@ pub fn consume(
             continue;
         }
         if boundary {
-            if let Some((model, policy)) = reloader.poll(&scorer.model, &scorer.policy, &metrics) {
-                scorer.model = model;
-                scorer.policy = policy;
+            if let Some(dir) = reloader.poll(&scorer.dir, &metrics) {
+                scorer.dir = dir;
             }
         }
         let polled = match kept.take() {

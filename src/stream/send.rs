@@ -1,0 +1,48 @@
+//! Putting outputs on the wire: queueing a record while the producer's local queue is full, and
+//! waiting for what is queued. Every producer of ours goes through here.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
+
+/// Queues `record` with `send`, and while the producer's local queue is full calls `wait` (to
+/// serve delivery reports, say) and tries again; `wait` returning false gives up. Any other
+/// error, or giving up, hands the record back with the error.
+pub fn send_when_room<R>(
+    mut send: impl FnMut(R) -> Result<(), (KafkaError, R)>,
+    mut record: R,
+    mut wait: impl FnMut() -> bool,
+) -> Result<(), (KafkaError, R)> {
+    loop {
+        match send(record) {
+            Ok(()) => return Ok(()),
+            Err((e @ KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                if !wait() {
+                    return Err((e, back));
+                }
+                record = back;
+            }
+            Err(other) => return Err(other),
+        }
+    }
+}
+
+/// Waits until every queued output is acknowledged, serving delivery reports, at most
+/// `timeout`; true when nothing is left. rust-rdkafka's `flush` polls in steps of 100 ms that
+/// always run to their end, so a flush there takes at least 100 ms whenever anything is in
+/// flight (measured: every transaction commit took 100.7-103 ms); this polls in 1 ms steps.
+pub fn flush<C: ProducerContext>(producer: &BaseProducer<C>, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        producer.poll(Duration::ZERO);
+        if producer.in_flight_count() == 0 {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        producer.poll(Duration::from_millis(1));
+    }
+}
+
