@@ -157,7 +157,9 @@ pub struct ConsumeArgs {
     /// How long librdkafka retries one output before the consumer retries it itself.
     #[arg(long, default_value_t = 30_000)]
     pub delivery_timeout_ms: u64,
-    /// On shutdown, how long to wait for in-flight outputs before committing what is done.
+    /// On shutdown, how long to wait for in-flight outputs before committing what is done
+    /// (exactly once: before committing the open transaction, which is aborted if any of its
+    /// outputs is still undelivered then).
     #[arg(long, default_value_t = 30)]
     pub drain_timeout_secs: u64,
     /// librdkafka statistics interval (consumer lag metrics); 0 turns them off.

@@ -46,14 +46,14 @@ pub enum DatasetError {
 
 /// Labelled rows: features in `FEATURE_NAMES` order, `true` for fraud.
 #[derive(Debug, Clone)]
-pub struct Transactions {
+pub struct Labelled {
     pub features: Array2<f64>,
     pub labels: Vec<bool>,
     /// sha256 of the file's bytes as stored (compressed bytes for a `.gz`).
     pub sha256: String,
 }
 
-impl Transactions {
+impl Labelled {
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -67,8 +67,8 @@ impl Transactions {
     }
 
     /// The rows at `idx`, in that order.
-    pub fn select(&self, idx: &[usize]) -> Transactions {
-        Transactions {
+    pub fn select(&self, idx: &[usize]) -> Labelled {
+        Labelled {
             features: self.features.select(ndarray::Axis(0), idx),
             labels: idx.iter().map(|&i| self.labels[i]).collect(),
             sha256: self.sha256.clone(),
@@ -78,7 +78,7 @@ impl Transactions {
 
 /// Reads a labelled CSV (gzip is detected from the content, not the name). `progress` shows a
 /// bar on stderr when stderr is a terminal.
-pub fn read_labelled(path: &Path, progress: bool) -> Result<Transactions, DatasetError> {
+pub fn read_labelled(path: &Path, progress: bool) -> Result<Labelled, DatasetError> {
     read(path, progress, true)
 }
 
@@ -102,7 +102,7 @@ const BLOCK: usize = 1 << 20;
 /// hashed; then cut into blocks of whole lines (a gzip file is first decompressed whole, by
 /// libdeflate); then parsed on two workers, by the fast path for plain numeric CSV or else the
 /// csv crate. Fields may be quoted but may not contain line breaks (no numeric field does).
-fn read(path: &Path, progress: bool, labelled: bool) -> Result<Transactions, DatasetError> {
+fn read(path: &Path, progress: bool, labelled: bool) -> Result<Labelled, DatasetError> {
     let open_err = |source| DatasetError::Open { path: path.to_path_buf(), source };
     let mut file = File::open(path).map_err(open_err)?;
     let size = file.metadata().map_err(open_err)?.len();
@@ -209,7 +209,7 @@ fn read(path: &Path, progress: bool, labelled: bool) -> Result<Transactions, Dat
     split_result.map_err(|source| DatasetError::Decode { path: path.to_path_buf(), source })?;
     read_result.map_err(open_err)?;
     let (features, labels) = result?;
-    Ok(Transactions { features, labels, sha256 })
+    Ok(Labelled { features, labels, sha256 })
 }
 
 /// Reads until `buf` is full or the input ends.

@@ -411,14 +411,6 @@ impl FraudModel {
         }
     }
 
-    /// The logistic parameters, for a logistic model.
-    pub fn logistic_params(&self) -> Option<&LogisticParams> {
-        match &self.kind {
-            Kind::Logistic { file, .. } => Some(&file.params),
-            Kind::Trees { .. } => None,
-        }
-    }
-
     /// The trees, for a tree model.
     pub fn tree_params(&self) -> Option<&TreeParams> {
         match &self.kind {

@@ -33,13 +33,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext, PurgeConfig};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::stream::commit::{CommitStrategy, GroupConsumer, Input, Output, Tally};
 use crate::stream::client::{ClientErrors, KafkaConfig, OUTPUT_LINGER_MS};
 use crate::stream::error::ConsumeError;
-use crate::stream::send::send_when_room;
+use crate::stream::send::{flush, send_when_room};
 use crate::stream::instance::Instance;
 use crate::telemetry::{ConsumerMetrics, OutcomeLabel};
 
@@ -226,7 +226,7 @@ impl Transactions {
         }
         let offsets_took = t.elapsed();
         // Outputs first, in 1 ms steps: librdkafka's commit flushes too, in 100 ms ones.
-        if !super::send::flush(&self.producer, self.cfg.op_timeout) {
+        if !flush(&self.producer, self.cfg.op_timeout) {
             return self.abort(consumer, open, "outputs still undelivered after the transaction timeout");
         }
         // The last moment to notice a stall: after it, the commit is the broker's. After the
@@ -330,7 +330,7 @@ impl Transactions {
         // flight leaves a gap in the idempotent producer's sequence numbers, and healing it
         // takes an epoch bump (KIP-360) that Tansu 0.6 does not do (measured: the next
         // transaction failed with OUT_OF_ORDER_SEQUENCE_NUMBER and its abort timed out).
-        super::send::flush(&self.producer, self.cfg.op_timeout);
+        flush(&self.producer, self.cfg.op_timeout);
         if let Err(e) = retry(|| self.producer.abort_transaction(self.cfg.op_timeout)) {
             if is_fatal(&e) {
                 return self.fatal(consumer, open, "aborting the transaction", e);
@@ -562,11 +562,20 @@ impl CommitStrategy for Transactions {
         }
     }
 
-    fn finish(&mut self, consumer: &dyn GroupConsumer, _timeout: Duration) {
-        // The commit waits for every output (librdkafka flushes first), bounded by op_timeout.
-        if self.probation.is_none() {
-            self.commit_open(consumer);
+    fn finish(&mut self, consumer: &dyn GroupConsumer, timeout: Duration) {
+        if self.probation.is_some() {
+            return;
         }
+        let delivered = self.open.as_ref().is_some_and(|o| o.doomed.is_none()) && flush(&self.producer, timeout.min(self.cfg.op_timeout));
+        if delivered {
+            return self.commit_open(consumer);
+        }
+        let Some(open) = self.open.take() else { return };
+        // Outputs still undelivered after the drain timeout: nothing of this transaction may
+        // commit. Purged, its abort does not wait for them; the gap the purge leaves in the
+        // producer's sequence numbers does not matter, as this producer sends nothing more.
+        self.producer.purge(PurgeConfig::default().queue().inflight());
+        self.abort(consumer, open, "outputs still undelivered at the drain timeout (--drain-timeout-secs)");
     }
 
     fn tally(&mut self) -> &mut Tally {

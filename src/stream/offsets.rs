@@ -52,10 +52,6 @@ impl OffsetTracker {
         self.in_flight -= dropped;
         dropped
     }
-
-    pub fn tracks(&self, partition: i32) -> bool {
-        self.partitions.contains_key(&partition)
-    }
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub fn write_report(
     title: String,
     model: &FraudModel,
     probabilities: &[f64],
-    data: &dataset::Transactions,
+    data: &dataset::Labelled,
     evaluation: &Evaluation,
 ) -> Result<PathBuf, EvaluateError> {
     let policy = Policy::new(model, Overrides::default()).map_err(EvaluateError::Bands)?;

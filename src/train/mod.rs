@@ -15,7 +15,7 @@ use std::time::Instant;
 use ndarray::{Array2, Axis, ShapeBuilder};
 
 use gbdt::{BoostError, BoostOptions};
-use crate::dataset::{self, DatasetError, Transactions};
+use crate::dataset::{self, DatasetError, Labelled};
 use logistic::{FitError, FitOptions, Fitted};
 use crate::decision::policy::decline_threshold;
 use crate::metrics::{Confusion, Evaluation, best_f1_threshold};
@@ -116,7 +116,7 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     let t = Instant::now();
 
     // With nothing held out, report on the training rows, as the model file does.
-    let (evaluated, on): (Transactions, &str) = if test_idx.is_empty() {
+    let (evaluated, on): (Labelled, &str) = if test_idx.is_empty() {
         (data, "train")
     } else {
         (data.select(&test_idx), "test")

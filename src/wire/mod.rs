@@ -42,6 +42,7 @@ pub enum ErrorCode {
     TooLarge,
     InvalidUtf8,
     InvalidJson,
+    InvalidCsv,
     UnknownLayout,
     MissingColumn,
     NotNumeric,
@@ -51,10 +52,11 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::TooLarge,
         ErrorCode::InvalidUtf8,
         ErrorCode::InvalidJson,
+        ErrorCode::InvalidCsv,
         ErrorCode::UnknownLayout,
         ErrorCode::MissingColumn,
         ErrorCode::NotNumeric,
@@ -68,6 +70,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too_large",
             ErrorCode::InvalidUtf8 => "invalid_utf8",
             ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidCsv => "invalid_csv",
             ErrorCode::UnknownLayout => "unknown_layout",
             ErrorCode::MissingColumn => "missing_column",
             ErrorCode::NotNumeric => "not_numeric",

@@ -47,14 +47,11 @@ impl RowParser {
             return Err(WireError::new(ErrorCode::TooLarge, format!("{} bytes, the limit is {}", bytes.len(), self.max_bytes)));
         }
         let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
-        let headers = reader
-            .headers()
-            .map_err(|e| WireError::new(ErrorCode::InvalidUtf8, format!("CSV header: {e}")))?
-            .clone();
+        let headers = reader.headers().map_err(|e| csv_error(&e, "the header"))?.clone();
         let map = ColumnMap::from_names(headers.iter()).map_err(|m| WireError::new(ErrorCode::MissingColumn, m.to_string()))?;
         self.rows.clear();
         for (i, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| WireError::new(ErrorCode::InvalidUtf8, format!("CSV row {i}: {e}")))?;
+            let record = record.map_err(|e| csv_error(&e, &format!("row {i}")))?;
             if record.len() != map.width() {
                 return Err(width_error(i, record.len(), map.width()));
             }
@@ -74,6 +71,17 @@ impl RowParser {
         }
         Ok(&self.rows)
     }
+}
+
+/// A CSV body the csv crate could not read: bytes that are not UTF-8, or anything else it
+/// refuses. (On bytes in memory it reports little else: it accepts any quoting, and a row of
+/// the wrong length is ours to find.)
+fn csv_error(e: &csv::Error, at: &str) -> WireError {
+    let code = match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => ErrorCode::InvalidUtf8,
+        _ => ErrorCode::InvalidCsv,
+    };
+    WireError::new(code, format!("CSV {at}: {e}"))
 }
 
 /// serde_json rejects `NaN` and `Infinity` as syntax errors; those get their own code.

@@ -118,6 +118,26 @@ fn csv_bodies() {
     assert_eq!(p.parse_csv(body.replace(",8,", ",x,").as_bytes()).unwrap_err().code, ErrorCode::NotNumeric);
     assert_eq!(p.parse_csv(body.replace(",8,", ",inf,").as_bytes()).unwrap_err().code, ErrorCode::NonFinite);
     assert_eq!(p.parse_csv(format!("Time,{}\n", FEATURE_NAMES.join(",")).as_bytes()).unwrap_err().code, ErrorCode::EmptyData);
+    assert_eq!(p.parse_csv(body.replace("0,", "0,,").as_bytes()).unwrap_err().code, ErrorCode::WrongWidth);
+}
+
+/// Regression: every error of a CSV body was coded invalid_utf8; only bytes that are not UTF-8
+/// are.
+#[test]
+fn csv_errors_keep_their_own_codes() {
+    let mut p = RowParser::new(DEFAULT_MAX_BYTES);
+    let header = format!("Time,{}\n", FEATURE_NAMES.join(","));
+    let mut bad_header = header.clone().into_bytes();
+    bad_header[0] = 0xff;
+    assert_eq!(p.parse_csv(&bad_header).unwrap_err().code, ErrorCode::InvalidUtf8);
+    let row: Vec<String> = (0..30).map(|j| j.to_string()).collect();
+    let mut bad_row = format!("{header}{}\n", row.join(",")).into_bytes();
+    let last = bad_row.len() - 2;
+    bad_row[last] = 0xfe;
+    assert_eq!(p.parse_csv(&bad_row).unwrap_err().code, ErrorCode::InvalidUtf8);
+    // A quote left open swallows the rest of the body into one field: a short row.
+    let open_quote = format!("{header}\"{}\n", row.join(","));
+    assert_eq!(p.parse_csv(open_quote.as_bytes()).unwrap_err().code, ErrorCode::WrongWidth);
 }
 
 /// Regression: serde_json's default float parser is not always correctly rounded, so a JSON

@@ -108,6 +108,13 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// Where a chart's key goes: the corner its curve leaves empty.
+#[derive(Clone, Copy)]
+enum Corner {
+    BottomLeft,
+    BottomRight,
+}
+
 /// An SVG chart: the plot area, axes and scales.
 struct Chart {
     svg: String,
@@ -168,19 +175,31 @@ impl Chart {
         let _ = write!(self.svg, "<path d=\"{d}\" stroke=\"{color}\" stroke-width=\"2\" fill=\"none\"/>");
     }
 
-    /// A marked point, its label inside the plot area (to the left near the right edge).
-    fn dot(&mut self, (x, y): (f64, f64), color: &str, label: &str, nth: usize) {
+    /// A marked point on a curve; what it is goes in a [`Chart::key`].
+    fn dot(&mut self, (x, y): (f64, f64), color: &str, nth: usize) {
         let (cx, cy) = (self.px(x), self.py(y));
-        let right_half = cx > (LEFT + W - RIGHT) / 2.0;
-        let (tx, anchor) = if right_half { (cx - 9.0, "end") } else { (cx + 9.0, "start") };
-        // Labels of points that fall together stack downwards.
-        let ty = (cy - 10.0).clamp(TOP + 12.0, H - BOTTOM - 24.0) + 16.0 * nth as f64;
-        let _ = write!(
-            self.svg,
-            "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{}\" fill=\"{color}\"/><text x=\"{tx:.1}\" y=\"{ty:.1}\" fill=\"{color}\" text-anchor=\"{anchor}\">{}</text>",
-            7.0 - 2.0 * nth as f64,
-            escape(label)
-        );
+        // A later dot is smaller, so two at one place both show.
+        let _ = write!(self.svg, "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{}\" fill=\"{color}\"/>", 7.0 - 2.0 * nth as f64);
+    }
+
+    /// Labels for the marked points, one line each, in a corner of the plot area the curve
+    /// leaves empty: however close the points lie, the labels never overlap.
+    fn key(&mut self, entries: &[(&str, String)], corner: Corner) {
+        let n = entries.len() as f64;
+        for (k, (color, text)) in entries.iter().enumerate() {
+            let y = H - BOTTOM - 10.0 - 18.0 * (n - 1.0 - k as f64);
+            let (x, anchor, dx) = match corner {
+                Corner::BottomLeft => (LEFT + 12.0, "start", 10.0),
+                Corner::BottomRight => (W - RIGHT - 12.0, "end", -10.0),
+            };
+            let _ = write!(
+                self.svg,
+                "<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{y:.1}\" fill=\"{color}\" text-anchor=\"{anchor}\">{}</text>",
+                y - 4.0,
+                x + dx,
+                escape(text)
+            );
+        }
     }
 
     fn legend(&mut self, entries: &[(&str, &str)]) {
@@ -245,10 +264,14 @@ fn precision_recall(input: &ReportInput<'_>) -> String {
     let ticks = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
     c.axes("recall", "precision", &ticks, &ticks);
     c.line(&thin(&pr), FRAUD);
+    let mut key = Vec::new();
     for (k, (t, color, name)) in band_points(input).into_iter().enumerate() {
         let (p, r, _, _) = at(input, t);
-        c.dot((r, p), color, &format!("{name}: precision {p:.3}, recall {r:.3}"), k);
+        c.dot((r, p), color, k);
+        key.push((color, format!("{name}: precision {p:.3}, recall {r:.3}")));
     }
+    // The curve runs from high precision at low recall down to the right.
+    c.key(&key, Corner::BottomLeft);
     c.finish()
 }
 
@@ -261,10 +284,14 @@ fn roc(input: &ReportInput<'_>) -> String {
     c.axes("false-positive rate", "true-positive rate", &ticks, &ticks);
     c.line(&[(0.0, 0.0), (1.0, 1.0)], "#bbb");
     c.line(&thin(&roc), LEGIT);
+    let mut key = Vec::new();
     for (k, (t, color, name)) in band_points(input).into_iter().enumerate() {
         let (_, _, fpr, tpr) = at(input, t);
-        c.dot((fpr, tpr), color, &format!("{name}: FPR {fpr:.4}, TPR {tpr:.3}"), k);
+        c.dot((fpr, tpr), color, k);
+        key.push((color, format!("{name}: FPR {fpr:.4}, TPR {tpr:.3}")));
     }
+    // The curve climbs the left edge and runs along the top.
+    c.key(&key, Corner::BottomRight);
     c.finish()
 }
 
@@ -383,4 +410,48 @@ fn importance(input: &ReportInput<'_>) -> String {
     }
     let _ = write!(c.svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">mean |contribution to the log-odds| over {} rows (top 15 features)</text>", W / 2.0, H - 12.0, chosen.len());
     c.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The y of every label drawn in `color`.
+    fn label_ys(svg: &str, color: &str) -> Vec<f64> {
+        svg.split("<text ")
+            .skip(1)
+            .filter_map(|t| t.split('>').next())
+            .filter(|t| t.contains(&format!("fill=\"{color}\"")))
+            .filter_map(|t| t.split("y=\"").nth(1)?.split('"').next()?.parse().ok())
+            .collect()
+    }
+
+    /// Regression: the review and decline labels were placed beside their points, and two points
+    /// close together (a gbdt model's, seen in a screenshot) had their labels drawn over each
+    /// other.
+    #[test]
+    fn band_labels_never_overlap_however_close_the_points() {
+        let model = crate::model::tests::example_model();
+        // Two bands a hair apart: their points on each curve nearly coincide.
+        let probabilities: Vec<f64> = (0..200).map(|i| f64::from(i) / 200.0).collect();
+        let labels: Vec<bool> = (0..200).map(|i| i % 3 == 0 || i > 150).collect();
+        let evaluation = Evaluation::new(&probabilities, &labels, 0.5);
+        let rows = ndarray::Array2::zeros((200, crate::schema::N_FEATURES));
+        for decline in [0.9, 0.901, 0.95] {
+            let input = ReportInput {
+                title: "t".into(),
+                model: &model,
+                policy: Policy { review: 0.9, decline: Some(decline) },
+                probabilities: &probabilities,
+                labels: &labels,
+                rows: &rows,
+                evaluation: &evaluation,
+            };
+            for svg in [precision_recall(&input), roc(&input)] {
+                let (review, decline) = (label_ys(&svg, REVIEW), label_ys(&svg, DECLINE));
+                assert_eq!((review.len(), decline.len()), (1, 1), "{svg}");
+                assert!((review[0] - decline[0]).abs() >= 14.0, "labels at y {review:?} and {decline:?} overlap (12 px text)");
+            }
+        }
+    }
 }
