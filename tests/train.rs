@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use fraud::dataset::read_labelled;
-use fraud::fit::{FitOptions, fit};
+use fraud::train::logistic::{FitOptions, fit};
 use fraud::train::{fit_scaler, standardise};
 
 /// scikit-learn 1.9.1, `LogisticRegression(C=1.0, tol=1e-10, max_iter=10000)` on

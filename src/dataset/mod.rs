@@ -22,11 +22,11 @@ mod gunzip;
 /// Why a labelled CSV could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {path}")]
     Open { path: PathBuf, source: io::Error },
-    #[error("{path}: cannot read line {line}: {source}")]
+    #[error("{path}: cannot read line {line}")]
     Read { path: PathBuf, line: u64, source: csv::Error },
-    #[error("{path}: cannot decompress: {source}")]
+    #[error("{path}: cannot decompress")]
     Decode { path: PathBuf, source: io::Error },
     #[error("{path}: the file is empty (no header row)")]
     Empty { path: PathBuf },

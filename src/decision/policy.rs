@@ -29,9 +29,9 @@ pub struct Overrides {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read { path: std::path::PathBuf, source: std::io::Error },
-    #[error("{path} is not a policy ({{\"review_threshold\": p, \"decline_threshold\": p}}): {source}")]
+    #[error("{path} is not a policy ({{\"review_threshold\": p, \"decline_threshold\": p}})")]
     Parse { path: std::path::PathBuf, source: serde_json::Error },
     #[error("{0}")]
     Invalid(String),

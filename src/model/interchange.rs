@@ -27,12 +27,12 @@ pub struct ExportConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InterchangeError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write { path: PathBuf, source: std::io::Error },
     /// The file is not a model fraud can score: the user must bring another (exit 2).
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Import { path: PathBuf, source: ImportError },
     #[error("{path}: {what}")]
     Invalid { path: PathBuf, what: String },

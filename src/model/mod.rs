@@ -34,9 +34,9 @@ pub const MODEL_FILE: &str = "model.json";
 pub enum ModelError {
     #[error("model directory {0} does not exist (train one with `fraud train`)")]
     MissingDir(PathBuf),
-    #[error("cannot read model file {path}: {source}")]
+    #[error("cannot read model file {path}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("model file {path} is not a valid model: {source}")]
+    #[error("model file {path} is not a valid model")]
     Parse { path: PathBuf, source: serde_json::Error },
     #[error("model file {path} is a {found:?} file, expected one of {:?}", Family::FORMATS)]
     Format { path: PathBuf, found: String },
@@ -44,7 +44,7 @@ pub enum ModelError {
     Version { path: PathBuf, format: String, found: u32, expected: u32 },
     #[error("model file {path}: {what}")]
     Invalid { path: PathBuf, what: String },
-    #[error("cannot write model to {path}: {source}")]
+    #[error("cannot write model to {path}")]
     Write { path: PathBuf, source: std::io::Error },
 }
 

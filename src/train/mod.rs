@@ -54,9 +54,9 @@ pub enum Trainer {
 pub enum TrainError {
     #[error(transparent)]
     Dataset(#[from] DatasetError),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Fit { path: PathBuf, source: FitError },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Boost { path: PathBuf, source: BoostError },
     /// The data cannot train a model: the user must bring other data (exit 2).
     #[error("{path}: {what}")]
