@@ -4,9 +4,8 @@
 //! librdkafka's broker threads allocate fetch buffers and messages that the scoring thread frees.
 //! glibc gives the top of a heap back to the system only above a trim threshold, and raises that
 //! threshold to the size of any large block freed (librdkafka's fetch buffers are large), so
-//! every lag burst raised the floor. Measured in the soak test (1,000,000 messages at 20,000/s,
-//! resident memory after 5 s and at the end): 13 → 27 MiB by default; 16 → 25 MiB with two
-//! arenas; 13 → 16 MiB with the trim threshold fixed at 64 KiB, with or without two arenas.
+//! every lag burst raised the floor. A fixed threshold of 64 KiB keeps the resident memory flat
+//! over the soak test; two arenas alone did not (docs/design.md).
 
 /// Sets the allocator up; call it first in `main`, before any thread starts. A user's own
 /// `MALLOC_TRIM_THRESHOLD_` or `GLIBC_TUNABLES` wins: then nothing is changed.

@@ -10,7 +10,7 @@
 //! - The recursion ([`shap`]) follows every branch of a tree (the branch the row does not take
 //!   weighs in by its share of the training rows, the node's cover), carrying the "unique path"
 //!   of features met so far; a feature met twice is unwound and extended again. O(leaves ×
-//!   depth²) per tree and row, with divisions: 170 µs a row for the 160-tree default model.
+//!   depth²) per tree and row, with divisions: too slow for a stream (docs/design.md).
 //! - Tables, as Fast TreeSHAP v2 (Yang 2021) does: a leaf's contribution to feature k depends on
 //!   the row only through which of the leaf's path conditions it meets. With the m distinct
 //!   features on a leaf's path, their cover ratios z and the set A of features whose conditions

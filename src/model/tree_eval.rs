@@ -21,8 +21,8 @@
 use super::trees::TreeParams;
 use crate::schema::{FeatureRow, N_FEATURES};
 
-/// Trees walked together (measured on a 160-tree model with an earlier layout: 8 lanes 862 ns
-/// a row, 16 lanes 717, 32 lanes 763; with this one, 12 to 24 lanes within 3 %).
+/// Trees walked together: enough independent chains of loads to keep the CPU busy, few enough
+/// to stay in registers (chosen by measurement, docs/design.md).
 const LANES: usize = 16;
 
 /// A node of the walk. Its two children sit side by side at `first` (taken when the value is
@@ -62,7 +62,7 @@ pub struct Compiled {
 
 /// A double as an integer that orders as the double does (for non-NaN values): comparisons
 /// run on the integer units, which sustain more of them per cycle than the floating-point
-/// ones (measured on a 160-tree model: 467 -> 418 ns a row). Both zeros map to the key of +0, as
+/// ones (docs/design.md). Both zeros map to the key of +0, as
 /// IEEE comparison treats them alike.
 #[inline(always)]
 fn key(v: f64) -> u64 {

@@ -8,8 +8,8 @@ use rdkafka::{ClientConfig, ClientContext};
 /// `fraud produce` loads data in bulk: librdkafka's default batching wait.
 pub const BULK_LINGER_MS: u32 = 5;
 /// The consumer's score records are on the latency path: each waits at most 1 ms for a batch.
-/// At full speed batches fill anyway (a 300,000-message backlog drained as fast with 1 as with
-/// 5 on Tansu); at 5,000 messages/s it took the output leg's p50 from 7.0 to 3.5–5.0 ms.
+/// At full speed batches fill anyway; at a moderate rate the shorter wait halves the output
+/// leg's median latency (docs/design.md).
 pub const OUTPUT_LINGER_MS: u32 = 1;
 /// Group membership for a scorer, not a batch job: a session of 6 s (the smallest an Apache
 /// Kafka broker allows by default, `group.min.session.timeout.ms`, and close to Kafka's 10 s
@@ -96,13 +96,11 @@ impl KafkaConfig {
             .set("heartbeat.interval.ms", HEARTBEAT_INTERVAL_MS.to_string())
             // A scorer is latency-bound: librdkafka's 500 ms default lets a broker that holds
             // fetches to the maximum wait (Tansu does) add up to half a second per message.
-            // Measured on Tansu at 5,000 msg/s: p50/p99 138/275 ms at 500, 16/35 ms at 5.
             .set("fetch.wait.max.ms", "10")
-            // Memory: librdkafka prefetches up to 64 MB by default, and a consumer draining a
-            // backlog held 115-132 MiB. 8 MB of prefetch (about 11,000 messages, tens of ms at
-            // full speed) is enough once a full queue postpones the next fetch by 10 ms rather
-            // than librdkafka's 1 s: measured on a 300,000-message backlog, 40-42 MiB peak at
-            // 140,000-160,000 messages/s, against 116,000/s with the defaults.
+            // Memory: librdkafka prefetches up to 64 MB by default, which a consumer draining a
+            // backlog holds. 8 MB of prefetch (tens of ms of messages at full speed) is enough
+            // once a full queue postpones the next fetch by 10 ms rather than librdkafka's 1 s:
+            // a third of the memory at full speed (docs/design.md).
             .set("queued.max.messages.kbytes", "8192")
             .set("fetch.queue.backoff.ms", "10")
             .set("statistics.interval.ms", stats_interval_ms.to_string());

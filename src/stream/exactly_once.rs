@@ -295,8 +295,8 @@ impl Transactions {
     fn failed(&mut self, consumer: &dyn GroupConsumer, open: Open, what: &str, error: KafkaError) {
         if is_unsupported(&error) {
             // Nothing to retry: an abort needs the same request the broker lacks. Redoing the
-            // work would spin forever (measured on Tansu 0.6.0 from crates.io, which has no
-            // EndTxn: a million aborted outputs in two minutes), so stop and say why.
+            // work would spin forever (as it did on Tansu 0.6.0 from crates.io, which has no
+            // EndTxn), so stop and say why.
             drop(open);
             self.failure = Some(ConsumeError::TransactionsUnsupported { what: what.to_string(), source: error });
             return;
@@ -328,7 +328,7 @@ impl Transactions {
         // API that is our poll: serve them here first, or the abort waits out its timeout.
         // The outputs are delivered into the transaction, not purged: purging messages in
         // flight leaves a gap in the idempotent producer's sequence numbers, and healing it
-        // takes an epoch bump (KIP-360) that Tansu 0.6 does not do (measured: the next
+        // takes an epoch bump (KIP-360) that Tansu 0.6 does not do (there the next
         // transaction failed with OUT_OF_ORDER_SEQUENCE_NUMBER and its abort timed out).
         flush(&self.producer, self.cfg.op_timeout);
         if let Err(e) = retry(|| self.producer.abort_transaction(self.cfg.op_timeout)) {

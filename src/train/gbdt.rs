@@ -7,8 +7,8 @@
 //! 1. K models, each fitted on K-1 folds with the maximum number of trees; each scores its
 //!    held-out fold at every checkpoint (every [`CHECKPOINT`] trees).
 //! 2. Early stopping on those validation slices: the checkpoint with the best out-of-fold
-//!    average precision (the metric the model is judged by; log-loss stops far too early on
-//!    0.17 % positives: measured, 140-160 trees and a lower test AUPRC).
+//!    average precision (the metric the model is judged by; on a few tenths of a per cent of
+//!    positives, log-loss stops too early and costs test AUPRC).
 //! 3. The threshold: best F1 on the out-of-fold predictions at that checkpoint.
 //! 4. The model: fitted on the whole training part with that many trees. Each node's cover
 //!    (the training rows that reach it, for TreeSHAP) is counted by routing those rows.
@@ -35,12 +35,9 @@ use crate::schema::{FeatureRow, N_FEATURES};
 /// Trees between two early-stopping checkpoints.
 pub const CHECKPOINT: usize = 10;
 
-/// The trainer's settings. The defaults were chosen on this data set: on five stratified
-/// 70/30 splits (seeds 11-15, kept apart from the benchmark's seeds 1-5) they gave a test AUPRC
-/// of 0.850 against XGBoost's 0.846 (300 trees, depth 6, learning rate 0.05), fitting in about
-/// two thirds of forust's time with XGBoost's settings; depth 6, column sampling 0.7 and no
-/// sampling scored the same within 0.001. `min_hessian` 1 and `l2` 1: with the libraries'
-/// default minimum hessian (1e-3) and 0.17 % positives, leaves with tiny hessians take huge
+/// The trainer's settings. The defaults were chosen on the ULB data set, on splits kept apart
+/// from the benchmark's (docs/design.md). `min_hessian` 1 and `l2` 1: with the libraries'
+/// default minimum hessian (1e-3) and so few positives, leaves with tiny hessians take huge
 /// values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoostOptions {
@@ -110,7 +107,7 @@ pub fn fit(x: &Array2<f64>, rows: &[usize], labels: &[bool], opts: &BoostOptions
     // raw[c][i]: training row i's out-of-fold raw score with the first checkpoints[c] trees.
     let mut raw = vec![vec![0.0; rows.len()]; checkpoints.len()];
     // Folds run side by side, one thread each, as many at once as there are threads: forust
-    // gains little from a second thread (a fold took 2.65 s on one, 1.95 s on two).
+    // gains little from a second thread on one fold.
     let fold_ids: Vec<usize> = (0..opts.folds).collect();
     for batch in fold_ids.chunks(opts.threads.max(1)) {
         let threads = (opts.threads / batch.len()).max(1);

@@ -14,12 +14,10 @@
 //! - the solver runs on an f32 copy of the features, then the result is checked in f64 and, if
 //!   that check fails, polished in f64 from there. linfa's L-BFGS passes over the whole matrix
 //!   about five times per iteration (the cost and the gradient each recompute Xw, and the
-//!   gradient at the accepted point is computed again), so the fit is bound by memory traffic:
-//!   199,364 training rows are 46 MB in f64, more than this machine's 32 MiB L3, and 23 MB in
-//!   f32. At scikit-learn's tolerance the f32 solution passes the f64 check as it is (the fit
-//!   phase on the full data went from 0.61 to 0.39 s, medians of 5 alternating runs, with
-//!   identical test metrics); a tighter tolerance than f32 can carry is reached by the f64
-//!   polish.
+//!   gradient at the accepted point is computed again), so the fit is bound by memory traffic,
+//!   and half the bytes fit in a cache the f64 matrix overflows. At scikit-learn's tolerance
+//!   the f32 solution passes the f64 check as it is (same test metrics, a faster fit:
+//!   docs/design.md); a tighter tolerance than f32 can carry is reached by the f64 polish.
 //!
 //! linfa labels the *larger* class +1, so its weights are for the non-fraud class when frauds
 //! are rare; they are turned to the fraud class here, once.
@@ -76,7 +74,7 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], opts: &FitOptions) -> Result<Fitted, 
     let mut start = Fitted { weights: vec![0.0; x.ncols()], intercept: prior, gradient_max: 0.0 };
 
     // Warm start from a strided subsample when there are enough rows for it to be informative.
-    // (A second, finer stage was measured: the full fit took as long from its better start.)
+    // (A second, finer stage does not pay: the full fit takes as long from its better start.)
     const STRIDE: usize = 8;
     if n >= 16 * 1024 {
         let idx: Vec<usize> = (0..n).step_by(STRIDE).collect();
