@@ -16,8 +16,11 @@ use sha2::{Digest, Sha256};
 
 use crate::schema::{ColumnMap, FEATURE_NAMES, LABEL_NAME, N_FEATURES};
 
-mod numeric;
 mod gunzip;
+mod layout;
+mod numeric;
+
+use layout::{Layout, Parsed};
 
 /// Why a labelled CSV could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -270,21 +273,6 @@ struct Block {
     /// 1-based line number of its first line.
     first_line: u64,
     bytes: Vec<u8>,
-}
-
-/// What the parser needs to know about the columns.
-struct Layout {
-    map: ColumnMap,
-    label_col: Option<usize>,
-    width: usize,
-}
-
-/// Parsed rows of one block.
-#[derive(Default)]
-struct Parsed {
-    values: Vec<f64>,
-    labels: Vec<bool>,
-    rows: usize,
 }
 
 /// Parses the header here, then the blocks on two workers; the rows come back in file order,

@@ -7,7 +7,7 @@
 //! cell) it returns `None` and the csv path parses the block again, so every error keeps its
 //! line, column and message.
 
-use super::{Layout, Parsed};
+use super::layout::{Layout, Parsed};
 use crate::decimal::json_number;
 use crate::schema::N_FEATURES;
 
