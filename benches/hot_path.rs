@@ -10,9 +10,9 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fraud::decision::{Explainer, Judgments, Overrides, Policy, ReasonsFor};
-use fraud::wire::{DEFAULT_MAX_BYTES, RowParser, ScoreRecord, Source, split_json};
 use fraud::model::{Bands, FraudModel, LogisticParams};
 use fraud::schema::FeatureRow;
+use fraud::wire::{DEFAULT_MAX_BYTES, RowParser, ScoreRecord, Source, split_json};
 
 fn provenance(rows: usize, frauds: usize) -> fraud::model::Provenance {
     fraud::model::Provenance {
@@ -37,13 +37,16 @@ fn models_and_rows() -> (FraudModel, FraudModel, Vec<FeatureRow>) {
     let x = fraud::train::standardise(&data.features, &scaler);
     let fitted = fraud::train::logistic::fit(x.view(), &data.labels, &Default::default()).expect("fit");
     let params = LogisticParams { scaler, weights: fitted.weights, intercept: fitted.intercept };
-    let logistic = FraudModel::logistic(params, Bands::review_only(0.5), provenance(data.len(), data.frauds())).expect("model");
+    let logistic =
+        FraudModel::logistic(params, Bands::review_only(0.5), provenance(data.len(), data.frauds())).expect("model");
     let trees = match std::env::var_os("FRAUD_BENCH_GBDT_MODEL") {
         Some(dir) => FraudModel::load(Path::new(&dir)).expect("FRAUD_BENCH_GBDT_MODEL: a model directory"),
         None => {
             let all: Vec<usize> = (0..data.len()).collect();
-            let boosted = fraud::train::gbdt::fit(&data.features, &all, &data.labels, &Default::default(), 42).expect("gbdt");
-            FraudModel::trees(boosted.params, Bands::review_only(0.5), provenance(data.len(), data.frauds())).expect("model")
+            let boosted =
+                fraud::train::gbdt::fit(&data.features, &all, &data.labels, &Default::default(), 42).expect("gbdt");
+            FraudModel::trees(boosted.params, Bands::review_only(0.5), provenance(data.len(), data.frauds()))
+                .expect("model")
         }
     };
     // A stream as real traffic brings it: 998 legitimate rows and 2 frauds (0.2 %; the sample is
@@ -152,7 +155,13 @@ fn bench_model(c: &mut Criterion, family: &str, model: &FraudModel, rows: &[Feat
 fn fraud_rows() -> Vec<FeatureRow> {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample.csv");
     let data = fraud::dataset::read_labelled(&sample, false).expect("data/sample.csv");
-    data.features.rows().into_iter().zip(&data.labels).filter(|(_, l)| **l).map(|(r, _)| std::array::from_fn(|j| r[j])).collect()
+    data.features
+        .rows()
+        .into_iter()
+        .zip(&data.labels)
+        .filter(|(_, l)| **l)
+        .map(|(r, _)| std::array::from_fn(|j| r[j]))
+        .collect()
 }
 
 fn hot_path(c: &mut Criterion) {

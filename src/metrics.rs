@@ -122,7 +122,11 @@ impl Curve {
         let mut points: Vec<(f64, u64, u64)> = Vec::new();
         let (mut fp, mut tp) = (0, 0);
         for (k, &i) in order.iter().enumerate() {
-            if labels[i] { tp += 1 } else { fp += 1 }
+            if labels[i] {
+                tp += 1
+            } else {
+                fp += 1
+            }
             let last_of_tie = order.get(k + 1).is_none_or(|&next| scores[next] != scores[i]);
             if last_of_tie {
                 points.push((scores[i], fp, tp));

@@ -33,7 +33,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             if json {
                 let dir = &cfg.model_dir;
                 let family = model.family().as_str();
-                println!("{}", serde_json::json!({"model_version": model.version(), "family": family, "trees": trees, "model_dir": dir}));
+                println!(
+                    "{}",
+                    serde_json::json!({"model_version": model.version(), "family": family, "trees": trees, "model_dir": dir})
+                );
             } else {
                 println!("imported {trees} trees as model {} into {}", model.version(), cfg.model_dir.display());
             }
@@ -47,7 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Task::Explain(cfg) => {
             let dir = ModelDir::load(&cfg.model_dir, cfg.overrides)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            crate::train::explain::explain(&cfg, &dir, &mut out).with_context(|| format!("explaining {}", cfg.csv.display()))?;
+            crate::train::explain::explain(&cfg, &dir, &mut out)
+                .with_context(|| format!("explaining {}", cfg.csv.display()))?;
             Ok(())
         }
         Task::Produce(cfg) => {
@@ -80,7 +84,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::serve::run(&cfg, dir).with_context(|| format!("serving on {}", cfg.addr))
         }
         Task::Read(cfg) => {
-            crate::stream::read::read(&cfg).with_context(|| format!("reading {} at {}", cfg.topic, cfg.kafka.brokers))?;
+            crate::stream::read::read(&cfg)
+                .with_context(|| format!("reading {} at {}", cfg.topic, cfg.kafka.brokers))?;
             Ok(())
         }
     }
@@ -112,7 +117,11 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || matches!(e.downcast_ref::<crate::train::TrainError>(), Some(crate::train::TrainError::Unusable { .. }))
             || matches!(
                 e.downcast_ref::<InterchangeError>(),
-                Some(InterchangeError::Import { .. } | InterchangeError::Invalid { .. } | InterchangeError::NotTrees { .. })
+                Some(
+                    InterchangeError::Import { .. }
+                        | InterchangeError::Invalid { .. }
+                        | InterchangeError::NotTrees { .. }
+                )
             )
     });
     if config { EXIT_CONFIG } else { EXIT_FAILURE }

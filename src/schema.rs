@@ -9,9 +9,8 @@ pub const N_FEATURES: usize = 29;
 /// Feature columns, in the order the model's weights use. `Time` is deliberately absent: it is
 /// seconds since the start of the data set, not a property of a transaction.
 pub const FEATURE_NAMES: [&str; N_FEATURES] = [
-    "V1", "V2", "V3", "V4", "V5", "V6", "V7", "V8", "V9", "V10", "V11", "V12", "V13", "V14",
-    "V15", "V16", "V17", "V18", "V19", "V20", "V21", "V22", "V23", "V24", "V25", "V26", "V27",
-    "V28", "Amount",
+    "V1", "V2", "V3", "V4", "V5", "V6", "V7", "V8", "V9", "V10", "V11", "V12", "V13", "V14", "V15", "V16", "V17",
+    "V18", "V19", "V20", "V21", "V22", "V23", "V24", "V25", "V26", "V27", "V28", "Amount",
 ];
 
 /// The label column of the labelled CSV files.
@@ -31,7 +30,8 @@ pub fn feature_index(name: &str) -> Option<usize> {
     match name.as_bytes() {
         b"Amount" => Some(N_FEATURES - 1),
         [b'V', digits @ ..] if !digits.is_empty() && digits.len() <= 2 && digits[0] != b'0' => {
-            let n = digits.iter().try_fold(0usize, |n, d| d.is_ascii_digit().then(|| n * 10 + usize::from(d - b'0')))?;
+            let n =
+                digits.iter().try_fold(0usize, |n, d| d.is_ascii_digit().then(|| n * 10 + usize::from(d - b'0')))?;
             (1..=28).contains(&n).then(|| n - 1)
         }
         _ => None,
@@ -70,23 +70,15 @@ impl ColumnMap {
         let mut width = 0;
         for (col, name) in names.into_iter().enumerate() {
             width = col + 1;
-            if let Some(j) = feature_index(name.trim()) {
-                if source[j] == usize::MAX {
-                    source[j] = col;
-                }
+            if let Some(j) = feature_index(name.trim())
+                && source[j] == usize::MAX
+            {
+                source[j] = col;
             }
         }
-        let missing: Vec<&'static str> = FEATURE_NAMES
-            .iter()
-            .zip(source.iter())
-            .filter(|(_, s)| **s == usize::MAX)
-            .map(|(name, _)| *name)
-            .collect();
-        if missing.is_empty() {
-            Ok(Self { source, width })
-        } else {
-            Err(MissingColumns(missing))
-        }
+        let missing: Vec<&'static str> =
+            FEATURE_NAMES.iter().zip(source.iter()).filter(|(_, s)| **s == usize::MAX).map(|(name, _)| *name).collect();
+        if missing.is_empty() { Ok(Self { source, width }) } else { Err(MissingColumns(missing)) }
     }
 
     /// The identity map: the input columns are exactly the features, in order.

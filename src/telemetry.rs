@@ -127,25 +127,37 @@ impl ConsumerMetrics {
         let r = registry.sub_registry_with_prefix("fraud_consumer");
         r.register("messages", "Input messages handled (output delivered)", m.messages.clone());
         r.register("rows_scored", "Transactions scored", m.rows_scored.clone());
-        r.register("dead_letters", "Input messages sent to the dead-letter topic, by error code", m.dead_letters.clone());
+        r.register(
+            "dead_letters",
+            "Input messages sent to the dead-letter topic, by error code",
+            m.dead_letters.clone(),
+        );
         r.register("delivery_errors", "Output deliveries that failed and were retried", m.delivery_errors.clone());
         r.register("rebalances", "Partition revocations handled", m.rebalances.clone());
         r.register("commit_errors", "Offset commits that failed", m.commits_failed.clone());
-        r.register(
-            "latency_seconds",
-            "From the input message's timestamp to its output's delivery",
-            m.latency.clone(),
-        );
+        r.register("latency_seconds", "From the input message's timestamp to its output's delivery", m.latency.clone());
         r.register("lag_messages", "Consumer lag per partition, from librdkafka statistics", m.lag.clone());
         r.register("model_reloads", "New models swapped in", m.model_reloads.clone());
-        r.register("model_reload_errors", "Model reloads that failed (the running model was kept)", m.model_reload_errors.clone());
-        r.register("transactions", "Transactions (exactly once), by outcome: committed or aborted", m.transactions.clone());
+        r.register(
+            "model_reload_errors",
+            "Model reloads that failed (the running model was kept)",
+            m.model_reload_errors.clone(),
+        );
+        r.register(
+            "transactions",
+            "Transactions (exactly once), by outcome: committed or aborted",
+            m.transactions.clone(),
+        );
         r.register(
             "transaction_duration_seconds",
             "From a transaction's first input to its commit (exactly once)",
             m.transaction_seconds.clone(),
         );
-        r.register("stalls", "Loop stalls longer than the group membership is guaranteed (exactly once)", m.stalls.clone());
+        r.register(
+            "stalls",
+            "Loop stalls longer than the group membership is guaranteed (exactly once)",
+            m.stalls.clone(),
+        );
         r.register(
             "late_commits",
             "Transactions committed by a loop that stalled after its last check before the commit (exactly once; \

@@ -23,7 +23,8 @@ fn args(topic: &str, group: &str, model_dir: &std::path::Path, extra: &[&str]) -
 
 /// Every input has a score record (at least once), by key.
 fn assert_all_scored(topic: &str) {
-    let scored: std::collections::HashSet<_> = read_topic(&format!("{topic}-scores")).into_iter().map(|r| r.key).collect();
+    let scored: std::collections::HashSet<_> =
+        read_topic(&format!("{topic}-scores")).into_iter().map(|r| r.key).collect();
     let missing = read_topic(topic).into_iter().filter(|r| !scored.contains(&r.key)).count();
     assert_eq!(missing, 0, "inputs of {topic} without a score record");
 }
@@ -73,7 +74,10 @@ fn right_after_a_kill_9_it_waits_for_the_dead_members_partitions() {
         let (code, log, secs) = run_to_end(dir.path(), "e", args(&topic, &group, &model_dir, &extra));
         eprintln!("{guarantee}: -e right after a kill -9 exited {code:?} after {secs:.1} s");
         assert_eq!(code, Some(0), "{guarantee}: {log}");
-        assert!(log.contains("waiting for the group"), "{guarantee}: the dead member's partitions were never waited for: {log}");
+        assert!(
+            log.contains("waiting for the group"),
+            "{guarantee}: the dead member's partitions were never waited for: {log}"
+        );
         assert_group_at_end(&topic, &group);
         assert_all_scored(&topic);
     }
@@ -140,7 +144,11 @@ fn after_an_orderly_stop_of_two_members_it_processes_the_rest() {
         for (m, name) in members.iter_mut().zip(["a", "b"]) {
             signal(m, "-TERM");
             let status = m.wait().unwrap();
-            assert!(status.success(), "{guarantee}: {name} exited {status}: {}", read(dir.path(), &format!("{name}.err")));
+            assert!(
+                status.success(),
+                "{guarantee}: {name} exited {status}: {}",
+                read(dir.path(), &format!("{name}.err"))
+            );
         }
         producer.join().unwrap();
         let left = left_behind(&topic, &group);
@@ -156,7 +164,10 @@ fn after_an_orderly_stop_of_two_members_it_processes_the_rest() {
         }
         // Not done: then it must say exactly what is left, and the cause must be the broker's.
         assert_eq!(code, Some(1), "{guarantee}: {log}");
-        assert!(log.contains(&format!("partitions {} are not processed", left.join(", "))), "{guarantee}: {left:?} not named in: {log}");
+        assert!(
+            log.contains(&format!("partitions {} are not processed", left.join(", "))),
+            "{guarantee}: {left:?} not named in: {log}"
+        );
         assert!(
             !a_new_member_is_assigned(&topic, &group, Duration::from_secs(20)),
             "{guarantee}: -e gave up, yet the broker assigns this group's partitions to a new member: {log}"
@@ -181,7 +192,7 @@ fn it_gives_up_after_the_exit_timeout_naming_the_partitions_left() {
         // A member with a long session, frozen while it holds both partitions.
         let mut extra = flags.to_vec();
         extra.extend(["--metrics-addr", &addr, "-X", "session.timeout.ms=60000", "-X", "max.poll.interval.ms=60000"]);
-        let a = spawn_consumer(dir.path(), "a", args(&topic, &group, &model_dir, &extra));
+        let mut a = spawn_consumer(dir.path(), "a", args(&topic, &group, &model_dir, &extra));
         wait_for_work(&addr, dir.path(), "a");
         signal(&a, "-STOP");
         producer.join().unwrap();
@@ -189,10 +200,14 @@ fn it_gives_up_after_the_exit_timeout_naming_the_partitions_left() {
         let mut extra = flags.to_vec();
         extra.extend(["-e", "--exit-timeout-secs", "5"]);
         let (code, log, secs) = run_to_end(dir.path(), "e", args(&topic, &group, &model_dir, &extra));
-        signal(&a, "-KILL");
+        a.kill().unwrap();
+        a.wait().unwrap();
         eprintln!("{guarantee}: -e while a frozen member holds the partitions exited {code:?} after {secs:.1} s");
         assert_eq!(code, Some(1), "{guarantee}: {log}");
         assert!(!left.is_empty(), "{guarantee}: the frozen member had processed everything");
-        assert!(log.contains(&format!("partitions {} are not processed", left.join(", "))), "{guarantee}: {left:?} not named in: {log}");
+        assert!(
+            log.contains(&format!("partitions {} are not processed", left.join(", "))),
+            "{guarantee}: {left:?} not named in: {log}"
+        );
     }
 }

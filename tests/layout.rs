@@ -103,7 +103,12 @@ fn paths(code: &str) -> Vec<Vec<String>> {
 }
 
 /// The module a path names, if it is one of ours: the longest prefix that is a module.
-fn resolve(path: &[String], from: &ModPath, children: &BTreeSet<String>, modules: &BTreeSet<ModPath>) -> Option<ModPath> {
+fn resolve(
+    path: &[String],
+    from: &ModPath,
+    children: &BTreeSet<String>,
+    modules: &BTreeSet<ModPath>,
+) -> Option<ModPath> {
     let (mut base, rest): (ModPath, &[String]) = match path.first().map(String::as_str) {
         Some("crate") => (Vec::new(), &path[1..]),
         Some("self") => (from.clone(), &path[1..]),
@@ -152,15 +157,15 @@ fn imports() -> BTreeMap<ModPath, BTreeSet<ModPath>> {
             .lines()
             .filter(|l| {
                 let l = l.trim_start();
-                !(l.starts_with("pub use ") || l.starts_with("pub(crate) use ") || l.starts_with("mod ") || l.starts_with("pub mod "))
+                !(l.starts_with("pub use ")
+                    || l.starts_with("pub(crate) use ")
+                    || l.starts_with("mod ")
+                    || l.starts_with("pub mod "))
             })
             .collect::<Vec<_>>()
             .join("\n");
-        let targets: BTreeSet<ModPath> = paths(&body)
-            .iter()
-            .filter_map(|p| resolve(p, &from, &children, &modules))
-            .filter(|m| *m != from)
-            .collect();
+        let targets: BTreeSet<ModPath> =
+            paths(&body).iter().filter_map(|p| resolve(p, &from, &children, &modules)).filter(|m| *m != from).collect();
         graph.insert(from, targets);
     }
     graph
@@ -198,7 +203,11 @@ fn no_two_folders_import_each_other() {
     }
     let both: Vec<String> = top
         .iter()
-        .flat_map(|(a, ts)| ts.iter().filter(|b| *a < **b && top.get(*b).is_some_and(|t| t.contains(a))).map(move |b| format!("{a} <-> {b}")))
+        .flat_map(|(a, ts)| {
+            ts.iter()
+                .filter(|b| *a < **b && top.get(*b).is_some_and(|t| t.contains(a)))
+                .map(move |b| format!("{a} <-> {b}"))
+        })
         .collect();
     assert!(both.is_empty(), "top-level modules that import each other: {both:?}");
 }

@@ -61,12 +61,21 @@ struct Broker(Child);
 
 impl Broker {
     fn start(dir: &Path, port: u16, extra: &[&str]) -> Broker {
-        let bin = std::env::var("FRAUD_NISSHI")
-            .expect("FRAUD_NISSHI is not set: scripts/test.sh builds nisshi (scripts/broker.sh secure-bin) and sets it");
+        let bin = std::env::var("FRAUD_NISSHI").expect(
+            "FRAUD_NISSHI is not set: scripts/test.sh builds nisshi (scripts/broker.sh secure-bin) and sets it",
+        );
         let url = format!("tcp://127.0.0.1:{port}");
         let log = File::options().append(true).create(true).open(dir.join("nisshi.log")).unwrap();
         let child = Command::new(bin)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "sqlite://nisshi.db"])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "sqlite://nisshi.db",
+            ])
             .args(extra)
             .current_dir(dir)
             .stdout(Stdio::null())
@@ -109,7 +118,16 @@ impl Secure {
             // the broker is restarted on the same storage with authentication and TLS.
             let open = Broker::start(dir.path(), port, &[]);
             let made = Command::new(std::env::var("FRAUD_NISSHI").unwrap())
-                .args(["user", "create", "--broker", &format!("tcp://127.0.0.1:{port}"), "--mechanism", "scram512", USER, PASSWORD])
+                .args([
+                    "user",
+                    "create",
+                    "--broker",
+                    &format!("tcp://127.0.0.1:{port}"),
+                    "--mechanism",
+                    "scram512",
+                    USER,
+                    PASSWORD,
+                ])
                 .current_dir(dir.path())
                 .output()
                 .unwrap();
@@ -177,7 +195,11 @@ fn round_trip(secure: &Secure) {
     let topic = unique("secure");
     let csv = sample_csv();
     let good = secure.good();
-    let (out, _) = secure.run(&["produce", "--topic", &topic, "--count", "200", "--csv", csv.to_str().unwrap()], &good, Duration::from_secs(60));
+    let (out, _) = secure.run(
+        &["produce", "--topic", &topic, "--count", "200", "--csv", csv.to_str().unwrap()],
+        &good,
+        Duration::from_secs(60),
+    );
     assert!(out.status.success(), "produce: {}", stderr(&out));
     let model = model_dir.to_str().unwrap();
     let (out, secs) = secure.run(
@@ -190,7 +212,8 @@ fn round_trip(secure: &Secure) {
     assert_eq!(summary["inputs"], 200, "{summary}");
     eprintln!("consumed 200 over {} in {secs:.1} s", if secure.sasl { "SASL_SSL" } else { "TLS" });
     let (inputs, _) = secure.run(&["read", "--topic", &topic, "-e"], &good, Duration::from_secs(60));
-    let (scores, _) = secure.run(&["read", "--topic", &format!("{topic}-scores"), "-e"], &good, Duration::from_secs(60));
+    let (scores, _) =
+        secure.run(&["read", "--topic", &format!("{topic}-scores"), "-e"], &good, Duration::from_secs(60));
     assert!(inputs.status.success() && scores.status.success(), "read: {}{}", stderr(&inputs), stderr(&scores));
     let keys = |o: &Output| -> Vec<String> {
         let mut k: Vec<String> = stdout(o).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect();

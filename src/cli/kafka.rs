@@ -93,10 +93,10 @@ impl ProduceArgs {
         if self.batch == 0 {
             return Err(ConfigError("--batch must be at least 1".into()));
         }
-        if let Some(rate) = self.rate {
-            if !(rate.is_finite() && rate > 0.0) {
-                return Err(ConfigError(format!("--rate must be a positive number, got {rate}")));
-            }
+        if let Some(rate) = self.rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(ConfigError(format!("--rate must be a positive number, got {rate}")));
         }
         if self.topic.is_empty() {
             return Err(ConfigError("--topic must not be empty".into()));
@@ -230,7 +230,11 @@ impl ConsumeArgs {
             return Err(ConfigError("--commit-interval-ms must be at least 1".into()));
         }
         let commit_interval = Duration::from_millis(self.commit_interval_ms);
-        let guarantee = if self.exactly_once { Guarantee::ExactlyOnce(self.transactions(commit_interval)?) } else { Guarantee::AtLeastOnce };
+        let guarantee = if self.exactly_once {
+            Guarantee::ExactlyOnce(self.transactions(commit_interval)?)
+        } else {
+            Guarantee::AtLeastOnce
+        };
         Ok(ConsumeConfig {
             kafka: self.kafka.config()?,
             topic: self.topic.clone(),
@@ -265,22 +269,26 @@ impl ConsumeArgs {
 
     fn transactions(&self, interval: Duration) -> Result<TransactionConfig, ConfigError> {
         let property = |key: &str| self.kafka.property.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-        let identity = match (property("transactional.id"), self.instance_id.clone().or_else(|| property("group.instance.id"))) {
-            (Some(id), _) if id.trim().is_empty() => return Err(ConfigError("-X transactional.id must not be empty".into())),
-            (Some(id), _) => Identity::TransactionalId(id),
-            (None, Some(instance)) if instance.trim().is_empty() => {
-                return Err(ConfigError("--instance-id must not be empty".into()));
-            }
-            (None, Some(instance)) => Identity::Instance(instance),
-            (None, None) => match self.state_dir.clone().or_else(default_state_dir) {
-                Some(dir) => Identity::StateDir(dir),
-                None => {
-                    return Err(ConfigError(
-                        "--exactly-once needs --state-dir or --instance-id: neither XDG_CACHE_HOME nor HOME is set".into(),
-                    ));
+        let identity =
+            match (property("transactional.id"), self.instance_id.clone().or_else(|| property("group.instance.id"))) {
+                (Some(id), _) if id.trim().is_empty() => {
+                    return Err(ConfigError("-X transactional.id must not be empty".into()));
                 }
-            },
-        };
+                (Some(id), _) => Identity::TransactionalId(id),
+                (None, Some(instance)) if instance.trim().is_empty() => {
+                    return Err(ConfigError("--instance-id must not be empty".into()));
+                }
+                (None, Some(instance)) => Identity::Instance(instance),
+                (None, None) => match self.state_dir.clone().or_else(default_state_dir) {
+                    Some(dir) => Identity::StateDir(dir),
+                    None => {
+                        return Err(ConfigError(
+                            "--exactly-once needs --state-dir or --instance-id: neither XDG_CACHE_HOME nor HOME is set"
+                                .into(),
+                        ));
+                    }
+                },
+            };
         let session = self.property_ms("session.timeout.ms", SESSION_TIMEOUT_MS)?;
         let heartbeat = self.property_ms("heartbeat.interval.ms", HEARTBEAT_INTERVAL_MS)?;
         // A member that sent its last heartbeat just before a stall is evicted once the

@@ -55,7 +55,9 @@ pub struct BandArgs {
 impl BandArgs {
     /// Checked here, applied over the model's bands.
     pub fn overrides(&self) -> Result<Overrides, ConfigError> {
-        for (name, v) in [("--review-threshold", self.review_threshold), ("--decline-threshold", self.decline_threshold)] {
+        for (name, v) in
+            [("--review-threshold", self.review_threshold), ("--decline-threshold", self.decline_threshold)]
+        {
             if v.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
                 return Err(ConfigError(format!("{name} must be in (0, 1]")));
             }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{BandArgs, ConfigError, ModelChoice, stderr_is_terminal};
-use crate::train::gbdt::BoostOptions;
 use crate::train::evaluate::EvaluateConfig;
+use crate::train::gbdt::BoostOptions;
 use crate::train::logistic::FitOptions;
 use crate::train::{TrainConfig, Trainer};
 
@@ -183,7 +183,6 @@ pub struct EvaluateArgs {
     pub report: Option<PathBuf>,
 }
 
-
 impl TrainArgs {
     pub fn config(&self) -> Result<TrainConfig, ConfigError> {
         if !(0.0..1.0).contains(&self.test_size) {
@@ -232,10 +231,16 @@ impl TrainArgs {
             if v > 0.0 && v <= 1.0 { Ok(v) } else { Err(ConfigError(format!("--{name} must be in (0, 1], got {v}"))) }
         };
         let positive = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 { Ok(v) } else { Err(ConfigError(format!("--{name} must be a positive number, got {v}"))) }
+            if v.is_finite() && v > 0.0 {
+                Ok(v)
+            } else {
+                Err(ConfigError(format!("--{name} must be a positive number, got {v}")))
+            }
         };
         if folds < 2 {
-            return Err(ConfigError("--model gbdt chooses its trees and threshold out of fold: --threshold-folds must be at least 2".into()));
+            return Err(ConfigError(
+                "--model gbdt chooses its trees and threshold out of fold: --threshold-folds must be at least 2".into(),
+            ));
         }
         if self.trees == 0 || self.max_depth == 0 || self.threads == 0 || self.bins < 2 {
             return Err(ConfigError("--trees, --max-depth and --threads must be at least 1, --bins at least 2".into()));

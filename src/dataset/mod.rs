@@ -354,8 +354,8 @@ fn parse(path: &Path, blocks: mpsc::Receiver<Block>, labelled: bool) -> Result<(
     if all.rows == 0 {
         return Err(DatasetError::NoRows { path: path_buf() });
     }
-    let features =
-        Array2::from_shape_vec((all.rows, N_FEATURES), all.values).map_err(|_| DatasetError::NoRows { path: path_buf() })?;
+    let features = Array2::from_shape_vec((all.rows, N_FEATURES), all.values)
+        .map_err(|_| DatasetError::NoRows { path: path_buf() })?;
     Ok((features, all.labels))
 }
 
@@ -520,9 +520,8 @@ mod tests {
         let mut names: Vec<&str> = FEATURE_NAMES.to_vec();
         names.reverse();
         names.insert(0, "Class");
-        let values: Vec<String> = std::iter::once("1".to_string())
-            .chain((0..N_FEATURES).rev().map(|j| format!("{}", j * 10)))
-            .collect();
+        let values: Vec<String> =
+            std::iter::once("1".to_string()).chain((0..N_FEATURES).rev().map(|j| format!("{}", j * 10))).collect();
         let text = format!("{}\n{}\n", names.join(","), values.join(","));
         let t = read_labelled(&write(&dir, "c.csv", &text), false).unwrap();
         assert_eq!(t.features[[0, 0]], 0.0);
@@ -569,11 +568,17 @@ mod tests {
     #[test]
     fn features_alone_need_no_class_column() {
         let dir = tempfile::tempdir().unwrap();
-        let text = format!("{}\n{}\n", FEATURE_NAMES.join(","), (0..N_FEATURES).map(|j| j.to_string()).collect::<Vec<_>>().join(","));
+        let text = format!(
+            "{}\n{}\n",
+            FEATURE_NAMES.join(","),
+            (0..N_FEATURES).map(|j| j.to_string()).collect::<Vec<_>>().join(",")
+        );
         let x = read_features(&write(&dir, "f.csv", &text)).unwrap();
         assert_eq!(x.shape(), &[1, N_FEATURES]);
         assert_eq!(x[[0, 28]], 28.0);
-        assert!(read_labelled(&dir.path().join("f.csv"), false).unwrap_err().to_string().contains("no column(s) Class"));
+        assert!(
+            read_labelled(&dir.path().join("f.csv"), false).unwrap_err().to_string().contains("no column(s) Class")
+        );
     }
 
     #[test]

@@ -138,13 +138,17 @@ mod tests {
         assert_eq!(fast.2, 8000);
         assert_eq!(Some(fast), csv_rows(body.as_bytes(), &layout));
         // Columns in another order, Time quoted, no final newline, a blank line: same rows.
-        let reordered: Vec<String> = lines.iter().take(50).map(|l| {
-            let mut f: Vec<&str> = l.split(',').collect();
-            f.reverse();
-            let time = format!("\"{}\"", f.last().unwrap());
-            *f.last_mut().unwrap() = &time;
-            f.join(",")
-        }).collect();
+        let reordered: Vec<String> = lines
+            .iter()
+            .take(50)
+            .map(|l| {
+                let mut f: Vec<&str> = l.split(',').collect();
+                f.reverse();
+                let time = format!("\"{}\"", f.last().unwrap());
+                *f.last_mut().unwrap() = &time;
+                f.join(",")
+            })
+            .collect();
         let mut h: Vec<&str> = header.split(',').collect();
         h.reverse();
         let layout = super::tests::layout(&h.join(","));
@@ -184,12 +188,12 @@ mod tests {
         let layout = layout(&header);
         let row = &lines[0];
         for odd in [
-            row.replace(',', ", "),                    // blanks around numbers
-            format!("{row}\r\n"),                      // CRLF
+            row.replace(',', ", "),                                // blanks around numbers
+            format!("{row}\r\n"),                                  // CRLF
             row.replacen(",-", ",\"-", 1).replacen(',', "\",", 2), // a quoted number
-            row.replace("\"0\"", "\"0.0\""),           // another spelling of the class
-            format!("{row},extra"),                    // wrong width
-            row.replacen(",-", ",NaN,", 1),            // not a number
+            row.replace("\"0\"", "\"0.0\""),                       // another spelling of the class
+            format!("{row},extra"),                                // wrong width
+            row.replacen(",-", ",NaN,", 1),                        // not a number
         ] {
             assert!(parse_block(odd.as_bytes(), &layout).is_none(), "{odd}");
         }

@@ -100,7 +100,11 @@ pub fn decline_threshold(scores: &[f64], labels: &[bool], target: f64, review: f
     let (mut tp, mut fp) = (0u64, 0u64);
     let mut best = None;
     for (k, &i) in order.iter().enumerate() {
-        if labels[i] { tp += 1 } else { fp += 1 }
+        if labels[i] {
+            tp += 1
+        } else {
+            fp += 1
+        }
         let last_of_tie = order.get(k + 1).is_none_or(|&next| scores[next] != scores[i]);
         if last_of_tie && tp as f64 >= target * (tp + fp) as f64 && tp > 0 {
             best = Some(scores[i]);

@@ -65,7 +65,12 @@ pub fn import(cfg: &ImportConfig) -> Result<FraudModel, InterchangeError> {
     let bands = Bands {
         review: cfg.threshold,
         decline: cfg.decline,
-        decline_rule: cfg.decline.map(|_| DeclineRule { precision_target: None, chosen_on: "given".into(), precision: None, recall: None }),
+        decline_rule: cfg.decline.map(|_| DeclineRule {
+            precision_target: None,
+            chosen_on: "given".into(),
+            precision: None,
+            recall: None,
+        }),
     };
     let model = FraudModel::trees(params, bands, provenance)?;
     model.save(&cfg.model_dir)?;
@@ -77,5 +82,6 @@ pub fn export(model: &FraudModel, model_dir: &std::path::Path, out: &std::path::
     let Some(params) = model.tree_params() else {
         return Err(InterchangeError::NotTrees { path: model_dir.to_path_buf(), family: model.family().as_str() });
     };
-    std::fs::write(out, lightgbm::to_text(params)).map_err(|source| InterchangeError::Write { path: out.to_path_buf(), source })
+    std::fs::write(out, lightgbm::to_text(params))
+        .map_err(|source| InterchangeError::Write { path: out.to_path_buf(), source })
 }

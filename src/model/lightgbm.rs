@@ -60,12 +60,20 @@ fn sections(text: &str) -> Result<Sections<'_>, ImportError> {
         }
     }
     if !ended {
-        return Err(ImportError::Syntax { line: text.lines().count(), what: "no `end of trees` line: not a whole LightGBM text model".into() });
+        return Err(ImportError::Syntax {
+            line: text.lines().count(),
+            what: "no `end of trees` line: not a whole LightGBM text model".into(),
+        });
     }
     Ok(Sections { header, trees })
 }
 
-fn numbers<T: std::str::FromStr>(tree: usize, map: &HashMap<&str, &str>, key: &str, expected: usize) -> Result<Vec<T>, ImportError> {
+fn numbers<T: std::str::FromStr>(
+    tree: usize,
+    map: &HashMap<&str, &str>,
+    key: &str,
+    expected: usize,
+) -> Result<Vec<T>, ImportError> {
     let err = |what: String| ImportError::Tree { tree, what };
     let Some(text) = map.get(key) else {
         return if expected == 0 { Ok(Vec::new()) } else { Err(err(format!("no {key}"))) };
@@ -88,10 +96,14 @@ pub fn parse(text: &str) -> Result<TreeParams, ImportError> {
     let objective = header("objective").unwrap_or("");
     let mut words = objective.split(' ');
     if words.next() != Some("binary") {
-        return Err(ImportError::Unsupported(format!("objective {objective:?}: only `binary` models score fraud probabilities")));
+        return Err(ImportError::Unsupported(format!(
+            "objective {objective:?}: only `binary` models score fraud probabilities"
+        )));
     }
     let sigmoid = match words.find_map(|w| w.strip_prefix("sigmoid:")) {
-        Some(v) => v.parse::<f64>().map_err(|_| ImportError::Unsupported(format!("objective {objective:?}: bad sigmoid")))?,
+        Some(v) => {
+            v.parse::<f64>().map_err(|_| ImportError::Unsupported(format!("objective {objective:?}: bad sigmoid")))?
+        }
         None => 1.0,
     };
     if header("num_class").is_some_and(|n| n != "1") || header("num_tree_per_iteration").is_some_and(|n| n != "1") {
@@ -128,7 +140,8 @@ pub fn parse(text: &str) -> Result<TreeParams, ImportError> {
 
 fn tree(t: usize, map: &HashMap<&str, &str>, ours: &[Option<usize>]) -> Result<Tree, ImportError> {
     let err = |what: String| ImportError::Tree { tree: t, what };
-    let leaves: usize = map.get("num_leaves").and_then(|v| v.parse().ok()).ok_or_else(|| err("no num_leaves".into()))?;
+    let leaves: usize =
+        map.get("num_leaves").and_then(|v| v.parse().ok()).ok_or_else(|| err("no num_leaves".into()))?;
     if leaves == 0 {
         return Err(err("num_leaves is 0".into()));
     }
@@ -158,7 +171,11 @@ fn tree(t: usize, map: &HashMap<&str, &str>, ours: &[Option<usize>]) -> Result<T
         leaf_count,
     };
     for (i, (&f, &d)) in split.iter().zip(&decision).enumerate() {
-        let feature = ours.get(f).copied().flatten().ok_or_else(|| err(format!("node {i} splits on feature {f}, which the model does not name")))?;
+        let feature = ours
+            .get(f)
+            .copied()
+            .flatten()
+            .ok_or_else(|| err(format!("node {i} splits on feature {f}, which the model does not name")))?;
         tree.split_feature.push(feature as u16);
         if d & 1 != 0 {
             return Err(err(format!("node {i} is a categorical split")));
@@ -291,8 +308,16 @@ mod tests {
         assert!(e(text().replace("leaf_value=0.5 -0.25 0.125", "leaf_value=0.5 -0.25")).contains("expected 3"));
         assert!(e(text().replace("threshold=-2.5", "threshold=abc")).contains("not a number"));
         let whole = text();
-        assert!(e(whole[..whole.find("end of trees").unwrap()].to_string()).contains("end of trees"), "a truncated file");
-        assert!(e(text().replace("num_leaves=3", "num_leaves=3\nis_linear=1").replace("is_linear=0\nshrinkage=0.05", "shrinkage=0.05")).contains("linear"));
+        assert!(
+            e(whole[..whole.find("end of trees").unwrap()].to_string()).contains("end of trees"),
+            "a truncated file"
+        );
+        assert!(
+            e(text()
+                .replace("num_leaves=3", "num_leaves=3\nis_linear=1")
+                .replace("is_linear=0\nshrinkage=0.05", "shrinkage=0.05"))
+            .contains("linear")
+        );
     }
 
     #[test]

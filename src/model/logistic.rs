@@ -36,7 +36,9 @@ pub struct Logistic {
 impl LogisticParams {
     /// Checks every number; `Err` says what is wrong.
     pub fn check(&self) -> Result<(), String> {
-        for (name, v) in [("weights", &self.weights), ("scaler.mean", &self.scaler.mean), ("scaler.std", &self.scaler.std)] {
+        for (name, v) in
+            [("weights", &self.weights), ("scaler.mean", &self.scaler.mean), ("scaler.std", &self.scaler.std)]
+        {
             if v.len() != N_FEATURES {
                 return Err(format!("{name} has {} values, expected {N_FEATURES}", v.len()));
             }

@@ -462,7 +462,12 @@ pub(crate) mod tests {
         weights[13] = -1.5; // V14: lower is more fraudulent
         weights[3] = 0.8; // V4
         let scaler = Scaler { mean: vec![0.5; N_FEATURES], std: vec![2.0; N_FEATURES] };
-        FraudModel::logistic(LogisticParams { scaler, weights, intercept: -6.0 }, Bands::review_only(0.3), example_provenance()).unwrap()
+        FraudModel::logistic(
+            LogisticParams { scaler, weights, intercept: -6.0 },
+            Bands::review_only(0.3),
+            example_provenance(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -192,7 +192,11 @@ impl TreeTables {
     }
 
     fn push_unit(&mut self, features: &[u16], table: Vec<f64>) -> u32 {
-        self.units.push(Unit { features: self.features.len() as u32, table: self.table.len() as u32, m: features.len() as u8 });
+        self.units.push(Unit {
+            features: self.features.len() as u32,
+            table: self.table.len() as u32,
+            m: features.len() as u8,
+        });
         self.features.extend_from_slice(features);
         self.table.extend(table);
         (self.units.len() - 1) as u32

@@ -103,7 +103,9 @@ impl Compiled {
         // What the walk's unchecked indexing relies on.
         assert_eq!(c.nodes.len(), c.values.len());
         let n = c.nodes.len() as u32;
-        assert!(c.nodes.iter().all(|node| node.first + 1 < n || (node.threshold == key(f64::INFINITY) && node.first < n)));
+        assert!(
+            c.nodes.iter().all(|node| node.first + 1 < n || (node.threshold == key(f64::INFINITY) && node.first < n))
+        );
         assert!(c.nodes.iter().all(|node| (node.feature as usize) < 8 * N_FEATURES));
         assert!(c.groups.iter().all(|g| g.root.iter().all(|r| *r < n)));
         c
@@ -146,7 +148,8 @@ impl Compiled {
                 self.values.push(0.0);
                 self.leaf_of.push(PADDING);
             }
-            self.nodes[slot as usize] = Node { threshold: key(tree.threshold[i]), feature: 8 * u32::from(tree.split_feature[i]), first };
+            self.nodes[slot as usize] =
+                Node { threshold: key(tree.threshold[i]), feature: 8 * u32::from(tree.split_feature[i]), first };
             queue.push_back((first, tree.left_child[i]));
             queue.push_back((first + 1, tree.right_child[i]));
         }
@@ -260,7 +263,6 @@ pub(crate) mod tests {
         TreeParams { base_score: rng.gen_range(-3.0..0.0), sigmoid: 1.0, trees: out, origin: serde_json::Value::Null }
     }
 
-
     #[test]
     fn fast_walk_equals_the_reference() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
@@ -290,8 +292,21 @@ pub(crate) mod tests {
     #[test]
     fn keys_order_as_the_doubles_do() {
         let values = [
-            f64::NEG_INFINITY, -1e300, -2.5, -1.0, -f64::MIN_POSITIVE, -5e-324, -0.0, 0.0, 5e-324,
-            f64::MIN_POSITIVE, 1e-35, 1.0, 1.0000000000000002, 3e300, f64::INFINITY,
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -5e-324,
+            -0.0,
+            0.0,
+            5e-324,
+            f64::MIN_POSITIVE,
+            1e-35,
+            1.0,
+            1.0000000000000002,
+            3e300,
+            f64::INFINITY,
         ];
         for a in values {
             for b in values {

@@ -114,7 +114,11 @@ impl Tree {
         let mut node = 0i32;
         while node >= 0 {
             let i = node as usize;
-            node = if self.goes_left(i, row[self.split_feature[i] as usize]) { self.left_child[i] } else { self.right_child[i] };
+            node = if self.goes_left(i, row[self.split_feature[i] as usize]) {
+                self.left_child[i]
+            } else {
+                self.right_child[i]
+            };
         }
         !node as usize
     }
@@ -312,10 +316,12 @@ pub(crate) mod tests {
         assert!(check(&|p| p.trees[1].left_child[1] = -9).contains("past the 3 leaves"));
         assert!(check(&|p| p.trees[0].leaf_value[1] = f64::NAN).contains("leaf value"));
         assert!(check(&|p| p.trees[0].split_feature[0] = 29).contains("not one of the 29"));
-        assert!(check(&|p| {
-            p.trees[1].leaf_value.pop();
-        })
-        .contains("need 3 leaves"));
+        assert!(
+            check(&|p| {
+                p.trees[1].leaf_value.pop();
+            })
+            .contains("need 3 leaves")
+        );
         assert!(check(&|p| p.trees.clear()).contains("no trees"));
         assert!(check(&|p| p.sigmoid = 0.0).contains("sigmoid"));
         assert!(check(&|p| p.trees[1].left_child[1] = -3).contains("leaf 2 is reached twice"));

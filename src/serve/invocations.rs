@@ -136,4 +136,3 @@ pub(super) async fn version(State(state): State<Arc<AppState>>) -> Response {
 pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     crate::telemetry::metrics_response(&state.registry)
 }
-

@@ -17,8 +17,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
-use crate::stream::commit::{CommitStrategy, GroupConsumer, Input, Output, Tally};
 use crate::stream::client::{ClientErrors, KafkaConfig, OUTPUT_LINGER_MS};
+use crate::stream::commit::{CommitStrategy, GroupConsumer, Input, Output, Tally};
 use crate::stream::error::ConsumeError;
 use crate::stream::offsets::OffsetTracker;
 use crate::stream::send::send_when_room;
@@ -37,7 +37,14 @@ struct Retry {
 
 impl Retry {
     /// The output of `sent` to send again at `due`, copied from the record that failed.
-    fn of(sent: Sent, topic: &str, key: Option<&[u8]>, payload: Option<&[u8]>, headers: Option<OwnedHeaders>, due: Instant) -> Retry {
+    fn of(
+        sent: Sent,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: Option<OwnedHeaders>,
+        due: Instant,
+    ) -> Retry {
         Retry {
             input: sent.input,
             attempt: sent.attempt,
@@ -65,7 +72,10 @@ struct Sent {
 enum Ack {
     /// Delivered at that instant.
     Delivered(Box<Input>, Instant),
-    Failed { retry: Retry, error: KafkaError },
+    Failed {
+        retry: Retry,
+        error: KafkaError,
+    },
 }
 
 /// Turns delivery reports into [`Ack`]s for the consumer loop.
@@ -185,7 +195,8 @@ impl OffsetStore {
                 continue;
             }
             let Retry { input, attempt, topic, key, payload, headers, .. } = r;
-            let mut record = BaseRecord::with_opaque_to(&topic, Box::new(Sent { input, attempt })).payload(payload.as_slice());
+            let mut record =
+                BaseRecord::with_opaque_to(&topic, Box::new(Sent { input, attempt })).payload(payload.as_slice());
             if let Some(k) = &key {
                 record = record.key(k.as_slice());
             }
@@ -195,7 +206,14 @@ impl OffsetStore {
             if let Err((e, back)) = self.producer.send(record) {
                 tracing::debug!(error = %e, "resend not queued yet");
                 let due = now + Duration::from_millis(50);
-                waiting.push_back(Retry::of(*back.delivery_opaque, back.topic, back.key, back.payload, back.headers, due));
+                waiting.push_back(Retry::of(
+                    *back.delivery_opaque,
+                    back.topic,
+                    back.key,
+                    back.payload,
+                    back.headers,
+                    due,
+                ));
             }
         }
         self.retries = waiting;
@@ -213,7 +231,10 @@ impl OffsetStore {
             }
         }
         if !self.tracker.is_idle() {
-            tracing::warn!(in_flight = self.tracker.in_flight(), "outputs still undelivered; their offsets stay uncommitted");
+            tracing::warn!(
+                in_flight = self.tracker.in_flight(),
+                "outputs still undelivered; their offsets stay uncommitted"
+            );
         }
     }
 
@@ -231,7 +252,11 @@ impl OffsetStore {
         for partition in partitions {
             let dropped = self.tracker.forget(*partition);
             if dropped > 0 {
-                tracing::warn!(partition, dropped, "outputs undelivered at revocation; the next owner reads them again");
+                tracing::warn!(
+                    partition,
+                    dropped,
+                    "outputs undelivered at revocation; the next owner reads them again"
+                );
             }
         }
         self.retries.retain(|r| !partitions.contains(&r.input.partition));
@@ -244,14 +269,19 @@ impl CommitStrategy for OffsetStore {
         let record = output.record(Box::new(Sent { input: Box::new(input), attempt: 0 }));
         // The producer's own thread serves delivery reports meanwhile; their acks wait in
         // the channel.
-        let queued = send_when_room(|r| self.producer.send(r), record, || {
-            std::thread::sleep(Duration::from_millis(1));
-            true
-        });
+        let queued = send_when_room(
+            |r| self.producer.send(r).err(),
+            record,
+            || {
+                std::thread::sleep(Duration::from_millis(1));
+                true
+            },
+        );
         if let Err((error, back)) = queued {
             // Not even queued (e.g. larger than the producer takes): hold the offset and retry
             // like a failed delivery.
-            let retry = Retry::of(*back.delivery_opaque, back.topic, back.key, back.payload, back.headers, Instant::now());
+            let retry =
+                Retry::of(*back.delivery_opaque, back.topic, back.key, back.payload, back.headers, Instant::now());
             self.producer.context().send(Ack::Failed { retry, error });
         }
     }

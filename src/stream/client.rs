@@ -63,7 +63,12 @@ impl KafkaConfig {
     /// that dies with one open, and is not restarted with the same id, holds back
     /// `read_committed` readers of the outputs at most that long.
     /// librdkafka needs an output's delivery timeout within the transaction's.
-    pub fn transactional_producer(&self, transactional_id: &str, delivery_timeout_ms: u64, linger_ms: u32) -> ClientConfig {
+    pub fn transactional_producer(
+        &self,
+        transactional_id: &str,
+        delivery_timeout_ms: u64,
+        linger_ms: u32,
+    ) -> ClientConfig {
         const TRANSACTION_TIMEOUT_MS: u64 = 10_000;
         let mut c = self.producer(delivery_timeout_ms.min(TRANSACTION_TIMEOUT_MS), linger_ms);
         c.set("transactional.id", transactional_id).set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS.to_string());
@@ -154,18 +159,47 @@ pub enum Scope {
 
 pub fn scope(key: &str) -> Scope {
     const CONSUMER: &[&str] = &[
-        "group.", "partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms",
-        "coordinator.query.interval.ms", "max.poll.interval.ms", "enable.auto.commit",
-        "auto.commit.interval.ms", "enable.auto.offset.store", "queued.", "fetch.", "isolation.level",
-        "enable.partition.eof", "check.crcs", "max.partition.fetch.bytes", "auto.offset.reset", "consume.callback.max.messages",
+        "group.",
+        "partition.assignment.strategy",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "coordinator.query.interval.ms",
+        "max.poll.interval.ms",
+        "enable.auto.commit",
+        "auto.commit.interval.ms",
+        "enable.auto.offset.store",
+        "queued.",
+        "fetch.",
+        "isolation.level",
+        "enable.partition.eof",
+        "check.crcs",
+        "max.partition.fetch.bytes",
+        "auto.offset.reset",
+        "consume.callback.max.messages",
         "offset.store.",
     ];
     const PRODUCER: &[&str] = &[
-        "transactional.id", "transaction.timeout.ms", "enable.idempotence", "enable.gapless.guarantee",
-        "queue.buffering.", "compression.", "batch.num.messages", "batch.size", "linger.ms",
-        "delivery.report.only.error", "message.send.max.retries", "retries", "request.required.acks",
-        "acks", "request.timeout.ms", "message.timeout.ms", "delivery.timeout.ms", "partitioner",
-        "sticky.partitioning.linger.ms", "queuing.strategy", "produce.offset.report",
+        "transactional.id",
+        "transaction.timeout.ms",
+        "enable.idempotence",
+        "enable.gapless.guarantee",
+        "queue.buffering.",
+        "compression.",
+        "batch.num.messages",
+        "batch.size",
+        "linger.ms",
+        "delivery.report.only.error",
+        "message.send.max.retries",
+        "retries",
+        "request.required.acks",
+        "acks",
+        "request.timeout.ms",
+        "message.timeout.ms",
+        "delivery.timeout.ms",
+        "partitioner",
+        "sticky.partitioning.linger.ms",
+        "queuing.strategy",
+        "produce.offset.report",
     ];
     let matches = |list: &[&str]| list.iter().any(|p| if p.ends_with('.') { key.starts_with(p) } else { key == *p });
     if matches(CONSUMER) {
@@ -188,7 +222,8 @@ pub struct ConnectionRefused {
     hint: &'static str,
 }
 
-const TLS_HINT: &str = " (check -X security.protocol, and ssl.ca.location: the CA that signed the broker's certificate)";
+const TLS_HINT: &str =
+    " (check -X security.protocol, and ssl.ca.location: the CA that signed the broker's certificate)";
 
 /// What every client of one command reports through its context, shared by the command: the
 /// first [`ConnectionRefused`] is kept for the command to stop with.

@@ -22,9 +22,9 @@ use std::path::PathBuf;
 
 use crate::decision::{ModelDir, Overrides, ReasonsFor};
 use crate::stream::at_least_once::OffsetStore;
+use crate::stream::client::{ClientErrors, KafkaConfig};
 use crate::stream::commit::{CommitStrategy, GroupConsumer};
 pub use crate::stream::error::ConsumeError;
-use crate::stream::client::{ClientErrors, KafkaConfig};
 use crate::stream::exactly_once::{TransactionConfig, Transactions};
 use crate::stream::progress::{AtEnd, ExitAtEnd, GroupProgress};
 use crate::stream::reload::ModelReloader;
@@ -131,7 +131,10 @@ impl ConsumerContext for ScoringContext {
             let revoked: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
             let mut p = lock(&self.pipeline);
             if consumer.assignment_lost() {
-                tracing::warn!(?revoked, "partitions lost (session or poll interval missed): uncommitted work is dropped");
+                tracing::warn!(
+                    ?revoked,
+                    "partitions lost (session or poll interval missed): uncommitted work is dropped"
+                );
                 p.commit.lose(consumer as &dyn GroupConsumer, &revoked);
             } else {
                 tracing::info!(?revoked, "partitions revoked: finishing in-flight work and committing");
@@ -252,9 +255,7 @@ pub fn consume(
         tracing::info!(topic = %cfg.topic, group = %cfg.group, "every partition was already processed to its end");
         return Ok(Summary::default());
     }
-    consumer
-        .subscribe(&[&cfg.topic])
-        .map_err(|error| ConsumeError::Subscribe { topic: cfg.topic.clone(), error })?;
+    consumer.subscribe(&[&cfg.topic]).map_err(|error| ConsumeError::Subscribe { topic: cfg.topic.clone(), error })?;
     tracing::info!(
         topic = %cfg.topic, group = %cfg.group, output = %cfg.output_topic, dead_letters = %cfg.dlq_topic,
         model = dir.model.version(), guarantee = if exactly_once { "exactly once" } else { "at least once" }, "consuming"
@@ -305,7 +306,12 @@ pub fn consume(
                 AtEnd::Done => break Ok(()),
                 AtEnd::GaveUp(left) => {
                     let (topic, group) = (cfg.topic.clone(), cfg.group.clone());
-                    break Err(ConsumeError::Unfinished { topic, group, waited: cfg.exit_at_end.unwrap_or_default(), left });
+                    break Err(ConsumeError::Unfinished {
+                        topic,
+                        group,
+                        waited: cfg.exit_at_end.unwrap_or_default(),
+                        left,
+                    });
                 }
                 AtEnd::Wait => {}
             }
@@ -331,10 +337,8 @@ pub fn consume(
             std::thread::sleep(Duration::from_millis(1));
             continue;
         }
-        if boundary {
-            if let Some(dir) = reloader.poll(&scorer.dir, &metrics) {
-                scorer.dir = dir;
-            }
+        if boundary && let Some(dir) = reloader.poll(&scorer.dir, &metrics) {
+            scorer.dir = dir;
         }
         let polled = match kept.take() {
             Some(msg) => Some(Ok(msg)),

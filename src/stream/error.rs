@@ -40,4 +40,3 @@ pub enum ConsumeError {
     )]
     Unfinished { topic: String, group: String, waited: Duration, left: String },
 }
-

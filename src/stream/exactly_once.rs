@@ -36,11 +36,11 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext, PurgeConfig};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use crate::stream::commit::{CommitStrategy, GroupConsumer, Input, Output, Tally};
 use crate::stream::client::{ClientErrors, KafkaConfig, OUTPUT_LINGER_MS};
+use crate::stream::commit::{CommitStrategy, GroupConsumer, Input, Output, Tally};
 use crate::stream::error::ConsumeError;
-use crate::stream::send::{flush, send_when_room};
 use crate::stream::instance::Instance;
+use crate::stream::send::{flush, send_when_room};
 use crate::telemetry::{ConsumerMetrics, OutcomeLabel};
 
 /// Where the transactional.id comes from.
@@ -174,7 +174,8 @@ impl Transactions {
     ) -> Result<Self, ConsumeError> {
         let deliveries = Arc::new(Deliveries { metrics: Arc::clone(&metrics), errors, first_error: Mutex::new(None) });
         tracing::info!(%transactional_id, "exactly once: initialising transactions");
-        let producer = transactional_producer(kafka, &transactional_id, &cfg, delivery_timeout_ms, &deliveries, &shutdown)?;
+        let producer =
+            transactional_producer(kafka, &transactional_id, &cfg, delivery_timeout_ms, &deliveries, &shutdown)?;
         tracing::info!(%transactional_id, "exactly once: transactions initialised");
         Ok(Self {
             kafka: kafka.clone(),
@@ -373,7 +374,8 @@ impl Transactions {
             self.fenced.pop_front();
         }
         if self.fenced.len() >= FENCED_LIMIT {
-            self.failure = Some(ConsumeError::Fenced { transactional_id: self.transactional_id.clone(), source: error });
+            self.failure =
+                Some(ConsumeError::Fenced { transactional_id: self.transactional_id.clone(), source: error });
             return;
         }
         self.renew_producer(consumer, what);
@@ -383,8 +385,14 @@ impl Transactions {
     /// and aborts whatever it left open. Then the work since the last commit is redone.
     fn renew_producer(&mut self, consumer: &dyn GroupConsumer, why: &str) {
         tracing::warn!(why, "making a new transactional producer");
-        let renewed =
-            transactional_producer(&self.kafka, &self.transactional_id, &self.cfg, self.delivery_timeout_ms, &self.deliveries, &self.shutdown);
+        let renewed = transactional_producer(
+            &self.kafka,
+            &self.transactional_id,
+            &self.cfg,
+            self.delivery_timeout_ms,
+            &self.deliveries,
+            &self.shutdown,
+        );
         match renewed {
             Ok(p) => {
                 self.producer = p;
@@ -488,10 +496,14 @@ impl CommitStrategy for Transactions {
         if open.doomed.is_none() {
             let topic = output.topic;
             let producer = &self.producer;
-            let queued = send_when_room(|r| producer.send(r), output.record(()), || {
-                producer.poll(Duration::from_millis(1));
-                true
-            });
+            let queued = send_when_room(
+                |r| producer.send(r).err(),
+                output.record(()),
+                || {
+                    producer.poll(Duration::from_millis(1));
+                    true
+                },
+            );
             if let Err((e, _)) = queued {
                 open.doomed = Some(format!("queueing an output for {topic}: {e}"));
             }
@@ -566,7 +578,8 @@ impl CommitStrategy for Transactions {
         if self.probation.is_some() {
             return;
         }
-        let delivered = self.open.as_ref().is_some_and(|o| o.doomed.is_none()) && flush(&self.producer, timeout.min(self.cfg.op_timeout));
+        let delivered = self.open.as_ref().is_some_and(|o| o.doomed.is_none())
+            && flush(&self.producer, timeout.min(self.cfg.op_timeout));
         if delivered {
             return self.commit_open(consumer);
         }

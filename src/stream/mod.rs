@@ -4,8 +4,8 @@
 //! progress ([`progress`]), model reload ([`reload`]) and the closing summary ([`summary`]).
 
 pub mod at_least_once;
-pub mod commit;
 pub mod client;
+pub mod commit;
 pub mod consume;
 pub mod error;
 pub mod exactly_once;

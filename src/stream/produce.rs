@@ -11,10 +11,10 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use crate::dataset;
+use crate::schema::FeatureRow;
 use crate::stream::client::{BULK_LINGER_MS, ClientErrors, ConnectionRefused, KafkaConfig};
 use crate::stream::send::send_when_room;
 use crate::wire::split_json;
-use crate::schema::FeatureRow;
 
 #[derive(Debug, Clone)]
 pub struct ProduceConfig {
@@ -84,11 +84,7 @@ impl ProducerContext for Context {
 
 pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
     let table = dataset::read_features(&cfg.csv)?;
-    let rows: Vec<FeatureRow> = table
-        .rows()
-        .into_iter()
-        .map(|r| std::array::from_fn(|j| r[j]))
-        .collect();
+    let rows: Vec<FeatureRow> = table.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect();
     let reports = Arc::new(Reports::default());
     let errors = ClientErrors::default();
     let producer: ThreadedProducer<Context> = cfg
@@ -117,10 +113,14 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
         let key = uuid::Uuid::new_v4().to_string();
         let record = BaseRecord::to(&cfg.topic).key(&key).payload(&payload);
         // The local queue is full: let deliveries catch up, then try again.
-        let queued = send_when_room(|r| producer.send(r), record, || {
-            std::thread::sleep(Duration::from_millis(5));
-            errors.check().is_ok()
-        });
+        let queued = send_when_room(
+            |r| producer.send(r).err(),
+            record,
+            || {
+                std::thread::sleep(Duration::from_millis(5));
+                errors.check().is_ok()
+            },
+        );
         errors.check()?;
         queued.map_err(|(error, _)| ProduceError::Enqueue { topic: cfg.topic.clone(), error })?;
     }

@@ -57,7 +57,8 @@ impl GroupProgress {
     /// (from the beginning, where the group committed nothing). Err when that could not be
     /// learnt in time, or the topic does not exist.
     pub fn behind(&self) -> Result<Vec<Behind>, String> {
-        let metadata = self.probe.fetch_metadata(Some(&self.topic), ASK_TIMEOUT).map_err(|e| format!("reading metadata: {e}"))?;
+        let metadata =
+            self.probe.fetch_metadata(Some(&self.topic), ASK_TIMEOUT).map_err(|e| format!("reading metadata: {e}"))?;
         let partitions: Vec<i32> = metadata
             .topics()
             .iter()
@@ -71,8 +72,10 @@ impl GroupProgress {
         for &p in &partitions {
             tpl.add_partition(&self.topic, p);
         }
-        let committed =
-            self.probe.committed_offsets(tpl, ASK_TIMEOUT).map_err(|e| format!("reading the committed offsets: {e}"))?;
+        let committed = self
+            .probe
+            .committed_offsets(tpl, ASK_TIMEOUT)
+            .map_err(|e| format!("reading the committed offsets: {e}"))?;
         let mut start = TopicPartitionList::with_capacity(partitions.len());
         for e in committed.elements() {
             let offset = match e.offset() {
@@ -95,15 +98,17 @@ impl GroupProgress {
         let mut behind = BTreeMap::new();
         while settled.len() < partitions {
             if Instant::now() >= deadline {
-                return Err(format!("{} of {partitions} partitions did not answer within {ASK_TIMEOUT:?}", partitions - settled.len()));
+                return Err(format!(
+                    "{} of {partitions} partitions did not answer within {ASK_TIMEOUT:?}",
+                    partitions - settled.len()
+                ));
             }
             match self.probe.poll(Duration::from_millis(50)) {
                 None => {}
-                Some(Ok(m)) => {
-                    if settled.insert(m.partition()) {
-                        behind.insert(m.partition(), m.offset());
-                    }
+                Some(Ok(m)) if settled.insert(m.partition()) => {
+                    behind.insert(m.partition(), m.offset());
                 }
+                Some(Ok(_)) => {}
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     settled.insert(p);
                 }
@@ -142,7 +147,15 @@ pub struct ExitAtEnd {
 
 impl ExitAtEnd {
     pub fn new(progress: GroupProgress, timeout: Duration) -> Self {
-        Self { progress, timeout, idle_since: None, last_check: None, worked: false, last_log: None, left: String::new() }
+        Self {
+            progress,
+            timeout,
+            idle_since: None,
+            last_check: None,
+            worked: false,
+            last_log: None,
+            left: String::new(),
+        }
     }
 
     /// Work arrived: the wait starts over.
@@ -176,7 +189,8 @@ impl ExitAtEnd {
                 return AtEnd::Done;
             }
             Ok(behind) => {
-                let elsewhere: Vec<i32> = behind.iter().map(|b| b.partition).filter(|p| !assigned.contains(p)).collect();
+                let elsewhere: Vec<i32> =
+                    behind.iter().map(|b| b.partition).filter(|p| !assigned.contains(p)).collect();
                 if self.last_log.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
                     self.last_log = Some(now);
                     tracing::info!(

@@ -89,12 +89,12 @@ pub fn read(cfg: &ReadConfig) -> Result<u64, ReadError> {
                 let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
                 let payload = m.payload().map(String::from_utf8_lossy).unwrap_or_default();
                 let mut line = format!("{key}\t{payload}");
-                if cfg.headers {
-                    if let Some(h) = m.headers() {
-                        for h in h.iter() {
-                            let v = h.value.map(String::from_utf8_lossy).unwrap_or_default();
-                            line.push_str(&format!("\t{}={v}", h.key));
-                        }
+                if cfg.headers
+                    && let Some(h) = m.headers()
+                {
+                    for h in h.iter() {
+                        let v = h.value.map(String::from_utf8_lossy).unwrap_or_default();
+                        line.push_str(&format!("\t{}={v}", h.key));
                     }
                 }
                 writeln!(out, "{line}").map_err(ReadError::Stdout)?;

@@ -8,8 +8,8 @@ use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 
 use crate::decision::{Judgments, ModelDir, ReasonsFor};
 use crate::stream::commit::{Input, Output, micros_since};
-use crate::wire::{RowParser, ScoreRecord, Source};
 use crate::telemetry::ConsumerMetrics;
+use crate::wire::{RowParser, ScoreRecord, Source};
 
 pub struct Scorer {
     /// The model and policy it scores with; swapped on a reload.

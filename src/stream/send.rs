@@ -6,24 +6,25 @@ use std::time::{Duration, Instant};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
 
-/// Queues `record` with `send`, and while the producer's local queue is full calls `wait` (to
-/// serve delivery reports, say) and tries again; `wait` returning false gives up. Any other
-/// error, or giving up, hands the record back with the error.
+/// Queues `record` with `send` (which hands a refused record back with its error), and while
+/// the producer's local queue is full calls `wait` (to serve delivery reports, say) and tries
+/// again; `wait` returning false gives up. Any other error, or giving up, hands the record back
+/// with the error.
 pub fn send_when_room<R>(
-    mut send: impl FnMut(R) -> Result<(), (KafkaError, R)>,
+    mut send: impl FnMut(R) -> Option<(KafkaError, R)>,
     mut record: R,
     mut wait: impl FnMut() -> bool,
 ) -> Result<(), (KafkaError, R)> {
     loop {
         match send(record) {
-            Ok(()) => return Ok(()),
-            Err((e @ KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+            None => return Ok(()),
+            Some((e @ KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                 if !wait() {
                     return Err((e, back));
                 }
                 record = back;
             }
-            Err(other) => return Err(other),
+            Some(other) => return Err(other),
         }
     }
 }
@@ -45,4 +46,3 @@ pub fn flush<C: ProducerContext>(producer: &BaseProducer<C>, timeout: Duration) 
         producer.poll(Duration::from_millis(1));
     }
 }
-

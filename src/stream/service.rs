@@ -28,13 +28,17 @@ pub fn run(cfg: &ConsumeConfig, dir: ModelDir) -> anyhow::Result<Summary> {
     let shutdown = Arc::new(AtomicBool::new(false));
     let reload = Arc::new(AtomicBool::new(false));
     let reloader = ModelReloader::new(cfg.model_dir.clone(), Arc::clone(&reload), cfg.watch_model, cfg.overrides);
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async {
         if let Some(addr) = cfg.metrics_addr {
             // Bound now, so a bad address is a configuration error at start (exit 2), not a
             // failure in the background.
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| MetricsAddrError { addr, source })?;
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.map_err(|source| MetricsAddrError { addr, source })?;
             let registry = Arc::clone(&registry);
             tokio::spawn(async move {
                 if let Err(e) = crate::telemetry::serve_metrics(listener, registry).await {

@@ -142,7 +142,11 @@ impl fmt::Display for Summary {
             write!(f, " ({})", parts.join(", "))?;
         }
         if self.transactions_committed + self.transactions_aborted > 0 {
-            write!(f, "; transactions committed {}, aborted {}", self.transactions_committed, self.transactions_aborted)?;
+            write!(
+                f,
+                "; transactions committed {}, aborted {}",
+                self.transactions_committed, self.transactions_aborted
+            )?;
         }
         write!(
             f,

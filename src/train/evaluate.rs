@@ -50,7 +50,8 @@ pub fn write_report(
         rows: &data.features,
         evaluation,
     };
-    let path = crate::train::report::html::write(dir, &input).map_err(|source| EvaluateError::Report { path: dir.to_path_buf(), source })?;
+    let path = crate::train::report::html::write(dir, &input)
+        .map_err(|source| EvaluateError::Report { path: dir.to_path_buf(), source })?;
     tracing::info!("report written to {}", path.display());
     Ok(path)
 }

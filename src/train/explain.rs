@@ -36,7 +36,11 @@ pub fn explain(cfg: &ExplainConfig, dir: &ModelDir, out: &mut impl Write) -> Res
     let mut written = 0;
     if !cfg.json {
         let label = if labels.is_some() { "  label" } else { "" };
-        writeln!(out, "{:>7}{label}  {:>11}  {:<8}  reasons (feature=value: contribution to the log-odds)", "row", "probability", "decision")?;
+        writeln!(
+            out,
+            "{:>7}{label}  {:>11}  {:<8}  reasons (feature=value: contribution to the log-odds)",
+            "row", "probability", "decision"
+        )?;
     }
     for (b, batch) in rows.chunks(BATCH).enumerate() {
         judgments.judge(&dir.model, &dir.policy, ReasonsFor::Every, batch);
@@ -62,8 +66,10 @@ pub fn explain(cfg: &ExplainConfig, dir: &ModelDir, out: &mut impl Write) -> Res
                     let _ = write!(line, "  {l:>5}");
                 }
                 let _ = write!(line, "  {probability:>11.6}  {:<8}  ", decision.as_str());
-                let parts: Vec<String> =
-                    reasons.iter().map(|r| format!("{}={}: {:+.3}", r.feature, short(r.value), r.contribution)).collect();
+                let parts: Vec<String> = reasons
+                    .iter()
+                    .map(|r| format!("{}={}: {:+.3}", r.feature, short(r.value), r.contribution))
+                    .collect();
                 line.push_str(&parts.join(", "));
             }
             writeln!(out, "{line}")?;

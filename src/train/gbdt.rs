@@ -18,19 +18,19 @@
 
 use std::time::Instant;
 
+use forust_ml::Matrix;
 use forust_ml::gradientbooster::GradientBooster;
 use forust_ml::objective::ObjectiveType;
 use forust_ml::sampler::SampleMethod;
-use forust_ml::Matrix;
 use ndarray::Array2;
 use serde_json::json;
 
 use crate::metrics::average_precision;
-use crate::train::split::stratified_folds;
-use crate::model::trees::{Missing, Tree, TreeParams};
 use crate::model::sigmoid;
 use crate::model::tree_eval::Compiled;
+use crate::model::trees::{Missing, Tree, TreeParams};
 use crate::schema::{FeatureRow, N_FEATURES};
+use crate::train::split::stratified_folds;
 
 /// Trees between two early-stopping checkpoints.
 pub const CHECKPOINT: usize = 10;
@@ -97,13 +97,20 @@ pub struct Boosted {
 type FoldFit = Result<(Vec<usize>, Vec<Vec<f64>>), BoostError>;
 
 /// Fits on the rows `rows` of `x` (n × N_FEATURES), labels aligned with `rows`.
-pub fn fit(x: &Array2<f64>, rows: &[usize], labels: &[bool], opts: &BoostOptions, seed: u64) -> Result<Boosted, BoostError> {
+pub fn fit(
+    x: &Array2<f64>,
+    rows: &[usize],
+    labels: &[bool],
+    opts: &BoostOptions,
+    seed: u64,
+) -> Result<Boosted, BoostError> {
     if opts.folds < 2 {
         return Err(BoostError::Settings("gbdt needs at least 2 folds (--threshold-folds) for early stopping".into()));
     }
     let started = Instant::now();
     let fold = stratified_folds(labels, opts.folds, seed);
-    let checkpoints: Vec<usize> = (1..=opts.max_trees.div_ceil(CHECKPOINT)).map(|c| (c * CHECKPOINT).min(opts.max_trees)).collect();
+    let checkpoints: Vec<usize> =
+        (1..=opts.max_trees.div_ceil(CHECKPOINT)).map(|c| (c * CHECKPOINT).min(opts.max_trees)).collect();
     // raw[c][i]: training row i's out-of-fold raw score with the first checkpoints[c] trees.
     let mut raw = vec![vec![0.0; rows.len()]; checkpoints.len()];
     // Folds run side by side, one thread each, as many at once as there are threads: forust
@@ -120,7 +127,14 @@ pub fn fit(x: &Array2<f64>, rows: &[usize], labels: &[bool], opts: &BoostOptions
                     s.spawn(move || {
                         let (inside, held): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|&i| fold[i] != f);
                         let opts = BoostOptions { threads, ..opts.clone() };
-                        let trees = fit_forust(x, &pick(rows, &inside), &pick(labels, &inside), &opts, opts.max_trees, seed.wrapping_add(f as u64 + 1))?;
+                        let trees = fit_forust(
+                            x,
+                            &pick(rows, &inside),
+                            &pick(labels, &inside),
+                            &opts,
+                            opts.max_trees,
+                            seed.wrapping_add(f as u64 + 1),
+                        )?;
                         Ok((held.clone(), checkpoint_scores(&trees, x, &pick(rows, &held), checkpoints)))
                     })
                 })
@@ -141,7 +155,12 @@ pub fn fit(x: &Array2<f64>, rows: &[usize], labels: &[bool], opts: &BoostOptions
     // The best checkpoint; a tie goes to fewer trees.
     let best = (0..ap.len()).fold(0, |b, c| if ap[c] > ap[b] { c } else { b });
     let trees = checkpoints[best];
-    tracing::debug!(trees, out_of_fold_auprc = ap[best], seconds = started.elapsed().as_secs_f64(), "gbdt early stopping");
+    tracing::debug!(
+        trees,
+        out_of_fold_auprc = ap[best],
+        seconds = started.elapsed().as_secs_f64(),
+        "gbdt early stopping"
+    );
     let oof: Vec<f64> = raw[best].iter().map(|r| sigmoid(*r)).collect();
 
     let mut params = fit_forust(x, rows, labels, opts, trees, seed)?;
@@ -170,7 +189,14 @@ fn pick<T: Copy>(values: &[T], idx: &[usize]) -> Vec<T> {
 }
 
 /// One forust fit of `trees` trees on the rows `rows` of `x`, as our trees.
-fn fit_forust(x: &Array2<f64>, rows: &[usize], labels: &[bool], opts: &BoostOptions, trees: usize, seed: u64) -> Result<TreeParams, BoostError> {
+fn fit_forust(
+    x: &Array2<f64>,
+    rows: &[usize],
+    labels: &[bool],
+    opts: &BoostOptions,
+    trees: usize,
+    seed: u64,
+) -> Result<TreeParams, BoostError> {
     // forust takes the features column-major.
     let n = rows.len();
     let mut data = vec![0.0; n * N_FEATURES];
@@ -214,7 +240,10 @@ fn convert(tree: &forust_ml::tree::Tree) -> Result<Tree, BoostError> {
     out.leaf_count.clear();
     // Depth first from the root, numbering internal nodes and leaves as they are met.
     fn visit(tree: &forust_ml::tree::Tree, i: usize, out: &mut Tree) -> Result<i32, BoostError> {
-        let node = tree.nodes.get(i).ok_or_else(|| BoostError::Settings(format!("forust tree names node {i}, which it lacks")))?;
+        let node = tree
+            .nodes
+            .get(i)
+            .ok_or_else(|| BoostError::Settings(format!("forust tree names node {i}, which it lacks")))?;
         if node.is_leaf {
             out.leaf_value.push(f64::from(node.weight_value));
             out.leaf_count.push(0.0);
@@ -244,7 +273,12 @@ fn checkpoint_scores(params: &TreeParams, x: &Array2<f64>, rows: &[usize], check
     let mut running = vec![params.base_score; rows.len()];
     let mut from = 0;
     for &to in checkpoints {
-        let chunk = TreeParams { base_score: 0.0, sigmoid: 1.0, trees: params.trees[from..to].to_vec(), origin: serde_json::Value::Null };
+        let chunk = TreeParams {
+            base_score: 0.0,
+            sigmoid: 1.0,
+            trees: params.trees[from..to].to_vec(),
+            origin: serde_json::Value::Null,
+        };
         let scorer = Compiled::new(&chunk);
         for (r, &i) in running.iter_mut().zip(rows) {
             *r += scorer.raw(&row_of(x, i));
@@ -274,7 +308,6 @@ fn count_cover(params: &mut TreeParams, x: &Array2<f64>, rows: &[usize]) {
 
 #[cfg(test)]
 mod tests {
-    
 
     #[test]
     fn the_forust_split_rule_becomes_lightgbms() {
@@ -284,5 +317,4 @@ mod tests {
             }
         }
     }
-
 }

@@ -121,7 +121,14 @@ pub fn fit_warm(x: ArrayView2<f64>, y: &[bool], opts: &FitOptions, start: &Fitte
             }
         }
     }
-    tracing::debug!(rows = y.len(), f32_at, f32_gradient, total = t.elapsed().as_secs_f64(), gradient_max = fitted.gradient_max, "warm fit");
+    tracing::debug!(
+        rows = y.len(),
+        f32_at,
+        f32_gradient,
+        total = t.elapsed().as_secs_f64(),
+        gradient_max = fitted.gradient_max,
+        "warm fit"
+    );
     Ok(fitted)
 }
 
@@ -218,11 +225,7 @@ pub fn gradient_max(x: ArrayView2<f64>, y: &[bool], f: &Fitted, c: f64) -> f64 {
     let n = y.len() as f64;
     let w = Array1::from_vec(f.weights.clone());
     let z = x.dot(&w) + f.intercept;
-    let r: Array1<f64> = z
-        .iter()
-        .zip(y)
-        .map(|(z, &t)| 1.0 / (1.0 + (-z).exp()) - if t { 1.0 } else { 0.0 })
-        .collect();
+    let r: Array1<f64> = z.iter().zip(y).map(|(z, &t)| 1.0 / (1.0 + (-z).exp()) - if t { 1.0 } else { 0.0 }).collect();
     let gw = (x.t().dot(&r) + &(&w / c)) / n;
     let gb = r.sum() / n;
     gw.iter().chain(std::iter::once(&gb)).fold(0.0_f64, |m, g| m.max(g.abs()))

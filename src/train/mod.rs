@@ -14,15 +14,15 @@ use std::time::Instant;
 
 use ndarray::{Array2, Axis, ShapeBuilder};
 
-use gbdt::{BoostError, BoostOptions};
 use crate::dataset::{self, DatasetError, Labelled};
-use logistic::{FitError, FitOptions, Fitted};
 use crate::decision::policy::decline_threshold;
 use crate::metrics::{Confusion, Evaluation, best_f1_threshold};
 use crate::model::{Bands, DeclineRule, FraudModel, LogisticParams, ModelError, Provenance, Scaler};
-use crate::train::report::Report;
-use split::{stratified_folds, stratified_split};
 use crate::schema::N_FEATURES;
+use crate::train::report::Report;
+use gbdt::{BoostError, BoostOptions};
+use logistic::{FitError, FitOptions, Fitted};
+use split::{stratified_folds, stratified_split};
 
 /// Everything `fraud train` needs, validated.
 #[derive(Debug, Clone)]
@@ -116,11 +116,8 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     let t = Instant::now();
 
     // With nothing held out, report on the training rows, as the model file does.
-    let (evaluated, on): (Labelled, &str) = if test_idx.is_empty() {
-        (data, "train")
-    } else {
-        (data.select(&test_idx), "test")
-    };
+    let (evaluated, on): (Labelled, &str) =
+        if test_idx.is_empty() { (data, "train") } else { (data.select(&test_idx), "test") };
     let probabilities = model.probabilities(&evaluated.features);
     let evaluation = Evaluation::new(&probabilities, &evaluated.labels, model.threshold());
     phase("evaluate", t);
@@ -224,13 +221,23 @@ fn bands(scores: &[f64], labels: &[bool], threshold: f64, target: f64, on: &str)
         None => (None, None),
     };
     match decline {
-        Some(d) => tracing::info!(decline = d, precision = precision.unwrap_or_default(), recall = recall.unwrap_or_default(), "decline band at {target} precision on {on}"),
+        Some(d) => tracing::info!(
+            decline = d,
+            precision = precision.unwrap_or_default(),
+            recall = recall.unwrap_or_default(),
+            "decline band at {target} precision on {on}"
+        ),
         None => tracing::warn!("no threshold reaches {target} precision on the {on}: the model has no decline band"),
     }
     Bands {
         review: threshold,
         decline,
-        decline_rule: Some(DeclineRule { precision_target: Some(target), chosen_on: on.to_string(), precision, recall }),
+        decline_rule: Some(DeclineRule {
+            precision_target: Some(target),
+            chosen_on: on.to_string(),
+            precision,
+            recall,
+        }),
     }
 }
 
@@ -296,7 +303,13 @@ pub fn standardise(x: &Array2<f64>, scaler: &Scaler) -> Array2<f64> {
 
 /// Each training row's probability from a model that did not see it (stratified folds, each
 /// fit warm-started from the full fit, two at a time). With no folds, the full fit's own.
-fn out_of_fold(x: &Array2<f64>, y: &[bool], full: &Fitted, fit_opts: &FitOptions, cfg: &TrainConfig) -> Result<Vec<f64>, FitError> {
+fn out_of_fold(
+    x: &Array2<f64>,
+    y: &[bool],
+    full: &Fitted,
+    fit_opts: &FitOptions,
+    cfg: &TrainConfig,
+) -> Result<Vec<f64>, FitError> {
     let k = cfg.threshold_folds;
     if k < 2 {
         return Ok(logistic::predict(x.view(), full));

@@ -191,7 +191,10 @@ impl<'de> Visitor<'de> for RecordSeed {
         }
         let missing: Vec<&str> = (0..N_FEATURES).filter(|&j| !seen[j]).map(|j| FEATURE_NAMES[j]).collect();
         if !missing.is_empty() {
-            return Err(fail(ErrorCode::MissingColumn, format_args!("record {row_index}: missing column(s) {}", missing.join(", "))));
+            return Err(fail(
+                ErrorCode::MissingColumn,
+                format_args!("record {row_index}: missing column(s) {}", missing.join(", ")),
+            ));
         }
         Ok(row)
     }
@@ -248,16 +251,23 @@ impl<'de> Deserialize<'de> for Tensor {
                         }
                     }
                 }
-                let missing: Vec<&str> = (0..N_FEATURES).filter(|&j| columns[j].is_none()).map(|j| FEATURE_NAMES[j]).collect();
+                let missing: Vec<&str> =
+                    (0..N_FEATURES).filter(|&j| columns[j].is_none()).map(|j| FEATURE_NAMES[j]).collect();
                 if !missing.is_empty() {
-                    return Err(fail(ErrorCode::MissingColumn, format_args!("missing column(s) {}", missing.join(", "))));
+                    return Err(fail(
+                        ErrorCode::MissingColumn,
+                        format_args!("missing column(s) {}", missing.join(", ")),
+                    ));
                 }
                 let len = columns[0].as_ref().map_or(0, Vec::len);
                 let mut rows = vec![[0.0; N_FEATURES]; len];
                 for (j, col) in columns.iter().enumerate() {
                     let col = col.as_deref().unwrap_or_default();
                     if col.len() != len {
-                        return Err(fail(ErrorCode::WrongWidth, format_args!("column {} has {} values, column V1 has {len}", FEATURE_NAMES[j], col.len())));
+                        return Err(fail(
+                            ErrorCode::WrongWidth,
+                            format_args!("column {} has {} values, column V1 has {len}", FEATURE_NAMES[j], col.len()),
+                        ));
                     }
                     for (i, cell) in col.iter().enumerate() {
                         rows[i][j] = cell.number(i, j).map_err(|e| fail::<A::Error>(e.code, e.message))?;
@@ -299,9 +309,11 @@ impl<'de> Visitor<'de> for RowSeed {
             n += 1;
         }
         if n != N_FEATURES {
-            return Err(fail(ErrorCode::WrongWidth, format_args!("row {} has {n} values, expected {N_FEATURES} ({})", self.0, FEATURE_NAMES.join(","))));
+            return Err(fail(
+                ErrorCode::WrongWidth,
+                format_args!("row {} has {n} values, expected {N_FEATURES} ({})", self.0, FEATURE_NAMES.join(",")),
+            ));
         }
         Ok(row)
     }
 }
-

@@ -106,7 +106,10 @@ pub(crate) fn width_error(row: usize, found: usize, expected: usize) -> WireErro
 }
 
 pub(crate) fn not_numeric(row: usize, feature: usize, what: &str) -> WireError {
-    WireError::new(ErrorCode::NotNumeric, format!("row {row}, column {}: {what} is not a number", FEATURE_NAMES[feature]))
+    WireError::new(
+        ErrorCode::NotNumeric,
+        format!("row {row}, column {}: {what} is not a number", FEATURE_NAMES[feature]),
+    )
 }
 
 pub(crate) fn non_finite(row: usize, feature: usize) -> WireError {

@@ -44,11 +44,15 @@ impl RowParser {
     /// The rows of a CSV body with a header row (MLflow's `text/csv`).
     pub fn parse_csv(&mut self, bytes: &[u8]) -> Result<&[FeatureRow], WireError> {
         if bytes.len() > self.max_bytes {
-            return Err(WireError::new(ErrorCode::TooLarge, format!("{} bytes, the limit is {}", bytes.len(), self.max_bytes)));
+            return Err(WireError::new(
+                ErrorCode::TooLarge,
+                format!("{} bytes, the limit is {}", bytes.len(), self.max_bytes),
+            ));
         }
         let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
         let headers = reader.headers().map_err(|e| csv_error(&e, "the header"))?.clone();
-        let map = ColumnMap::from_names(headers.iter()).map_err(|m| WireError::new(ErrorCode::MissingColumn, m.to_string()))?;
+        let map = ColumnMap::from_names(headers.iter())
+            .map_err(|m| WireError::new(ErrorCode::MissingColumn, m.to_string()))?;
         self.rows.clear();
         for (i, record) in reader.records().enumerate() {
             let record = record.map_err(|e| csv_error(&e, &format!("row {i}")))?;
@@ -92,7 +96,10 @@ fn json_error(text: &str, e: serde_json::Error) -> WireError {
             let offset = byte_offset(text, e.line(), e.column());
             let near = &text[offset.min(text.len())..];
             let at = |tok: &str| near.starts_with(tok) || text[..offset.min(text.len())].ends_with(tok);
-            if ["NaN", "Infinity", "-Infinity"].iter().any(|t| at(t) || near.trim_start_matches(['-', '+']).starts_with(t)) {
+            if ["NaN", "Infinity", "-Infinity"]
+                .iter()
+                .any(|t| at(t) || near.trim_start_matches(['-', '+']).starts_with(t))
+            {
                 WireError::new(ErrorCode::NonFinite, format!("NaN or Infinity in the input ({e})"))
             } else {
                 WireError::new(ErrorCode::InvalidJson, e.to_string())
@@ -119,5 +126,3 @@ fn byte_offset(text: &str, line: usize, column: usize) -> usize {
     let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
     (line_start + column).saturating_sub(1)
 }
-
-

@@ -40,4 +40,3 @@ impl ScoreRecord<'_> {
 pub fn split_json(rows: &[FeatureRow]) -> String {
     serde_json::json!({ "columns": FEATURE_NAMES, "data": rows }).to_string()
 }
-

@@ -163,8 +163,8 @@ pub(super) fn split_layout(bytes: &[u8], cache: &mut ColumnCache, out: &mut Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::layouts::Envelope;
     use crate::schema::FEATURE_NAMES;
+    use crate::wire::layouts::Envelope;
     use rand::{Rng, SeedableRng};
 
     /// What the serde path makes of `bytes`.
@@ -209,7 +209,14 @@ mod tests {
         let quoted: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
         let inner = format!(
             "{{{}\"columns\"{}:{}[{}],{}\"data\":{}[{}]{}}}",
-            ws(rng), ws(rng), ws(rng), quoted.join(","), ws(rng), ws(rng), rows.join(","), ws(rng)
+            ws(rng),
+            ws(rng),
+            ws(rng),
+            quoted.join(","),
+            ws(rng),
+            ws(rng),
+            rows.join(","),
+            ws(rng)
         );
         if rng.gen_bool(0.3) { format!("{{\"dataframe_split\": {inner}}}") } else { inner }
     }
@@ -241,7 +248,8 @@ mod tests {
             match by_fast(&m, &mut cache) {
                 Some(fast) => {
                     accepted += 1;
-                    let serde = by_serde(&m).unwrap_or_else(|| panic!("fast accepted what serde rejects: {}", String::from_utf8_lossy(&m)));
+                    let serde = by_serde(&m)
+                        .unwrap_or_else(|| panic!("fast accepted what serde rejects: {}", String::from_utf8_lossy(&m)));
                     assert_eq!(fast, serde, "{}", String::from_utf8_lossy(&m));
                 }
                 None => refused += 1,

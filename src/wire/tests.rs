@@ -17,10 +17,8 @@ fn code(text: &str) -> ErrorCode {
 }
 
 fn records(rows: &[FeatureRow]) -> String {
-    let recs: Vec<serde_json::Map<String, serde_json::Value>> = rows
-        .iter()
-        .map(|r| FEATURE_NAMES.iter().zip(r).map(|(n, v)| (n.to_string(), (*v).into())).collect())
-        .collect();
+    let recs: Vec<serde_json::Map<String, serde_json::Value>> =
+        rows.iter().map(|r| FEATURE_NAMES.iter().zip(r).map(|(n, v)| (n.to_string(), (*v).into())).collect()).collect();
     serde_json::to_string(&recs).unwrap()
 }
 
@@ -37,7 +35,8 @@ fn dataframe_split_with_reordered_and_extra_columns() {
     let r = row(0.5);
     let mut data: Vec<serde_json::Value> = r.iter().rev().map(|v| (*v).into()).collect();
     data.push("not used".into());
-    let body = serde_json::json!({"dataframe_split": {"columns": cols, "data": [data], "index": [7]}, "params": {"x": 1}});
+    let body =
+        serde_json::json!({"dataframe_split": {"columns": cols, "data": [data], "index": [7]}, "params": {"x": 1}});
     assert_eq!(parse(&body.to_string()).unwrap(), vec![r]);
 }
 
@@ -117,7 +116,10 @@ fn csv_bodies() {
     assert_eq!(p.parse_csv(b"V1,V2\n1,2\n").unwrap_err().code, ErrorCode::MissingColumn);
     assert_eq!(p.parse_csv(body.replace(",8,", ",x,").as_bytes()).unwrap_err().code, ErrorCode::NotNumeric);
     assert_eq!(p.parse_csv(body.replace(",8,", ",inf,").as_bytes()).unwrap_err().code, ErrorCode::NonFinite);
-    assert_eq!(p.parse_csv(format!("Time,{}\n", FEATURE_NAMES.join(",")).as_bytes()).unwrap_err().code, ErrorCode::EmptyData);
+    assert_eq!(
+        p.parse_csv(format!("Time,{}\n", FEATURE_NAMES.join(",")).as_bytes()).unwrap_err().code,
+        ErrorCode::EmptyData
+    );
     assert_eq!(p.parse_csv(body.replace("0,", "0,,").as_bytes()).unwrap_err().code, ErrorCode::WrongWidth);
 }
 
@@ -149,7 +151,8 @@ fn json_numbers_parse_to_the_exact_double() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let mut parser = RowParser::new(DEFAULT_MAX_BYTES);
     for _ in 0..2000 {
-        let rows: Vec<FeatureRow> = vec![std::array::from_fn(|_| rng.gen_range(-50.0..50.0) * 10f64.powi(rng.gen_range(-8..8)))];
+        let rows: Vec<FeatureRow> =
+            vec![std::array::from_fn(|_| rng.gen_range(-50.0..50.0) * 10f64.powi(rng.gen_range(-8..8)))];
         let text: String = format!(
             "{{\"columns\": {:?}, \"data\": [[{}]]}}",
             FEATURE_NAMES,
@@ -165,7 +168,10 @@ fn json_numbers_parse_to_the_exact_double() {
 #[test]
 fn score_record_shape() {
     let mut buf = Vec::new();
-    let reasons = [Reason { feature: "V14", value: -9.5, contribution: 2.25 }, Reason { feature: "V4", value: 4.0, contribution: 1.5 }];
+    let reasons = [
+        Reason { feature: "V14", value: -9.5, contribution: 2.25 },
+        Reason { feature: "V4", value: 4.0, contribution: 1.5 },
+    ];
     ScoreRecord {
         predictions: &[0, 1],
         probabilities: &[0.0012, 0.97],

@@ -51,13 +51,7 @@ pub struct ReportInput<'a> {
 /// Writes `dir/report.html` and the charts; returns the report's path.
 pub fn write(dir: &Path, input: &ReportInput<'_>) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let charts = [
-        precision_recall(input),
-        roc(input),
-        scores(input),
-        confusion(input),
-        importance(input),
-    ];
+    let charts = [precision_recall(input), roc(input), scores(input), confusion(input), importance(input)];
     for (name, svg) in CHARTS.iter().zip(&charts) {
         std::fs::write(dir.join(name), svg)?;
     }
@@ -80,9 +74,12 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> std::io::Result<PathBuf> {
         auc = e.roc_auc,
         review = input.policy.review,
         decline = match input.policy.decline {
-            Some(d) if d <= input.policy.review => format!("decline from {d:.6}, the same (the review band is empty: the precision target was reached below the review threshold)"),
+            Some(d) if d <= input.policy.review => format!(
+                "decline from {d:.6}, the same (the review band is empty: the precision target was reached below the review threshold)"
+            ),
             Some(d) => format!("decline from {d:.6}"),
-            None if input.model.bands().decline_rule.is_some() => "no decline band (no threshold reached the precision target on the training data)".into(),
+            None if input.model.bands().decline_rule.is_some() =>
+                "no decline band (no threshold reached the precision target on the training data)".into(),
             None => "no decline band".into(),
         },
     );
@@ -141,7 +138,11 @@ impl Chart {
     }
 
     fn py(&self, y: f64) -> f64 {
-        let (lo, hi, v) = if self.log_y { (self.y.0.log10(), self.y.1.log10(), y.max(self.y.0).log10()) } else { (self.y.0, self.y.1, y) };
+        let (lo, hi, v) = if self.log_y {
+            (self.y.0.log10(), self.y.1.log10(), y.max(self.y.0).log10())
+        } else {
+            (self.y.0, self.y.1, y)
+        };
         H - BOTTOM - (v - lo) / (hi - lo) * (H - TOP - BOTTOM)
     }
 
@@ -150,11 +151,24 @@ impl Chart {
         let _ = write!(self.svg, "<path d=\"M{x0} {y1}V{y0}H{x1}\" stroke=\"#333\" fill=\"none\"/>");
         for &t in x_ticks {
             let x = self.px(t);
-            let _ = write!(self.svg, "<line x1=\"{x}\" y1=\"{y0}\" x2=\"{x}\" y2=\"{}\" stroke=\"#333\"/><text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{}</text>", y0 + 5.0, y0 + 18.0, tick(t));
+            let _ = write!(
+                self.svg,
+                "<line x1=\"{x}\" y1=\"{y0}\" x2=\"{x}\" y2=\"{}\" stroke=\"#333\"/><text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                y0 + 5.0,
+                y0 + 18.0,
+                tick(t)
+            );
         }
         for &t in y_ticks {
             let y = self.py(t);
-            let _ = write!(self.svg, "<line x1=\"{}\" y1=\"{y}\" x2=\"{x0}\" y2=\"{y}\" stroke=\"#333\"/><line x1=\"{x0}\" y1=\"{y}\" x2=\"{x1}\" y2=\"{y}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", x0 - 5.0, x0 - 8.0, y + 4.0, tick(t));
+            let _ = write!(
+                self.svg,
+                "<line x1=\"{}\" y1=\"{y}\" x2=\"{x0}\" y2=\"{y}\" stroke=\"#333\"/><line x1=\"{x0}\" y1=\"{y}\" x2=\"{x1}\" y2=\"{y}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+                x0 - 5.0,
+                x0 - 8.0,
+                y + 4.0,
+                tick(t)
+            );
         }
         let _ = write!(
             self.svg,
@@ -179,7 +193,11 @@ impl Chart {
     fn dot(&mut self, (x, y): (f64, f64), color: &str, nth: usize) {
         let (cx, cy) = (self.px(x), self.py(y));
         // A later dot is smaller, so two at one place both show.
-        let _ = write!(self.svg, "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{}\" fill=\"{color}\"/>", 7.0 - 2.0 * nth as f64);
+        let _ = write!(
+            self.svg,
+            "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"{}\" fill=\"{color}\"/>",
+            7.0 - 2.0 * nth as f64
+        );
     }
 
     /// Labels for the marked points, one line each, in a corner of the plot area the curve
@@ -259,7 +277,10 @@ fn band_points(input: &ReportInput<'_>) -> Vec<(f64, &'static str, &'static str)
 
 fn precision_recall(input: &ReportInput<'_>) -> String {
     let (points, positives, _) = curve_points(input.probabilities, input.labels);
-    let pr: Vec<(f64, f64)> = points.iter().map(|&(_, fp, tp)| (tp as f64 / positives.max(1) as f64, tp as f64 / (tp + fp).max(1) as f64)).collect();
+    let pr: Vec<(f64, f64)> = points
+        .iter()
+        .map(|&(_, fp, tp)| (tp as f64 / positives.max(1) as f64, tp as f64 / (tp + fp).max(1) as f64))
+        .collect();
     let mut c = Chart::new("Precision–recall", (0.0, 1.0), (0.0, 1.0), false);
     let ticks = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
     c.axes("recall", "precision", &ticks, &ticks);
@@ -278,7 +299,9 @@ fn precision_recall(input: &ReportInput<'_>) -> String {
 fn roc(input: &ReportInput<'_>) -> String {
     let (points, positives, negatives) = curve_points(input.probabilities, input.labels);
     let mut roc: Vec<(f64, f64)> = vec![(0.0, 0.0)];
-    roc.extend(points.iter().map(|&(_, fp, tp)| (fp as f64 / negatives.max(1) as f64, tp as f64 / positives.max(1) as f64)));
+    roc.extend(
+        points.iter().map(|&(_, fp, tp)| (fp as f64 / negatives.max(1) as f64, tp as f64 / positives.max(1) as f64)),
+    );
     let mut c = Chart::new("ROC curve", (0.0, 1.0), (0.0, 1.0), false);
     let ticks = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
     c.axes("false-positive rate", "true-positive rate", &ticks, &ticks);
@@ -311,7 +334,12 @@ fn scores(input: &ReportInput<'_>) -> String {
     for (from, to, color) in [(input.policy.review, review_end, REVIEW), (review_end, 1.0, DECLINE)] {
         if to > from || (input.policy.decline.is_some() && color == DECLINE) {
             let (a, b) = (c.px(from), c.px(to));
-            let _ = write!(c.svg, "<rect x=\"{a:.1}\" y=\"{y1}\" width=\"{:.1}\" height=\"{}\" fill=\"{color}\" opacity=\"0.15\"/>", (b - a).max(1.0), y0 - y1);
+            let _ = write!(
+                c.svg,
+                "<rect x=\"{a:.1}\" y=\"{y1}\" width=\"{:.1}\" height=\"{}\" fill=\"{color}\" opacity=\"0.15\"/>",
+                (b - a).max(1.0),
+                y0 - y1
+            );
         }
     }
     let decades: Vec<f64> = (0..=top.log10() as i32).map(|k| 10f64.powi(k)).collect();
@@ -325,7 +353,11 @@ fn scores(input: &ReportInput<'_>) -> String {
             let w = (x1 - x0) / 2.0;
             let x = x0 + w * class as f64;
             let y = c.py(n as f64);
-            let _ = write!(c.svg, "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{color}\"/>", (H - BOTTOM - y).max(0.5));
+            let _ = write!(
+                c.svg,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{color}\"/>",
+                (H - BOTTOM - y).max(0.5)
+            );
         }
     }
     c.legend(&[("legitimate", LEGIT), ("fraud", FRAUD), ("review band", REVIEW), ("decline band", DECLINE)]);
@@ -340,11 +372,28 @@ fn confusion(input: &ReportInput<'_>) -> String {
         let m = Confusion::at(input.probabilities, input.labels, *t);
         let x0 = 70.0 + k as f64 * 250.0;
         let y0 = 90.0;
-        let _ = write!(c.svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{color}\" font-size=\"14\">{name} at {t:.4}</text>", x0 + cell, y0 - 30.0);
-        let _ = write!(c.svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">flagged</text><text x=\"{}\" y=\"{}\" text-anchor=\"middle\">not</text>", x0 + cell / 2.0, y0 - 8.0, x0 + 1.5 * cell, y0 - 8.0);
+        let _ = write!(
+            c.svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{color}\" font-size=\"14\">{name} at {t:.4}</text>",
+            x0 + cell,
+            y0 - 30.0
+        );
+        let _ = write!(
+            c.svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">flagged</text><text x=\"{}\" y=\"{}\" text-anchor=\"middle\">not</text>",
+            x0 + cell / 2.0,
+            y0 - 8.0,
+            x0 + 1.5 * cell,
+            y0 - 8.0
+        );
         for (r, (label, cells)) in [("fraud", [m.tp, m.fn_]), ("legit", [m.fp, m.tn])].iter().enumerate() {
             let y = y0 + r as f64 * cell;
-            let _ = write!(c.svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{label}</text>", x0 - 6.0, y + cell / 2.0 + 4.0);
+            let _ = write!(
+                c.svg,
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{label}</text>",
+                x0 - 6.0,
+                y + cell / 2.0 + 4.0
+            );
             for (col, n) in cells.iter().enumerate() {
                 let x = x0 + col as f64 * cell;
                 let good = (r == 0 && col == 0) || (r == 1 && col == 1);
@@ -367,7 +416,12 @@ fn confusion(input: &ReportInput<'_>) -> String {
         );
     }
     if input.policy.decline.is_none() {
-        let _ = write!(c.svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{DECLINE}\">no decline band</text>", 70.0 + 250.0 + cell, 160.0);
+        let _ = write!(
+            c.svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{DECLINE}\">no decline band</text>",
+            70.0 + 250.0 + cell,
+            160.0
+        );
     }
     c.finish()
 }
@@ -376,7 +430,8 @@ fn importance(input: &ReportInput<'_>) -> String {
     // Every fraud and an evenly spaced sample of the rest.
     let others: Vec<usize> = (0..input.labels.len()).filter(|&i| !input.labels[i]).collect();
     let step = others.len().div_ceil(IMPORTANCE_ROWS).max(1);
-    let chosen: Vec<usize> = (0..input.labels.len()).filter(|&i| input.labels[i]).chain(others.into_iter().step_by(step)).collect();
+    let chosen: Vec<usize> =
+        (0..input.labels.len()).filter(|&i| input.labels[i]).chain(others.into_iter().step_by(step)).collect();
     let mut explainer = Explainer::default();
     let mut mean = [0.0; N_FEATURES];
     for &i in &chosen {
@@ -408,7 +463,13 @@ fn importance(input: &ReportInput<'_>) -> String {
             mean[j]
         );
     }
-    let _ = write!(c.svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">mean |contribution to the log-odds| over {} rows (top 15 features)</text>", W / 2.0, H - 12.0, chosen.len());
+    let _ = write!(
+        c.svg,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">mean |contribution to the log-odds| over {} rows (top 15 features)</text>",
+        W / 2.0,
+        H - 12.0,
+        chosen.len()
+    );
     c.finish()
 }
 
@@ -450,7 +511,10 @@ mod tests {
             for svg in [precision_recall(&input), roc(&input)] {
                 let (review, decline) = (label_ys(&svg, REVIEW), label_ys(&svg, DECLINE));
                 assert_eq!((review.len(), decline.len()), (1, 1), "{svg}");
-                assert!((review[0] - decline[0]).abs() >= 14.0, "labels at y {review:?} and {decline:?} overlap (12 px text)");
+                assert!(
+                    (review[0] - decline[0]).abs() >= 14.0,
+                    "labels at y {review:?} and {decline:?} overlap (12 px text)"
+                );
             }
         }
     }

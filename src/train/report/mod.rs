@@ -96,7 +96,11 @@ impl fmt::Display for Report {
         row(f, "chosen threshold", &e.chosen)?;
         match &self.decline {
             Some(d) => row(f, "decline band", d)?,
-            None => writeln!(f, "  {:<18} none: no threshold reached the precision target on the training data", "decline band")?,
+            None => writeln!(
+                f,
+                "  {:<18} none: no threshold reached the precision target on the training data",
+                "decline band"
+            )?,
         }
         row(f, "at 0.5", &e.at_half)?;
         write!(
