@@ -64,3 +64,89 @@ pub fn run(cfg: &ServeConfig, dir: ModelDir) -> std::io::Result<()> {
             .await
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::decision::Policy;
+    use crate::schema::FEATURE_NAMES;
+
+    fn app(max_body_bytes: usize) -> Router {
+        let model = crate::model::tests::example_model();
+        router(
+            ModelDir { model, policy: Policy { review: 0.3, decline: Some(0.9) } },
+            ReasonsFor::Flagged,
+            max_body_bytes,
+        )
+    }
+
+    async fn call(app: Router, uri: &str, content_type: &str, body: impl Into<Body>) -> (StatusCode, String) {
+        let request = Request::post(uri).header("content-type", content_type).body(body.into()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    /// The tutorial's body: one legitimate row (all zeros) and one that the example model flags
+    /// (V14 very low, V4 high).
+    fn tutorial_body() -> String {
+        let mut fraud = vec![0.0; FEATURE_NAMES.len()];
+        fraud[13] = -9.5;
+        fraud[3] = 4.0;
+        json!({ "columns": FEATURE_NAMES, "data": [vec![0.0; FEATURE_NAMES.len()], fraud] }).to_string()
+    }
+
+    #[tokio::test]
+    async fn answers_as_mlflow_and_adds_decisions_on_request() {
+        let (status, body) = call(app(1 << 20), "/invocations", "application/json", tutorial_body()).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"predictions":[0,1]}"#));
+        let (status, body) =
+            call(app(1 << 20), "/invocations?decisions=true", "application/json", tutorial_body()).await;
+        assert_eq!(status, StatusCode::OK);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["decisions"], json!(["approve", "decline"]));
+        assert_eq!(v["reasons"][0], json!([]), "an approved row has no reasons");
+        assert_eq!(v["reasons"][1][0]["feature"], "V14", "the largest contribution first");
+        assert!(v["probabilities"][1].as_f64().unwrap() > 0.9);
+    }
+
+    #[tokio::test]
+    async fn errors_are_shaped_as_mlflow_shapes_them() {
+        let (status, body) = call(app(1 << 20), "/invocations", "application/json", "{not json").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error_code"], "BAD_REQUEST");
+        assert!(v["message"].as_str().unwrap().starts_with("invalid_json: "), "{v}");
+        let (status, _) = call(app(1 << 20), "/invocations", "text/plain", tutorial_body()).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let (status, body) = call(app(64), "/invocations", "application/json", tutorial_body()).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        let (status, _) = call(app(1 << 20), "/invocations?decisions=maybe", "application/json", tutorial_body()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn metrics_count_requests_by_status_and_rows_by_decision() {
+        let app = app(1 << 20);
+        let _ = call(app.clone(), "/invocations", "application/json", tutorial_body()).await;
+        let _ = call(app.clone(), "/invocations", "application/json", "[]").await;
+        let response = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+        let text =
+            String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+        for line in [
+            r#"fraud_http_requests_total{status="200"} 1"#,
+            r#"fraud_http_requests_total{status="400"} 1"#,
+            "fraud_http_rows_scored_total 2",
+            r#"fraud_http_decisions_total{decision="decline"} 1"#,
+            r#"fraud_http_decisions_total{decision="approve"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+        }
+    }
+}

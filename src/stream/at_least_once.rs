@@ -334,3 +334,38 @@ impl CommitStrategy for OffsetStore {
         &mut self.tally
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_delivery_waits_longer_each_time_up_to_a_bound() {
+        let waits: Vec<u64> = (0..9).map(|a| Retry::backoff(a).as_millis() as u64).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1_600, 3_200, 6_400, 6_400, 6_400]);
+        assert_eq!(Retry::backoff(u32::MAX), Duration::from_millis(6_400));
+    }
+
+    #[test]
+    fn a_retry_keeps_everything_the_output_had() {
+        let input = Box::new(Input {
+            partition: 3,
+            offset: 41,
+            timestamp_ms: None,
+            received: Instant::now(),
+            wait_us: None,
+            rows: 1,
+            decisions: [0, 1, 0],
+            dead_letter: None,
+        });
+        let at = Instant::now();
+        let r = Retry::of(Sent { input, attempt: 2 }, "t-scores", Some(b"k"), Some(b"{}"), None, at);
+        assert_eq!((r.input.partition, r.input.offset, r.attempt), (3, 41, 2));
+        assert_eq!(
+            (r.topic.as_str(), r.key.as_deref(), r.payload.as_slice(), r.due),
+            ("t-scores", Some(&b"k"[..]), &b"{}"[..], at)
+        );
+        let empty = Retry::of(Sent { input: r.input, attempt: 0 }, "t", None, None, None, at);
+        assert_eq!((empty.key, empty.payload.len()), (None, 0));
+    }
+}

@@ -151,9 +151,7 @@ pub struct Transactions {
     /// Per partition, the first offset taken since the last commit: where an abort rewinds to.
     rewind: BTreeMap<i32, i64>,
     tally: Tally,
-    last_turn: Instant,
-    /// Intake is paused until then, after a stall.
-    probation: Option<Instant>,
+    stalls: StallWatch,
     fenced: VecDeque<Instant>,
     failure: Option<ConsumeError>,
     shutdown: Arc<AtomicBool>,
@@ -177,6 +175,7 @@ impl Transactions {
         let producer =
             transactional_producer(kafka, &transactional_id, &cfg, delivery_timeout_ms, &deliveries, &shutdown)?;
         tracing::info!(%transactional_id, "exactly once: transactions initialised");
+        let (cfg_stall_limit, cfg_probation) = (cfg.stall_limit, cfg.probation);
         Ok(Self {
             kafka: kafka.clone(),
             cfg,
@@ -188,17 +187,11 @@ impl Transactions {
             open: None,
             rewind: BTreeMap::new(),
             tally: Tally::new(metrics),
-            last_turn: Instant::now(),
-            probation: None,
+            stalls: StallWatch::new(cfg_stall_limit, cfg_probation, Instant::now()),
             fenced: VecDeque::new(),
             failure: None,
             shutdown,
         })
-    }
-
-    /// Whether the loop's last turn was longer ago than the group membership is guaranteed.
-    fn stalled_at(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.last_turn) > self.cfg.stall_limit
     }
 
     /// Commits the open transaction; on failure aborts it and rewinds.
@@ -208,7 +201,7 @@ impl Transactions {
             let reason = reason.clone();
             return self.abort(consumer, open, &reason);
         }
-        if self.stalled_at(Instant::now()) {
+        if self.stalls.stalled_at(Instant::now()) {
             return self.abort(consumer, open, "the consumer stalled before the commit");
         }
         let mut offsets = TopicPartitionList::with_capacity(open.next.len());
@@ -235,7 +228,7 @@ impl Transactions {
         // time) is noticed too. One clock reading serves the check and the late-commit report:
         // a freeze before it is caught here, one after it is in the commit's time.
         let checked = Instant::now();
-        if self.stalled_at(checked) {
+        if self.stalls.stalled_at(checked) {
             return self.abort(consumer, open, "the consumer stalled before the commit");
         }
         match retry(|| self.producer.commit_transaction(self.cfg.op_timeout)) {
@@ -274,17 +267,10 @@ impl Transactions {
     /// before, repeats these inputs. Nothing can take the commit back, so the consumer says so.
     fn late_commit(&mut self, open: &Open, took: Duration) {
         self.tally.metrics.late_commits.inc();
-        // The inputs it covered, per partition: first-last offset.
-        let mut ranges: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
-        for input in &open.inputs {
-            let r = ranges.entry(input.partition).or_insert((input.offset, input.offset));
-            *r = (r.0.min(input.offset), r.1.max(input.offset));
-        }
-        let offsets: Vec<String> = ranges.iter().map(|(p, (first, last))| format!("{p}:{first}-{last}")).collect();
         tracing::error!(
             code = "late_commit",
             inputs = open.inputs.len(),
-            offsets = %offsets.join(","),
+            offsets = %offset_ranges(&open.inputs),
             took_ms = took.as_millis() as u64,
             limit_ms = self.cfg.stall_limit.as_millis() as u64,
             "a transaction was committed by a loop that stalled after its last check; unless the broker fences old \
@@ -409,7 +395,7 @@ impl Transactions {
         if let Err(e) = consumer.set_paused(&self.topic, None, true) {
             tracing::warn!(error = %e, "pausing intake after a stall");
         }
-        self.probation = Some(Instant::now() + self.cfg.probation);
+
         self.tally.metrics.stalls.inc();
         tracing::warn!(
             code = "consumer_stalled",
@@ -422,13 +408,76 @@ impl Transactions {
     }
 
     fn end_probation(&mut self, consumer: &dyn GroupConsumer) {
-        self.probation = None;
         self.rewind_consumer(consumer);
         if let Err(e) = consumer.set_paused(&self.topic, None, false) {
             tracing::warn!(error = %e, "resuming intake after a stall");
         }
         tracing::info!("intake resumed after the stall");
     }
+}
+
+/// What one turn of the loop found.
+#[derive(Debug, PartialEq, Eq)]
+enum Turn {
+    Normal,
+    /// The loop was away this long, past the stall limit: probation starts.
+    Stalled(Duration),
+    /// The pause after a stall is over.
+    ProbationOver,
+}
+
+/// The zombie defence's clock: how long the loop was away between turns, and the pause after a
+/// stall while librdkafka learns whether the partitions moved.
+#[derive(Debug)]
+struct StallWatch {
+    last_turn: Instant,
+    limit: Duration,
+    pause: Duration,
+    /// Intake is paused until then, after a stall.
+    probation: Option<Instant>,
+}
+
+impl StallWatch {
+    fn new(limit: Duration, pause: Duration, now: Instant) -> StallWatch {
+        StallWatch { last_turn: now, limit, pause, probation: None }
+    }
+
+    /// Whether the loop's last turn was longer ago than the group membership is guaranteed.
+    fn stalled_at(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.last_turn) > self.limit
+    }
+
+    fn on_probation(&self) -> bool {
+        self.probation.is_some()
+    }
+
+    /// A turn of the loop at `now`.
+    fn turn(&mut self, now: Instant) -> Turn {
+        let gap = now.saturating_duration_since(self.last_turn);
+        self.last_turn = now;
+        match self.probation {
+            None if gap > self.limit => {
+                self.probation = Some(now + self.pause);
+                Turn::Stalled(gap)
+            }
+            Some(until) if now >= until => {
+                self.probation = None;
+                Turn::ProbationOver
+            }
+            _ => Turn::Normal,
+        }
+    }
+}
+
+/// The inputs of a transaction by partition, as `P:FIRST-LAST,...`, for the late-commit report.
+fn offset_ranges(inputs: &[Input]) -> String {
+    let mut ranges: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+    for input in inputs {
+        let r = ranges.entry(input.partition).or_insert((input.offset, input.offset));
+        *r = (r.0.min(input.offset), r.1.max(input.offset));
+    }
+    let parts: Vec<String> = ranges.iter().map(|(p, (first, last))| format!("{p}:{first}-{last}")).collect();
+    parts.join(",")
 }
 
 /// librdkafka's own retry advice: a retriable error may be retried as it is.
@@ -483,7 +532,7 @@ fn transactional_producer(
 impl CommitStrategy for Transactions {
     fn send(&mut self, _consumer: &dyn GroupConsumer, input: Input, output: Output<'_>) {
         self.rewind.entry(input.partition).or_insert(input.offset);
-        if self.probation.is_some() {
+        if self.stalls.on_probation() {
             // Intake is paused; a message already on its way is read again after the pause.
             return;
         }
@@ -515,12 +564,10 @@ impl CommitStrategy for Transactions {
         // Serves delivery reports.
         self.producer.poll(Duration::ZERO);
         self.deliveries.errors.check()?;
-        let gap = self.last_turn.elapsed();
-        self.last_turn = Instant::now();
-        if gap > self.cfg.stall_limit && self.probation.is_none() {
-            self.start_probation(consumer, gap);
-        } else if self.probation.is_some_and(|until| Instant::now() >= until) {
-            self.end_probation(consumer);
+        match self.stalls.turn(Instant::now()) {
+            Turn::Stalled(gap) => self.start_probation(consumer, gap),
+            Turn::ProbationOver => self.end_probation(consumer),
+            Turn::Normal => {}
         }
         match self.failure.take() {
             Some(e) => Err(e),
@@ -554,7 +601,7 @@ impl CommitStrategy for Transactions {
         // librdkafka keeps a partition's pause across unassign and assign: a partition paused
         // for a stall and given back by the rebalance that followed would never fetch again.
         // So a new assignment takes the current state: paused during a stall, running after.
-        if let Err(e) = consumer.set_paused(&self.topic, Some(partitions), self.probation.is_some()) {
+        if let Err(e) = consumer.set_paused(&self.topic, Some(partitions), self.stalls.on_probation()) {
             tracing::warn!(error = %e, "setting the pause state of newly assigned partitions");
         }
     }
@@ -562,7 +609,7 @@ impl CommitStrategy for Transactions {
     fn revoke(&mut self, consumer: &dyn GroupConsumer, partitions: &[i32]) {
         // Whatever happens, the revoked partitions' next owner starts at the committed offset.
         self.rewind.retain(|p, _| !partitions.contains(p));
-        if self.probation.is_none() {
+        if !self.stalls.on_probation() {
             self.commit_open(consumer);
         }
     }
@@ -575,7 +622,7 @@ impl CommitStrategy for Transactions {
     }
 
     fn finish(&mut self, consumer: &dyn GroupConsumer, timeout: Duration) {
-        if self.probation.is_some() {
+        if self.stalls.on_probation() {
             return;
         }
         let delivered = self.open.as_ref().is_some_and(|o| o.doomed.is_none())
@@ -593,5 +640,50 @@ impl CommitStrategy for Transactions {
 
     fn tally(&mut self) -> &mut Tally {
         &mut self.tally
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(partition: i32, offset: i64) -> Input {
+        Input {
+            partition,
+            offset,
+            timestamp_ms: None,
+            received: Instant::now(),
+            wait_us: None,
+            rows: 1,
+            decisions: [1, 0, 0],
+            dead_letter: None,
+        }
+    }
+
+    #[test]
+    fn a_gap_past_the_limit_starts_a_probation_that_ends_after_its_pause() {
+        let (limit, pause) = (Duration::from_secs(4), Duration::from_millis(4_500));
+        let t0 = Instant::now();
+        let mut w = StallWatch::new(limit, pause, t0);
+        assert_eq!(w.turn(t0 + Duration::from_secs(1)), Turn::Normal);
+        assert!(!w.stalled_at(t0 + Duration::from_secs(5)), "4 s since the last turn is within the limit");
+        assert!(w.stalled_at(t0 + Duration::from_millis(5_001)));
+        // A freeze of 6 s between two turns.
+        let thawed = t0 + Duration::from_secs(7);
+        assert_eq!(w.turn(thawed), Turn::Stalled(Duration::from_secs(6)));
+        assert!(w.on_probation());
+        assert_eq!(w.turn(thawed + Duration::from_secs(1)), Turn::Normal, "still paused");
+        // A second long gap during the pause does not start another.
+        assert_eq!(w.turn(thawed + Duration::from_millis(4_400)), Turn::Normal);
+        assert_eq!(w.turn(thawed + pause), Turn::ProbationOver);
+        assert!(!w.on_probation());
+        assert_eq!(w.turn(thawed + pause + Duration::from_millis(10)), Turn::Normal);
+    }
+
+    #[test]
+    fn a_late_commit_names_its_inputs_by_partition() {
+        let inputs = [input(1, 299), input(0, 7), input(1, 316), input(1, 300), input(0, 7)];
+        assert_eq!(offset_ranges(&inputs), "0:7-7,1:299-316");
+        assert_eq!(offset_ranges(&[]), "");
     }
 }

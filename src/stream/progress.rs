@@ -41,6 +41,14 @@ pub fn describe(behind: &[Behind]) -> String {
     parts.join(", ")
 }
 
+/// Where [`ExitAtEnd`] learns the group's progress.
+pub trait Progress {
+    /// The partitions of the topic the group has not processed to their end; Err when that
+    /// could not be learnt.
+    fn behind(&self) -> Result<Vec<Behind>, String>;
+    fn topic(&self) -> &str;
+}
+
 /// Reads the group's progress on a topic with a consumer of its own.
 pub struct GroupProgress {
     probe: BaseConsumer<Quiet>,
@@ -56,7 +64,7 @@ impl GroupProgress {
     /// The partitions of the topic holding a record at or past the group's committed offset
     /// (from the beginning, where the group committed nothing). Err when that could not be
     /// learnt in time, or the topic does not exist.
-    pub fn behind(&self) -> Result<Vec<Behind>, String> {
+    fn probe(&self) -> Result<Vec<Behind>, String> {
         let metadata =
             self.probe.fetch_metadata(Some(&self.topic), ASK_TIMEOUT).map_err(|e| format!("reading metadata: {e}"))?;
         let partitions: Vec<i32> = metadata
@@ -119,6 +127,16 @@ impl GroupProgress {
     }
 }
 
+impl Progress for GroupProgress {
+    fn behind(&self) -> Result<Vec<Behind>, String> {
+        self.probe()
+    }
+
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+}
+
 /// What the loop should do about `--exit-at-end` now.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AtEnd {
@@ -132,8 +150,8 @@ pub enum AtEnd {
 
 /// `--exit-at-end`: asks, while this process has nothing left to do, whether the group has
 /// processed the whole topic; gives up after the exit timeout of such waiting.
-pub struct ExitAtEnd {
-    progress: GroupProgress,
+pub struct ExitAtEnd<P: Progress = GroupProgress> {
+    progress: P,
     timeout: Duration,
     /// Since when this process has had nothing to do while the topic was not done.
     idle_since: Option<Instant>,
@@ -145,8 +163,8 @@ pub struct ExitAtEnd {
     left: String,
 }
 
-impl ExitAtEnd {
-    pub fn new(progress: GroupProgress, timeout: Duration) -> Self {
+impl<P: Progress> ExitAtEnd<P> {
+    pub fn new(progress: P, timeout: Duration) -> Self {
         Self {
             progress,
             timeout,
@@ -185,7 +203,7 @@ impl ExitAtEnd {
         let idle_since = *self.idle_since.get_or_insert(now);
         match self.progress.behind() {
             Ok(behind) if behind.is_empty() => {
-                tracing::info!(topic = %self.progress.topic, "every partition is processed to its end");
+                tracing::info!(topic = %self.progress.topic(), "every partition is processed to its end");
                 return AtEnd::Done;
             }
             Ok(behind) => {
@@ -194,7 +212,7 @@ impl ExitAtEnd {
                 if self.last_log.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
                     self.last_log = Some(now);
                     tracing::info!(
-                        topic = %self.progress.topic,
+                        topic = %self.progress.topic(),
                         behind = %describe(&behind),
                         held_elsewhere = ?elsewhere,
                         "exit at end: waiting for the group to process every partition; a partition held by a member \
@@ -212,5 +230,79 @@ impl ExitAtEnd {
             return AtEnd::GaveUp(std::mem::take(&mut self.left));
         }
         AtEnd::Wait
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Progress as a test scripts it: each check takes the next answer.
+    struct Scripted(RefCell<Vec<Result<Vec<Behind>, String>>>);
+
+    impl Progress for Scripted {
+        fn behind(&self) -> Result<Vec<Behind>, String> {
+            self.0.borrow_mut().remove(0)
+        }
+
+        fn topic(&self) -> &str {
+            "t"
+        }
+    }
+
+    fn behind(parts: &[(i32, i64)]) -> Result<Vec<Behind>, String> {
+        Ok(parts.iter().map(|&(partition, next)| Behind { partition, next }).collect())
+    }
+
+    fn exit(answers: Vec<Result<Vec<Behind>, String>>, timeout: Duration) -> ExitAtEnd<Scripted> {
+        ExitAtEnd::new(Scripted(RefCell::new(answers)), timeout)
+    }
+
+    #[test]
+    fn done_when_nothing_is_behind() {
+        let mut e = exit(vec![behind(&[(2, 9805)]), behind(&[])], Duration::from_secs(60));
+        let mine = HashSet::from([0, 1]);
+        assert_eq!(e.check(&mine), AtEnd::Wait);
+        assert_eq!(e.check(&mine), AtEnd::Done);
+    }
+
+    #[test]
+    fn gives_up_after_the_timeout_naming_what_is_left() {
+        let mut e = exit(vec![behind(&[(2, 9805), (3, 9918)])], Duration::ZERO);
+        assert_eq!(
+            e.check(&HashSet::new()),
+            AtEnd::GaveUp(
+                "partitions 2 (from offset 9805), 3 (from offset 9918) are not processed to their end".into()
+            )
+        );
+        let mut e = exit(vec![Err("reading metadata: timed out".into())], Duration::ZERO);
+        assert_eq!(
+            e.check(&HashSet::new()),
+            AtEnd::GaveUp("the group's progress is unknown (reading metadata: timed out)".into())
+        );
+    }
+
+    #[test]
+    fn work_here_starts_the_wait_over() {
+        let timeout = Duration::from_millis(30);
+        let mut e = exit(vec![behind(&[(1, 5)]), behind(&[(1, 5)]), behind(&[(1, 5)])], timeout);
+        assert_eq!(e.check(&HashSet::new()), AtEnd::Wait);
+        std::thread::sleep(timeout + Duration::from_millis(10));
+        e.busy();
+        assert_eq!(e.check(&HashSet::new()), AtEnd::Wait, "the wait counts from the last work");
+        std::thread::sleep(timeout + Duration::from_millis(10));
+        assert!(matches!(e.check(&HashSet::new()), AtEnd::GaveUp(_)));
+    }
+
+    #[test]
+    fn a_check_is_due_soon_after_work_and_seldom_while_idle() {
+        let mut e = exit(vec![behind(&[(1, 5)])], Duration::from_secs(60));
+        assert!(e.due(), "the first check is due at once");
+        let _ = e.check(&HashSet::new());
+        assert!(!e.due(), "not again at once while idle");
+        e.busy();
+        std::thread::sleep(CHECK_AFTER_WORK);
+        assert!(e.due(), "soon after work");
     }
 }

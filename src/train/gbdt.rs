@@ -223,6 +223,11 @@ fn fit_forust(
         .set_num_threads(Some(opts.threads))
         .set_initialize_base_score(true);
     booster.fit(&Matrix::new(&data, n, N_FEATURES), &y, &weights, None)?;
+    as_tree_params(&booster)
+}
+
+/// A fitted forust booster as our trees.
+fn as_tree_params(booster: &GradientBooster) -> Result<TreeParams, BoostError> {
     let trees = booster.trees.iter().map(convert).collect::<Result<Vec<_>, _>>()?;
     Ok(TreeParams { base_score: booster.base_score, sigmoid: 1.0, trees, origin: serde_json::Value::Null })
 }
@@ -308,6 +313,81 @@ fn count_cover(params: &mut TreeParams, x: &Array2<f64>, rows: &[usize]) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Regression guard for the conversion: our trees, from forust's, score every row as forust
+    /// itself does (raw log-odds): by the reference walk with missing values too, by the fast
+    /// scorer on the finite rows it takes.
+    #[test]
+    fn converted_trees_score_every_row_as_forust_does() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let n = 800;
+        let mut x = Array2::<f64>::zeros((n, N_FEATURES));
+        for v in x.iter_mut() {
+            *v = rng.gen_range(-2.0..2.0);
+        }
+        // Missing values in two of the features the label depends on.
+        for i in (0..n).step_by(13) {
+            x[[i, 1]] = f64::NAN;
+        }
+        for i in (0..n).step_by(17) {
+            x[[i, 2]] = f64::NAN;
+        }
+        let labels: Vec<bool> = (0..n)
+            .map(|i| {
+                let (a, b, c) = (x[[i, 0]], x[[i, 1]], x[[i, 2]]);
+                a + 0.5 * if b.is_nan() { 1.0 } else { b } - c.max(-1.0) + rng.gen_range(-0.5..0.5) > 1.5
+            })
+            .collect();
+        let rows: Vec<usize> = (0..n).collect();
+        let opts = BoostOptions {
+            max_trees: 40,
+            max_depth: 4,
+            subsample: 0.8,
+            colsample: 0.8,
+            threads: 1,
+            ..Default::default()
+        };
+        let mut data = vec![0.0; n * N_FEATURES];
+        for i in 0..n {
+            for j in 0..N_FEATURES {
+                data[j * n + i] = x[[i, j]];
+            }
+        }
+        let y: Vec<f64> = labels.iter().map(|&l| f64::from(u8::from(l))).collect();
+        let mut booster = GradientBooster::default()
+            .set_objective_type(ObjectiveType::LogLoss)
+            .set_iterations(opts.max_trees)
+            .set_learning_rate(0.1)
+            .set_max_depth(opts.max_depth)
+            .set_min_leaf_weight(opts.min_hessian as f32)
+            .set_subsample(opts.subsample as f32)
+            .set_sample_method(SampleMethod::Random)
+            .set_colsample_bytree(opts.colsample)
+            .set_seed(3)
+            .set_num_threads(Some(1))
+            .set_initialize_base_score(true);
+        let matrix = Matrix::new(&data, n, N_FEATURES);
+        booster.fit(&matrix, &y, &vec![1.0; n], None).unwrap();
+        let theirs = booster.predict(&matrix, false);
+        let params = as_tree_params(&booster).unwrap();
+        let fast = Compiled::new(&params);
+        let (mut worst, mut finite) = (0.0f64, 0);
+        for i in 0..n {
+            let row: FeatureRow = std::array::from_fn(|j| x[[i, j]]);
+            worst = worst.max((params.raw_reference(&row) - theirs[i]).abs());
+            // The fast scorer takes finite rows only: the readers reject the rest.
+            if row.iter().all(|v| v.is_finite()) {
+                worst = worst.max((fast.raw(&row) - theirs[i]).abs());
+                finite += 1;
+            }
+        }
+        // forust adds its f32 leaf weights in f64 in the same order as we do.
+        assert!(worst < 1e-12, "largest difference from forust's own predictions: {worst:e}");
+        assert!(finite > n / 2 && finite < n, "{finite} finite rows of {n}");
+        assert!(params.trees.len() >= 10, "{} trees: too few to test much", params.trees.len());
+    }
 
     #[test]
     fn the_forust_split_rule_becomes_lightgbms() {
