@@ -340,7 +340,6 @@ mod tests {
                 a + 0.5 * if b.is_nan() { 1.0 } else { b } - c.max(-1.0) + rng.gen_range(-0.5..0.5) > 1.5
             })
             .collect();
-        let rows: Vec<usize> = (0..n).collect();
         let opts = BoostOptions {
             max_trees: 40,
             max_depth: 4,

@@ -168,7 +168,12 @@ fn batches(mut data: &[u8]) -> Vec<Batch> {
             let key = b.bytes();
             let value = b.bytes().unwrap_or_default();
             let headers = (0..b.varint())
-                .map(|_| (String::from_utf8_lossy(&b.bytes().unwrap_or_default()).into_owned(), b.bytes().unwrap_or_default()))
+                .map(|_| {
+                    (
+                        String::from_utf8_lossy(&b.bytes().unwrap_or_default()).into_owned(),
+                        b.bytes().unwrap_or_default(),
+                    )
+                })
                 .collect();
             records.push((base_offset + offset_delta, key, value, headers));
         }
@@ -177,7 +182,14 @@ fn batches(mut data: &[u8]) -> Vec<Batch> {
             let key = records.first().and_then(|r| r.1.clone()).expect("a control record has a key");
             i16::from_be_bytes([key[2], key[3]]) == 1
         });
-        out.push(Batch { base_offset, last_offset_delta, producer_id, transactional: attributes & 0x10 != 0, marker, records });
+        out.push(Batch {
+            base_offset,
+            last_offset_delta,
+            producer_id,
+            transactional: attributes & 0x10 != 0,
+            marker,
+            records,
+        });
     }
     out
 }

@@ -41,14 +41,7 @@ pub fn stderr(o: &Output) -> String {
 
 /// Trains on the sample into `dir` and returns the JSON report.
 pub fn train_sample(dir: &Path) -> serde_json::Value {
-    let out = run(&[
-        "train",
-        "--csv",
-        sample_csv().to_str().unwrap(),
-        "--model-dir",
-        dir.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = run(&["train", "--csv", sample_csv().to_str().unwrap(), "--model-dir", dir.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "train failed: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("train --json prints one JSON object")
 }
@@ -176,9 +169,14 @@ pub fn read_topic_at(brokers: &str, topic: &str) -> Vec<Record> {
 
 /// The number of partitions of `topic` (0 if it does not exist).
 pub fn partition_count(brokers: &str, topic: &str) -> i32 {
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create().expect("metadata client");
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", brokers).create().expect("metadata client");
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
-    metadata.topics().iter().find(|t| t.name() == topic && t.error().is_none()).map_or(0, |t| t.partitions().len() as i32)
+    metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map_or(0, |t| t.partitions().len() as i32)
 }
 
 /// Whether the broker hides the records of an aborted transaction from a read_committed
@@ -186,7 +184,11 @@ pub fn partition_count(brokers: &str, topic: &str) -> i32 {
 pub fn broker_hides_aborted_records(brokers: &str) -> Result<(), String> {
     static MEASURED: std::sync::Mutex<Option<HashMap<String, Result<(), String>>>> = std::sync::Mutex::new(None);
     let mut measured = MEASURED.lock().unwrap_or_else(|e| e.into_inner());
-    measured.get_or_insert_with(HashMap::new).entry(brokers.to_string()).or_insert_with(|| probe_aborted_records(brokers)).clone()
+    measured
+        .get_or_insert_with(HashMap::new)
+        .entry(brokers.to_string())
+        .or_insert_with(|| probe_aborted_records(brokers))
+        .clone()
 }
 
 fn probe_aborted_records(brokers: &str) -> Result<(), String> {
@@ -277,24 +279,21 @@ pub fn broker_fences_old_generations(brokers: &str) -> Result<(), String> {
         .and_then(|()| producer.commit_transaction(Duration::from_secs(30)));
     match committed {
         Err(_) => Ok(()),
-        Ok(()) => Err(
-            "a transactional offset commit carrying the group metadata of a member that had left, after a new \
+        Ok(()) => {
+            Err("a transactional offset commit carrying the group metadata of a member that had left, after a new \
              member joined (a newer generation), was accepted and committed: this broker does not fence old \
              generations (KIP-447; Tansu 0.6 does not), so a consumer frozen between its last check and its \
              commit's EndTxn commits late, and nothing else can refuse it (scripts/broker-limits.sh: no \
              producer-epoch fence, no transaction timeout either)"
-                .to_string(),
-        ),
+                .to_string())
+        }
     }
 }
 
 /// Offsets committed by `group` on `topic`, by partition (absent: nothing committed).
 pub fn committed(topic: &str, group: &str, partitions: i32) -> HashMap<i32, i64> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", group)
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", brokers()).set("group.id", group).create().expect("consumer");
     let mut tpl = rdkafka::TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition(topic, p);
@@ -336,8 +335,17 @@ pub fn send_raw(topic: &str, messages: &[(String, Vec<u8>)]) {
 /// `fraud consume` args for a test: its topics and group, and otherwise the defaults.
 pub fn consume_args(topic: &str, group: &str, model_dir: &Path) -> Vec<String> {
     [
-        "consume", "--brokers", &brokers(), "--topic", topic, "--group", group,
-        "--model-dir", model_dir.to_str().unwrap(), "--stats-interval-ms", "1000",
+        "consume",
+        "--brokers",
+        &brokers(),
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--model-dir",
+        model_dir.to_str().unwrap(),
+        "--stats-interval-ms",
+        "1000",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -470,7 +478,9 @@ pub fn producer_thread(topic: &str, count: u64, rate: u64, brokers: String) -> s
 pub fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
@@ -482,12 +492,19 @@ pub struct DurableBroker {
 
 impl DurableBroker {
     pub fn start(dir: &Path, port: u16) -> DurableBroker {
-        let bin = std::env::var("FRAUD_DURABLE_TANSU").expect(
-            "FRAUD_DURABLE_TANSU is not set: scripts/test.sh builds Tansu with SQLite storage and sets it",
-        );
+        let bin = std::env::var("FRAUD_DURABLE_TANSU")
+            .expect("FRAUD_DURABLE_TANSU is not set: scripts/test.sh builds Tansu with SQLite storage and sets it");
         let url = format!("tcp://127.0.0.1:{port}");
         let child = std::process::Command::new(bin)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "sqlite://tansu.db"])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "sqlite://tansu.db",
+            ])
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::from(File::options().append(true).create(true).open(dir.join("tansu.log")).unwrap()))
@@ -531,7 +548,17 @@ impl DurableStream {
             let (addr, topic, csv) = (self.addr.clone(), self.topic.clone(), sample_csv());
             std::thread::spawn(move || {
                 fraud()
-                    .args(["produce", "--brokers", &addr, "--topic", &topic, "--count", &total.to_string(), "--rate", "1000"])
+                    .args([
+                        "produce",
+                        "--brokers",
+                        &addr,
+                        "--topic",
+                        &topic,
+                        "--count",
+                        &total.to_string(),
+                        "--rate",
+                        "1000",
+                    ])
                     .args(["--delivery-timeout-ms", "120000", "--csv", csv.to_str().unwrap()])
                     .output()
                     .unwrap()
@@ -574,7 +601,11 @@ pub fn kill_9_rounds(dir: &Path, rounds: usize, seed: u64, args: impl Fn(usize) 
             let working = |m: &HashMap<String, f64>| m.get("fraud_consumer_messages_total").copied().unwrap_or(0.0);
             let deadline = Instant::now() + Duration::from_secs(60);
             while working(&scrape(&addr)) < 1.0 {
-                assert!(Instant::now() < deadline, "{name} did no work within 60 s: {}", read(dir, &format!("{name}.err")));
+                assert!(
+                    Instant::now() < deadline,
+                    "{name} did no work within 60 s: {}",
+                    read(dir, &format!("{name}.err"))
+                );
                 assert!(child.try_wait().unwrap().is_none(), "{name} exited: {}", read(dir, &format!("{name}.err")));
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -598,7 +629,11 @@ pub fn assert_group_at_end(topic: &str, group: &str) {
         let end = ends.get(&p).copied().unwrap_or(0);
         // A partition that never held a record has nothing to commit.
         if end > 0 {
-            assert_eq!(committed.get(&p).copied(), Some(end), "partition {p} of {topic}: committed {committed:?}, ends {ends:?}");
+            assert_eq!(
+                committed.get(&p).copied(),
+                Some(end),
+                "partition {p} of {topic}: committed {committed:?}, ends {ends:?}"
+            );
         }
     }
 }
