@@ -2,7 +2,7 @@
 //! the same plus writing the score record; with a baseline measured in the same run (the general
 //! serde path on the same rows). For both model families: the logistic regression fitted on the
 //! shipped sample, and gradient-boosted trees from `FRAUD_BENCH_GBDT_MODEL` (a model directory;
-//! `scripts/bench-trees.sh` trains the default model on the full data set) or, without it,
+//! `scripts/bench/trees.sh` trains the default model on the full data set) or, without it,
 //! fitted with the defaults on the sample. Run with `cargo bench --bench hot_path`.
 
 use std::hint::black_box;
