@@ -3,9 +3,9 @@
 //! name), and writing our trees as one, for LightGBM's own tools and for tree compilers.
 //!
 //! Why by hand: the format is a few `key=value` lines per tree (LightGBM's `Tree::ToString`),
-//! and the crates that read it bind LightGBM's C++ library. Only what a binary classifier on
-//! numeric features can hold is accepted: objective `binary`, one class, no categorical splits,
-//! no linear trees, no averaged (random-forest) output.
+//! and the crates that read it bind LightGBM's C++ library. Only what a binary classifier can
+//! hold is accepted: objective `binary`, one class, no linear trees, no averaged (random-forest)
+//! output. Categorical splits keep LightGBM's category sets (`cat_boundaries`, `cat_threshold`).
 
 use std::collections::HashMap;
 
@@ -145,9 +145,10 @@ fn tree(t: usize, map: &HashMap<&str, &str>, ours: &[Option<usize>]) -> Result<T
     if leaves == 0 {
         return Err(err("num_leaves is 0".into()));
     }
-    if map.get("num_cat").is_some_and(|v| *v != "0") {
-        return Err(err("categorical splits are not supported (all of fraud's features are numeric)".into()));
-    }
+    let num_cat: usize = match map.get("num_cat") {
+        None => 0,
+        Some(v) => v.trim().parse().map_err(|_| err(format!("num_cat {v:?} is not a count")))?,
+    };
     if map.get("is_linear").is_some_and(|v| *v != "0") {
         return Err(err("linear trees are not supported".into()));
     }
@@ -169,7 +170,15 @@ fn tree(t: usize, map: &HashMap<&str, &str>, ours: &[Option<usize>]) -> Result<T
         internal_count: numbers(t, map, "internal_count", internal)?,
         leaf_value,
         leaf_count,
+        categorical: if num_cat > 0 { decision.iter().map(|d| d & 1 != 0).collect() } else { vec![] },
+        cat_boundaries: vec![],
+        cat_threshold: vec![],
     };
+    if num_cat > 0 {
+        tree.cat_boundaries = numbers(t, map, "cat_boundaries", num_cat + 1)?;
+        let words = tree.cat_boundaries.last().copied().unwrap_or(0) as usize;
+        tree.cat_threshold = numbers(t, map, "cat_threshold", words)?;
+    }
     for (i, (&f, &d)) in split.iter().zip(&decision).enumerate() {
         let feature = ours
             .get(f)
@@ -178,7 +187,16 @@ fn tree(t: usize, map: &HashMap<&str, &str>, ours: &[Option<usize>]) -> Result<T
             .ok_or_else(|| err(format!("node {i} splits on feature {f}, which the model does not name")))?;
         tree.split_feature.push(feature as u16);
         if d & 1 != 0 {
-            return Err(err(format!("node {i} is a categorical split")));
+            if num_cat == 0 {
+                return Err(err(format!(
+                    "node {i} is a categorical split, but the tree has no category sets (num_cat=0)"
+                )));
+            }
+            // A categorical node sends everything outside its set right: its default and
+            // missing type are LightGBM's bookkeeping, unused.
+            tree.default_left.push(false);
+            tree.missing.push(Missing::Nan);
+            continue;
         }
         tree.default_left.push(d & 2 != 0);
         tree.missing.push(match (d >> 2) & 3 {
@@ -202,6 +220,10 @@ pub fn to_text(params: &TreeParams) -> String {
         let base = if t == 0 { params.base_score } else { 0.0 };
         let n = tree.split_feature.len();
         let decision = (0..n).map(|i| {
+            if tree.is_categorical(i) {
+                // Categorical, missing type NaN, as LightGBM writes a categorical split.
+                return (1 | (2 << 2)).to_string();
+            }
             let missing = match tree.missing[i] {
                 Missing::None => 0,
                 Missing::Zero => 1,
@@ -210,11 +232,21 @@ pub fn to_text(params: &TreeParams) -> String {
             ((missing << 2) | (u8::from(tree.default_left[i]) << 1)).to_string()
         });
         let mut b = String::new();
+        let num_cat = tree.categorical.iter().filter(|c| **c).count();
+        let sets = if num_cat > 0 {
+            format!(
+                "cat_boundaries={}\ncat_threshold={}\n",
+                join(tree.cat_boundaries.iter().map(u32::to_string).collect()),
+                join(tree.cat_threshold.iter().map(u32::to_string).collect())
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             b,
-            "Tree={t}\nnum_leaves={}\nnum_cat=0\nsplit_feature={}\nsplit_gain={}\nthreshold={}\ndecision_type={}\n\
+            "Tree={t}\nnum_leaves={}\nnum_cat={num_cat}\nsplit_feature={}\nsplit_gain={}\nthreshold={}\ndecision_type={}\n\
              left_child={}\nright_child={}\nleaf_value={}\nleaf_weight={}\nleaf_count={}\ninternal_value={}\n\
-             internal_weight={}\ninternal_count={}\nis_linear=0\nshrinkage=1\n\n\n",
+             internal_weight={}\ninternal_count={}\n{sets}is_linear=0\nshrinkage=1\n\n\n",
             tree.num_leaves(),
             join(tree.split_feature.iter().map(|f| f.to_string()).collect()),
             join(vec!["0".to_string(); n]),
@@ -233,15 +265,31 @@ pub fn to_text(params: &TreeParams) -> String {
     }
     // A numerical feature's info is its [min:max] (LightGBM writes the training data's; tools
     // such as lleaves read the brackets as "numerical"); an unused feature's is `none`.
+    // A categorical feature's info is its categories, LightGBM's `-1` (NaN and the rest) first:
+    // here the codes its sets name.
     let mut range = vec![(f64::INFINITY, f64::NEG_INFINITY); FEATURE_NAMES.len()];
+    let mut codes: Vec<Option<std::collections::BTreeSet<u32>>> = vec![None; FEATURE_NAMES.len()];
     for tree in &params.trees {
-        for (f, t) in tree.split_feature.iter().zip(&tree.threshold) {
-            let r = &mut range[*f as usize];
-            *r = (r.0.min(*t), r.1.max(*t));
+        for (i, (f, t)) in tree.split_feature.iter().zip(&tree.threshold).enumerate() {
+            if tree.is_categorical(i) {
+                codes[*f as usize].get_or_insert_with(Default::default).extend(tree.left_codes(i));
+            } else {
+                let r = &mut range[*f as usize];
+                *r = (r.0.min(*t), r.1.max(*t));
+            }
         }
     }
-    let infos: Vec<String> =
-        range.iter().map(|(lo, hi)| if lo <= hi { format!("[{lo:?}:{hi:?}]") } else { "none".into() }).collect();
+    let infos: Vec<String> = range
+        .iter()
+        .zip(&codes)
+        .map(|((lo, hi), codes)| match codes {
+            Some(c) => {
+                std::iter::once("-1".to_string()).chain(c.iter().map(u32::to_string)).collect::<Vec<_>>().join(":")
+            }
+            None if lo <= hi => format!("[{lo:?}:{hi:?}]"),
+            None => "none".into(),
+        })
+        .collect();
     let mut out = format!(
         "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx={}\n\
          objective=binary sigmoid:{:?}\nfeature_names={}\nfeature_infos={}\ntree_sizes={}\n\n",
@@ -304,7 +352,7 @@ mod tests {
         assert!(e(text().replace("Amount", "Time")).contains("features are"));
         let extra = text().replacen("feature_names=", "feature_names=Time ", 1);
         assert!(e(extra).contains("features are"));
-        assert!(e(text().replace("decision_type=2 10", "decision_type=3 10")).contains("categorical"));
+        assert!(e(text().replace("decision_type=2 10", "decision_type=3 10")).contains("no category sets"));
         assert!(e(text().replace("leaf_value=0.5 -0.25 0.125", "leaf_value=0.5 -0.25")).contains("expected 3"));
         assert!(e(text().replace("threshold=-2.5", "threshold=abc")).contains("not a number"));
         let whole = text();
@@ -341,5 +389,35 @@ mod tests {
     fn a_cycle_passes_parsing_and_fails_the_model_check() {
         let p = parse(&text().replace("right_child=1 -3", "right_child=1 0")).unwrap();
         assert!(p.check().unwrap_err().contains("reached twice"));
+    }
+
+    /// The text with its first tree's root a categorical split (set 0: codes {1, 2, 3, 7}).
+    fn categorical_text() -> String {
+        text()
+            .replacen("num_cat=0", "num_cat=1", 1)
+            .replace("threshold=-2.5 1.0000000000000002", "threshold=0 1.0000000000000002")
+            .replace("decision_type=2 10", "decision_type=9 10")
+            .replace("internal_count=100 90\n", "internal_count=100 90\ncat_boundaries=0 1\ncat_threshold=142\n")
+    }
+
+    #[test]
+    fn reads_and_writes_category_sets() {
+        let p = parse(&categorical_text()).unwrap();
+        p.check().unwrap();
+        let t = &p.trees[0];
+        assert_eq!(
+            (t.categorical.clone(), t.cat_boundaries.clone(), t.cat_threshold.clone()),
+            (vec![true, false], vec![0, 1], vec![142])
+        );
+        let mut row = [0.0; 29];
+        row[13] = 7.0; // V14, the categorical feature: code 7 is in the set
+        assert_eq!(t.leaf(&row), 0);
+        row[13] = 4.0;
+        assert_ne!(t.leaf(&row), 0);
+        let again = parse(&to_text(&p)).unwrap();
+        assert_eq!(again.trees, p.trees, "a round trip keeps every node and set");
+        assert!(to_text(&p).contains("decision_type=9 10\n"), "{}", to_text(&p));
+        let bad = categorical_text().replace("cat_threshold=142\n", "");
+        assert!(parse(&bad).unwrap_err().to_string().contains("no cat_threshold"));
     }
 }

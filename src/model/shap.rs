@@ -53,8 +53,9 @@ pub struct TreeShap {
 #[derive(Debug, Clone)]
 struct TreeTables {
     slot: Vec<u8>,
-    /// Whether every node compares plainly (no value counts as missing): then a finite row's
-    /// way is `x <= threshold`, without [`Tree::goes_left`]'s missing-value rules.
+    /// Whether every node compares plainly (no value counts as missing, no node splits on
+    /// categories): then a finite row's way is `x <= threshold`, without [`Tree::goes_left`]'s
+    /// rules.
     plain: bool,
     /// Per internal node, its pair's unit, or [`NO_PAIR`].
     pair: Vec<u32>,
@@ -118,7 +119,7 @@ impl TreeTables {
     fn new(tree: &Tree) -> Option<TreeTables> {
         let mut t = TreeTables {
             slot: vec![0; tree.split_feature.len()],
-            plain: tree.missing.iter().all(|m| *m != super::trees::Missing::Zero),
+            plain: tree.missing.iter().all(|m| *m != super::trees::Missing::Zero) && !tree.has_categorical(),
             pair: vec![NO_PAIR; tree.split_feature.len()],
             leaf: vec![0; tree.num_leaves()],
             units: Vec::new(),

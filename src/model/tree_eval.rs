@@ -83,7 +83,9 @@ impl Compiled {
             groups: Vec::new(),
             base_score: params.base_score,
             sigmoid: params.sigmoid,
-            reference: params.has_zero_missing().then(|| Box::new(params.clone())),
+            // Nodes that treat zero as missing, or split on categories, are not plain compares:
+            // such a model is scored by the reference walk.
+            reference: (params.has_zero_missing() || params.has_categorical()).then(|| Box::new(params.clone())),
         };
         // The padding tree: one leaf of value 0.
         let pad = c.push_leaf(0.0, PADDING);

@@ -3,8 +3,10 @@
 //! the same way. Checked once when loaded; [`super::tree_eval`] turns it into the scorer.
 //!
 //! A tree's internal node `i` sends a row left when `row[split_feature[i]] <= threshold[i]`,
-//! except that a value its `missing` rule calls missing goes the default way. A child `c >= 0`
-//! is internal node `c`; `c < 0` is leaf `!c`. The raw score is `base_score` plus the chosen
+//! except that a value its `missing` rule calls missing goes the default way. A categorical node
+//! (LightGBM's `decision_type` bit 0) sends a row left when its value, a category's code, is in
+//! the node's set of codes, and everything else right: NaN, negative codes, codes past the set.
+//! A child `c >= 0` is internal node `c`; `c < 0` is leaf `!c`. The raw score is `base_score` plus the chosen
 //! leaf of every tree, and the fraud probability `1 / (1 + exp(-sigmoid · raw))`.
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +44,17 @@ pub struct Tree {
     pub internal_count: Vec<f64>,
     pub leaf_value: Vec<f64>,
     pub leaf_count: Vec<f64>,
+    /// Per internal node, whether it splits on categories; empty when none does (so a model
+    /// without categorical splits is written as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categorical: Vec<bool>,
+    /// LightGBM's category sets: categorical node `i` owns the 32-bit words
+    /// `cat_threshold[cat_boundaries[c]..cat_boundaries[c + 1]]`, `c = threshold[i]`; code `v` is
+    /// in the set when bit `v % 32` of word `v / 32` is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cat_boundaries: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cat_threshold: Vec<u32>,
 }
 
 /// The parameters as stored in `model.json`.
@@ -90,12 +103,35 @@ impl Tree {
             internal_count: vec![],
             leaf_value: vec![value],
             leaf_count: vec![count],
+            categorical: vec![],
+            cat_boundaries: vec![],
+            cat_threshold: vec![],
         }
+    }
+
+    /// Whether internal node `i` splits on categories.
+    #[inline]
+    pub fn is_categorical(&self, i: usize) -> bool {
+        self.categorical.get(i).copied().unwrap_or(false)
+    }
+
+    /// Whether any node splits on categories.
+    pub fn has_categorical(&self) -> bool {
+        self.categorical.contains(&true)
+    }
+
+    /// The set of categorical node `i`, as 32-bit words.
+    pub fn category_set(&self, i: usize) -> &[u32] {
+        let c = self.threshold[i] as usize;
+        &self.cat_threshold[self.cat_boundaries[c] as usize..self.cat_boundaries[c + 1] as usize]
     }
 
     /// Whether internal node `i` sends `value` left, exactly as LightGBM decides.
     #[inline]
     pub fn goes_left(&self, i: usize, value: f64) -> bool {
+        if self.is_categorical(i) {
+            return in_set(self.category_set(i), value);
+        }
         let missing = self.missing[i];
         let value = if value.is_nan() && missing != Missing::Nan { 0.0 } else { value };
         let is_missing = match missing {
@@ -121,6 +157,19 @@ impl Tree {
             };
         }
         !node as usize
+    }
+
+    /// The codes a categorical node sends left, in order.
+    pub fn left_codes(&self, i: usize) -> Vec<u32> {
+        let mut codes = Vec::new();
+        for (w, word) in self.category_set(i).iter().enumerate() {
+            for b in 0..32 {
+                if word >> b & 1 == 1 {
+                    codes.push(w as u32 * 32 + b);
+                }
+            }
+        }
+        codes
     }
 
     /// Depth of the deepest leaf (a one-leaf tree has depth 0).
@@ -171,6 +220,7 @@ impl Tree {
         if self.internal_count.iter().chain(&self.leaf_count).any(|c| !(c.is_finite() && *c >= 0.0)) {
             return Err("a count is negative or not finite".into());
         }
+        self.check_categories()?;
         if n == 0 {
             return Ok(());
         }
@@ -203,6 +253,52 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+impl Tree {
+    /// The category sets: one per categorical node, in order, each a range of words.
+    fn check_categories(&self) -> Result<(), String> {
+        let n = self.split_feature.len();
+        if self.categorical.is_empty() {
+            return if self.cat_boundaries.is_empty() && self.cat_threshold.is_empty() {
+                Ok(())
+            } else {
+                Err("category sets without categorical nodes".into())
+            };
+        }
+        if self.categorical.len() != n {
+            return Err(format!("categorical has {} entries for {n} internal nodes", self.categorical.len()));
+        }
+        let sets = self.categorical.iter().filter(|c| **c).count();
+        if self.cat_boundaries.len() != sets + 1 || self.cat_boundaries.first() != Some(&0) {
+            return Err(format!("cat_boundaries must hold {} offsets from 0 for {sets} categorical nodes", sets + 1));
+        }
+        if self.cat_boundaries.windows(2).any(|w| w[0] > w[1])
+            || self.cat_boundaries.last().is_some_and(|&b| b as usize != self.cat_threshold.len())
+        {
+            return Err("cat_boundaries must rise to the length of cat_threshold".into());
+        }
+        for i in (0..n).filter(|&i| self.categorical[i]) {
+            let t = self.threshold[i];
+            if !(t >= 0.0 && t.fract() == 0.0 && (t as usize) < sets) {
+                return Err(format!("categorical node {i} names set {t}, not one of the {sets}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `value`, a category's code, is in `set` (LightGBM's `CategoricalDecision`): NaN, a
+/// negative code and a code past the set's words are not. A code is truncated toward zero, as
+/// C++ converts it.
+#[inline]
+pub fn in_set(set: &[u32], value: f64) -> bool {
+    // Also false for NaN; the bounds keep the conversion exact.
+    if !(value > -1.0 && value < 2_147_483_648.0) {
+        return false;
+    }
+    let code = value as u32;
+    set.get((code / 32) as usize).is_some_and(|w| w >> (code % 32) & 1 == 1)
 }
 
 impl TreeParams {
@@ -240,6 +336,11 @@ impl TreeParams {
     pub fn has_zero_missing(&self) -> bool {
         self.trees.iter().any(|t| t.missing.contains(&Missing::Zero))
     }
+
+    /// Whether any node splits on categories.
+    pub fn has_categorical(&self) -> bool {
+        self.trees.iter().any(Tree::has_categorical)
+    }
 }
 
 #[cfg(test)]
@@ -258,6 +359,9 @@ pub(crate) mod tests {
             internal_count: vec![100.0],
             leaf_value: vec![1.5, -0.5],
             leaf_count: vec![10.0, 90.0],
+            categorical: vec![],
+            cat_boundaries: vec![],
+            cat_threshold: vec![],
         };
         let two = Tree {
             split_feature: vec![3, 11],
@@ -269,6 +373,9 @@ pub(crate) mod tests {
             internal_count: vec![100.0, 40.0],
             leaf_value: vec![-0.25, 0.75, 0.1],
             leaf_count: vec![60.0, 15.0, 25.0],
+            categorical: vec![],
+            cat_boundaries: vec![],
+            cat_threshold: vec![],
         };
         TreeParams { base_score: -1.0, sigmoid: 1.0, trees: vec![stump, two], origin: json!({"test": true}) }
     }
@@ -326,5 +433,60 @@ pub(crate) mod tests {
         assert!(check(&|p| p.sigmoid = 0.0).contains("sigmoid"));
         assert!(check(&|p| p.trees[1].left_child[1] = -3).contains("leaf 2 is reached twice"));
         example_params().check().unwrap();
+    }
+
+    /// A categorical stump on feature 0: codes {1, 2, 3, 7} left (LightGBM's word 142), the
+    /// rest right; and the same with a second word, code 40 left too.
+    fn categorical_stump(words: Vec<u32>) -> Tree {
+        let mut t = example_params().trees[0].clone();
+        t.split_feature[0] = 0;
+        t.threshold[0] = 0.0;
+        t.categorical = vec![true];
+        t.cat_boundaries = vec![0, words.len() as u32];
+        t.cat_threshold = words;
+        t
+    }
+
+    #[test]
+    fn categorical_nodes_decide_as_lightgbm() {
+        let t = categorical_stump(vec![142]);
+        t.check().unwrap();
+        let at = |v: f64| {
+            let mut row = [0.0; N_FEATURES];
+            row[0] = v;
+            t.leaf(&row)
+        };
+        for (v, leaf) in [(1.0, 0), (2.0, 0), (3.0, 0), (7.0, 0), (0.0, 1), (4.0, 1), (31.0, 1), (32.0, 1)] {
+            assert_eq!(at(v), leaf, "code {v}");
+        }
+        assert_eq!(at(2.7), 0, "truncated toward zero, as C++ does");
+        assert_eq!(at(-0.5), 1, "-0.5 truncates to 0, not in the set");
+        for v in [f64::NAN, -1.0, 1e10, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(at(v), 1, "{v} goes right");
+        }
+        assert_eq!(t.left_codes(0), [1, 2, 3, 7]);
+        let two = categorical_stump(vec![142, 1 << 8]);
+        assert_eq!(two.left_codes(0), [1, 2, 3, 7, 40]);
+        assert!(in_set(two.category_set(0), 40.0) && !in_set(two.category_set(0), 41.0));
+    }
+
+    #[test]
+    fn malformed_category_sets_are_refused() {
+        let bad = |edit: &dyn Fn(&mut Tree)| {
+            let mut t = categorical_stump(vec![142]);
+            edit(&mut t);
+            t.check().unwrap_err()
+        };
+        assert!(bad(&|t| t.threshold[0] = 1.0).contains("names set 1"));
+        assert!(bad(&|t| t.threshold[0] = 0.5).contains("names set 0.5"));
+        assert!(bad(&|t| t.cat_boundaries = vec![0, 2]).contains("rise to the length"));
+        assert!(bad(&|t| t.cat_boundaries = vec![1, 1]).contains("offsets from 0"));
+        assert!(bad(&|t| t.categorical = vec![true, false]).contains("2 entries for 1"));
+        assert!(
+            bad(&|t| {
+                t.categorical.clear();
+            })
+            .contains("without categorical nodes")
+        );
     }
 }
