@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::schema::{FeatureRow, N_FEATURES};
+use crate::schema::N_FEATURES;
 
 pub const FORMAT: &str = "fraud-gradient-boosted-trees";
 pub const FORMAT_VERSION: u32 = 1;
@@ -143,7 +143,7 @@ impl Tree {
     }
 
     /// The leaf a row reaches.
-    pub fn leaf(&self, row: &FeatureRow) -> usize {
+    pub fn leaf(&self, row: &[f64]) -> usize {
         if self.split_feature.is_empty() {
             return 0;
         }
@@ -324,7 +324,7 @@ impl TreeParams {
 
     /// The raw score of one row, tree by tree as LightGBM sums it: the reference the fast
     /// scorer is tested against.
-    pub fn raw_reference(&self, row: &FeatureRow) -> f64 {
+    pub fn raw_reference(&self, row: &[f64]) -> f64 {
         let mut sum = 0.0;
         for tree in &self.trees {
             sum += tree.leaf_value[tree.leaf(row)];
