@@ -43,8 +43,15 @@ fn models_and_rows() -> (FraudModel, FraudModel, Vec<FeatureRow>) {
         Some(dir) => FraudModel::load(Path::new(&dir)).expect("FRAUD_BENCH_GBDT_MODEL: a model directory"),
         None => {
             let all: Vec<usize> = (0..data.len()).collect();
-            let boosted =
-                fraud::train::gbdt::fit(&data.features, &all, &data.labels, &Default::default(), 42).expect("gbdt");
+            let boosted = fraud::train::gbdt::fit(
+                &data.features,
+                &vec![false; data.features.ncols()],
+                &all,
+                &data.labels,
+                &Default::default(),
+                42,
+            )
+            .expect("gbdt");
             FraudModel::trees(boosted.params, Bands::review_only(0.5), provenance(data.len(), data.frauds()))
                 .expect("model")
         }

@@ -172,8 +172,10 @@ fn export_then_import_keeps_every_decision() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(import(&txt, &b).status.success());
     let (ma, mb) = (FraudModel::load(&a).unwrap(), FraudModel::load(&b).unwrap());
+    // The export moves the base score into the first tree's leaves, so the sum of full-precision
+    // leaf values rounds differently: a few units in the last place, not a decision.
     for row in sample_rows().iter().take(2000) {
-        assert!((ma.score(row).probability - mb.score(row).probability).abs() < 1e-15);
+        assert!((ma.score(row).probability - mb.score(row).probability).abs() < 1e-13);
     }
     // A logistic model has no trees to export.
     let l = dir.path().join("l");

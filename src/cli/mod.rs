@@ -70,7 +70,7 @@ impl BandArgs {
 pub enum ModelChoice {
     /// Logistic regression (linfa), scikit-learn's model.
     Logistic,
-    /// Gradient-boosted trees (forust-ml).
+    /// Gradient-boosted trees (our histogram trainer).
     Gbdt,
 }
 

@@ -24,7 +24,7 @@ pub struct TrainArgs {
     /// Seed of the split and the threshold folds.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// The model family: a logistic regression (linfa) or gradient-boosted trees (forust-ml).
+    /// The model family: a logistic regression (linfa) or gradient-boosted trees (our histogram trainer).
     #[arg(long, value_enum, default_value_t = ModelChoice::Logistic)]
     pub model: ModelChoice,
     /// How the threshold is chosen on the training rows: 0 uses the fitted model's own
@@ -68,7 +68,7 @@ pub struct TrainArgs {
     /// Gbdt: share of features sampled for each tree, in (0, 1].
     #[arg(long, default_value_t = BoostOptions::default().colsample, help_heading = "Gradient-boosted trees")]
     pub colsample: f64,
-    /// Gbdt: histogram bins per feature, 2 to 65535.
+    /// Gbdt: histogram bins per feature, 2 to 256 (the missing values' bin included).
     #[arg(long, default_value_t = BoostOptions::default().bins, help_heading = "Gradient-boosted trees")]
     pub bins: u16,
     /// Gbdt: threads for the fit.
@@ -242,8 +242,8 @@ impl TrainArgs {
                 "--model gbdt chooses its trees and threshold out of fold: --threshold-folds must be at least 2".into(),
             ));
         }
-        if self.trees == 0 || self.max_depth == 0 || self.threads == 0 || self.bins < 2 {
-            return Err(ConfigError("--trees, --max-depth and --threads must be at least 1, --bins at least 2".into()));
+        if self.trees == 0 || self.max_depth == 0 || self.threads == 0 || !(2..=256).contains(&self.bins) {
+            return Err(ConfigError("--trees, --max-depth and --threads must be at least 1, --bins 2 to 256".into()));
         }
         let non_negative = |v: f64| v.is_finite() && v >= 0.0;
         if !(non_negative(self.min_hessian) && non_negative(self.l2)) {
@@ -260,6 +260,7 @@ impl TrainArgs {
             bins: self.bins,
             folds,
             threads: self.threads,
+            ..BoostOptions::default()
         })
     }
 }

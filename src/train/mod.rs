@@ -199,7 +199,9 @@ fn fit_trees(
     provenance: impl Fn(f64, Option<f64>, &[f64], f64) -> Provenance,
 ) -> Result<FamilyFit, TrainError> {
     let started = Instant::now();
-    let boosted = gbdt::fit(features, train_idx, train_labels, opts, cfg.seed)
+    // Every feature numeric until the schema names categorical ones.
+    let categorical = vec![false; features.ncols()];
+    let boosted = gbdt::fit(features, &categorical, train_idx, train_labels, opts, cfg.seed)
         .map_err(|source| TrainError::Boost { path: cfg.csv.clone(), source })?;
     let threshold = best_f1_threshold(&boosted.oof, train_labels);
     let bands = bands(&boosted.oof, train_labels, threshold, cfg.decline_precision, "out-of-fold predictions");
