@@ -52,7 +52,8 @@ pub fn boost(
     let mut rows: Vec<u32> = Vec::with_capacity(n);
     let mut unsampled: Vec<u32> = Vec::with_capacity(n);
     let width = features.len();
-    let take = ((opts.colsample * width as f64).round() as usize).clamp(1, width.max(1));
+    // Rounded down, as forust did when the defaults were tuned.
+    let take = ((opts.colsample * width as f64).floor() as usize).clamp(1, width.max(1));
     // A row is sampled when a uniform 32-bit draw falls below this.
     let below = (opts.subsample * 4_294_967_296.0) as u64;
     let mut out = Vec::with_capacity(trees);

@@ -467,7 +467,9 @@ mod tests {
             }
             let (train, test): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| i % 3 != 0);
             let (train_labels, test_labels) = (pick(&labels, &train), pick(&labels, &test));
-            let opts = BoostOptions { max_depth: 3, ..Default::default() };
+            // Every feature in every tree: with three features, sampling would leave the
+            // category out of most trees.
+            let opts = BoostOptions { max_depth: 3, colsample: 1.0, ..Default::default() };
             for (k, categorical) in [true, false].into_iter().enumerate() {
                 let (features, binned) = bins::bin(&x, &[categorical, false, false], &train, 256, 1);
                 let model = boost(&binned, &train_labels, &features, None, &[], &opts, 60, 1, 1);
