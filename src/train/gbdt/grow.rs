@@ -78,7 +78,6 @@ impl<'a> Grower<'a> {
         rules: Rules,
         max_depth: usize,
         learning_rate: f64,
-        threads: usize,
     ) -> Self {
         // The histograms read bins unchecked: each must be below its feature's bin count.
         for r in 0..binned.rows {
@@ -91,15 +90,17 @@ impl<'a> Grower<'a> {
             rules,
             max_depth,
             learning_rate,
-            threads: threads.max(1),
+            threads: 1,
             scratch: vec![0; binned.rows],
             pool: Vec::new(),
         }
     }
 
     /// Grows a tree on the rows `rows` (ascending; partitioned in place) with gradients `gh`
-    /// (indexed by row), splitting on the features `sampled` (ascending).
-    pub fn grow(&mut self, rows: &mut [u32], gh: &[Gh], sampled: &[usize]) -> Grown {
+    /// (indexed by row), splitting on the features `sampled` (ascending), building histograms
+    /// on `threads` threads.
+    pub fn grow(&mut self, rows: &mut [u32], gh: &[Gh], sampled: &[usize], threads: usize) -> Grown {
+        self.threads = threads.max(1);
         let (slots, bins, counts) = self.layout(sampled);
         let mut tree = BinTree { nodes: Vec::new(), leaf_value: Vec::new() };
         let mut leaves = Vec::new();

@@ -36,7 +36,7 @@ use crate::model::sigmoid;
 use crate::model::trees::TreeParams;
 use crate::train::split::stratified_folds;
 use bins::{Binned, FeatureBins};
-use boost::{BinModel, boost};
+use boost::{BinModel, Pace, boost};
 
 /// Trees between two early-stopping checkpoints.
 pub const CHECKPOINT: usize = 10;
@@ -138,58 +138,76 @@ pub fn fit(
         (1..=opts.max_trees.div_ceil(CHECKPOINT)).map(|c| (c * CHECKPOINT).min(opts.max_trees)).collect();
     // raw[c][i]: training row i's out-of-fold raw score with the first checkpoints[c] trees.
     let mut raw = vec![vec![0.0; rows.len()]; checkpoints.len()];
-    // Folds run side by side, one thread each, as many at once as there are threads; threads
-    // left over build a fold's histograms together.
-    let fold_ids: Vec<usize> = (0..opts.folds).collect();
-    for batch in fold_ids.chunks(opts.threads.max(1)) {
-        let threads = (opts.threads / batch.len()).max(1);
-        let fitted: Vec<(Vec<usize>, Vec<Vec<f64>>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = batch
-                .iter()
-                .map(|&f| {
-                    let (fold, checkpoints, features, binned) = (&fold, &checkpoints, &features, &binned);
-                    s.spawn(move || {
-                        let (inside, held): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|&i| fold[i] != f);
-                        let model = boost(
-                            &binned.select(&inside),
-                            &pick(labels, &inside),
-                            features,
-                            Some(&binned.select(&held)),
-                            checkpoints,
-                            opts,
-                            opts.max_trees,
-                            seed.wrapping_add(f as u64 + 1),
-                            threads,
-                        );
-                        (held, model.held)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-        });
-        for (held, scores) in fitted {
+    // The jobs, the K folds then the final model, go to the threads in turn. The final model
+    // does not wait for early stopping: its first n trees are the n-tree model whenever it is
+    // told n, so it starts on the thread the folds leave free and stops at n (or keeps the
+    // first n of those it has). Its thread count grows once the folds are done; its trees do
+    // not depend on it.
+    let jobs: std::sync::Mutex<std::collections::VecDeque<Option<usize>>> =
+        std::sync::Mutex::new((0..opts.folds).map(Some).chain([None]).collect());
+    let per_job = (opts.threads / (opts.folds + 1)).max(1);
+    let pace = Pace::new(opts.max_trees, per_job);
+    let final_model: std::sync::Mutex<Option<BinModel>> = std::sync::Mutex::new(None);
+    let (sender, results) = std::sync::mpsc::channel::<(Vec<usize>, Vec<Vec<f64>>)>();
+    let (ap, trees) = std::thread::scope(|s| {
+        for _ in 0..opts.threads.clamp(1, opts.folds + 1) {
+            let (jobs, fold, checkpoints, features, binned, pace, final_model, sender) =
+                (&jobs, &fold, &checkpoints, &features, &binned, &pace, &final_model, sender.clone());
+            s.spawn(move || {
+                // The lock is released before the job runs.
+                let next = || jobs.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                while let Some(job) = next() {
+                    let Some(f) = job else {
+                        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "gbdt final starts");
+                        let model = boost(binned, labels, features, None, &[], opts, pace, seed);
+                        *final_model.lock().unwrap_or_else(|e| e.into_inner()) = Some(model);
+                        continue;
+                    };
+                    tracing::debug!(fold = f, seconds = started.elapsed().as_secs_f64(), "gbdt fold starts");
+                    let (inside, held): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|&i| fold[i] != f);
+                    let model = boost(
+                        &binned.select(&inside),
+                        &pick(labels, &inside),
+                        features,
+                        Some(&binned.select(&held)),
+                        checkpoints,
+                        opts,
+                        &Pace::new(opts.max_trees, per_job),
+                        seed.wrapping_add(f as u64 + 1),
+                    );
+                    // The receiver outlives the jobs.
+                    let _ = sender.send((held, model.held));
+                }
+            });
+        }
+        drop(sender);
+        for f in 0..opts.folds {
+            let (held, scores) = results.recv().expect("every fold reports, or its panic ends the scope");
             for (c, p) in scores.into_iter().enumerate() {
                 for (i, v) in held.iter().zip(p) {
                     raw[c][*i] = v;
                 }
             }
+            tracing::debug!(folds = f + 1, seconds = started.elapsed().as_secs_f64(), "gbdt fold fitted");
         }
-        tracing::debug!(folds = ?batch, seconds = started.elapsed().as_secs_f64(), "gbdt folds fitted");
-    }
-    let ap: Vec<f64> = raw.iter().map(|r| average_precision(r, labels)).collect();
-    // The best checkpoint; a tie goes to fewer trees.
-    let best = (0..ap.len()).fold(0, |b, c| if ap[c] > ap[b] { c } else { b });
+        let ap: Vec<f64> = raw.iter().map(|r| average_precision(r, labels)).collect();
+        // The best checkpoint; a tie goes to fewer trees.
+        let best = (0..ap.len()).fold(0, |b, c| if ap[c] > ap[b] { c } else { b });
+        pace.finish(checkpoints[best], opts.threads);
+        tracing::debug!(
+            trees = checkpoints[best],
+            out_of_fold_auprc = ap[best],
+            seconds = started.elapsed().as_secs_f64(),
+            "gbdt early stopping"
+        );
+        (ap, best)
+    });
+    let best = trees;
     let trees = checkpoints[best];
-    tracing::debug!(
-        trees,
-        out_of_fold_auprc = ap[best],
-        seconds = started.elapsed().as_secs_f64(),
-        "gbdt early stopping"
-    );
     let oof: Vec<f64> = raw[best].iter().map(|r| sigmoid(*r)).collect();
-
-    let model = boost(&binned, labels, &features, None, &[], opts, trees, seed, opts.threads);
-    let mut params = tree_params(&model, &features, &binned);
+    let mut model = final_model.into_inner().unwrap_or_else(|e| e.into_inner()).expect("the final model was fitted");
+    model.trees.truncate(trees);
+    let mut params = tree_params(&model, &features, &binned, opts.threads);
     params.origin = json!({
         "trainer": "fraud histogram gbdt",
         "max_trees": opts.max_trees,
@@ -260,12 +278,15 @@ fn pick<T: Copy>(values: &[T], idx: &[usize]) -> Vec<T> {
 
 /// A fit on binned rows as our trees, each node's cover counted by routing `binned`, the rows it
 /// was fitted on, through it (the binned trees and ours send every training row the same way).
-fn tree_params(model: &BinModel, features: &[FeatureBins], binned: &Binned) -> TreeParams {
+fn tree_params(model: &BinModel, features: &[FeatureBins], binned: &Binned, threads: usize) -> TreeParams {
     let mut trees: Vec<_> = model.trees.iter().map(|t| t.to_tree(features)).collect();
-    for (bin_tree, tree) in model.trees.iter().zip(&mut trees) {
-        bin_tree.walk().for_each(binned, binned.rows, |r| r, |_, leaf| tree.leaf_count[leaf] += 1.0);
-        tree.sum_internal_counts();
-    }
+    // Trees are counted side by side, each on one thread.
+    boost::in_shares(&mut trees, threads, 2, |start, share| {
+        for (bin_tree, tree) in model.trees[start..].iter().zip(share) {
+            bin_tree.walk().for_each(binned, binned.rows, |r| r, |_, leaf| tree.leaf_count[leaf] += 1.0);
+            tree.sum_internal_counts();
+        }
+    });
     TreeParams { base_score: model.base_score, sigmoid: 1.0, trees, origin: serde_json::Value::Null }
 }
 
@@ -327,8 +348,8 @@ mod tests {
         let rows: Vec<usize> = (0..x.nrows()).collect();
         let opts = small_opts();
         let (features, binned) = bins::bin(&x, &categorical, &rows, 256, 2);
-        let model = boost(&binned, &labels, &features, None, &[], &opts, opts.max_trees, 9, 2);
-        let params = tree_params(&model, &features, &binned);
+        let model = boost(&binned, &labels, &features, None, &[], &opts, &Pace::new(opts.max_trees, 2), 9);
+        let params = tree_params(&model, &features, &binned, 1);
         assert!(params.trees.iter().any(Tree::has_categorical), "some categorical splits");
         assert!(params.trees.iter().any(|t| t.categorical.contains(&false)), "and numeric ones");
         let mut worst: f64 = 0.0;
@@ -358,8 +379,8 @@ mod tests {
             let rows: Vec<usize> = (0..n).collect();
             let opts = BoostOptions { max_depth: 1, subsample: 1.0, colsample: 1.0, ..Default::default() };
             let (features, binned) = bins::bin(&x, &[false], &rows, 256, 1);
-            let model = boost(&binned, &labels, &features, None, &[], &opts, 1, 1, 1);
-            let tree = &tree_params(&model, &features, &binned).trees[0];
+            let model = boost(&binned, &labels, &features, None, &[], &opts, &Pace::new(1, 1), 1);
+            let tree = &tree_params(&model, &features, &binned, 1).trees[0];
             // 70 itself is missing (a multiple of 5): the cut lies halfway between 69 and 71.
             assert_eq!(tree.threshold[0], 70.0);
             assert_eq!(tree.default_left[0], !missing_like_high);
@@ -430,8 +451,8 @@ mod tests {
             ..Default::default()
         };
         let (features, binned) = bins::bin(&x, &[true], &rows, 256, 1);
-        let model = boost(&binned, &labels, &features, None, &[], &opts, 1, 1, 1);
-        let params = tree_params(&model, &features, &binned);
+        let model = boost(&binned, &labels, &features, None, &[], &opts, &Pace::new(1, 1), 1);
+        let params = tree_params(&model, &features, &binned, 1);
         let tree = &params.trees[0];
         assert_eq!(tree.categorical, [true]);
         assert_eq!(tree.cat_threshold, [2662]);
@@ -472,8 +493,8 @@ mod tests {
             let opts = BoostOptions { max_depth: 3, colsample: 1.0, ..Default::default() };
             for (k, categorical) in [true, false].into_iter().enumerate() {
                 let (features, binned) = bins::bin(&x, &[categorical, false, false], &train, 256, 1);
-                let model = boost(&binned, &train_labels, &features, None, &[], &opts, 60, 1, 1);
-                let params = tree_params(&model, &features, &binned);
+                let model = boost(&binned, &train_labels, &features, None, &[], &opts, &Pace::new(60, 1), 1);
+                let params = tree_params(&model, &features, &binned, 1);
                 let raw: Vec<f64> = test.iter().map(|&i| params.raw_reference(&x.row(i).to_vec())).collect();
                 auprc[k] += average_precision(&raw, &test_labels) / draws as f64;
                 let loss: f64 =
