@@ -73,6 +73,7 @@ fn outputs_that_cannot_be_written_hold_offsets_back_until_they_can() {
     }
     assert_eq!(committed(&topic, &group, 2), end_offsets(&inputs));
     sigterm_and_wait(&mut child, dir.path(), "c");
+    Explained::sample(&model_dir).assert_scores(&inputs, &read_topic(&output), ReasonsFor::Flagged);
 }
 
 /// Exactly once: every transaction fails and is aborted, no offset is committed, the consumer
@@ -130,4 +131,6 @@ fn an_output_topic_that_cannot_be_written_aborts_until_it_can() {
     assert_eq!((out.inputs, out.scores), (200, 200));
     let inputs = read_topic(&topic);
     assert_eq!(committed(&topic, &group, 2), end_offsets(&inputs));
+    let scores = visible_records(&brokers(), &format!("{topic}-scores"));
+    Explained::sample(&model_dir).assert_scores(&inputs, &scores, ReasonsFor::Flagged);
 }

@@ -78,6 +78,11 @@ fn broker_restart_mid_stream_is_ridden_out() {
         "inputs without a score record after the restart"
     );
     assert!(scored.is_subset(&keys), "score records keyed as no input");
+    Explained::sample(&model_dir).assert_scores(
+        &inputs,
+        &read_topic_at(&addr, &scores),
+        ReasonsFor::Flagged,
+    );
     terminate(&consumer);
     assert!(
         consumer.wait().unwrap().success(),

@@ -47,6 +47,14 @@ fn kill_9_at_random_points_loses_nothing() {
     assert_group_at_end(&topic, &group);
     let (inputs, scores, duplicates) = assert_all_scored(&brokers(), &topic);
     assert_eq!(inputs, total as usize);
+    // Scored as explain scores each row, whichever round wrote it.
+    let scored = read_topic(&format!("{topic}-scores"));
+    let decided = Explained::sample(&model_dir).assert_scores(
+        &read_topic(&topic),
+        &scored,
+        ReasonsFor::Flagged,
+    );
+    assert_eq!(decided.values().sum::<u64>() as usize, scores);
     eprintln!(
         "kill -9 x10 over {total} messages, commits every {interval} ms: {scores} score records, {duplicates} duplicates"
     );
@@ -108,4 +116,6 @@ fn kill_9_at_random_points_gives_each_input_one_output() {
         "each bad input dead-lettered once"
     );
     assert_eq!(out.scores, total as usize, "each good input scored once");
+    let scores = visible_records(&brokers(), &format!("{topic}-scores"));
+    Explained::sample(&model_dir).assert_scores(&read_topic(&topic), &scores, ReasonsFor::Flagged);
 }

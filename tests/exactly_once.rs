@@ -1,6 +1,7 @@
 //! `fraud consume --exactly-once` on a clean run against a real broker: what a `read_committed`
 //! reader of the outputs sees, checked by input record (each (partition, offset) of the input
-//! topic has exactly one output, a score record or a dead letter, keyed as its input),, and the offsets committed with the outputs.
+//! topic has exactly one output, a score record or a dead letter, keyed as its input), each
+//! score record as `fraud explain` scores its row, and the offsets committed with the outputs.
 //! The faults live in a file each: crash.rs, broker_restart.rs, zombie.rs, rebalance.rs,
 //! model_reload.rs, blocked_outputs.rs, and instance_ids.rs for the transactional identity.
 
@@ -41,7 +42,12 @@ fn every_input_once_in_transactions_with_offsets_committed() {
     assert_eq!(summary["transactions_aborted"], 0);
     let out = assert_exactly_once(&brokers(), &topic);
     assert_eq!((out.inputs, out.scores, out.dead_letters), (303, 300, 3));
+    // What the transactions made visible is what explain says of each input's row.
+    let scores = visible_records(&brokers(), &format!("{topic}-scores"));
     let inputs = read_topic(&topic);
+    let decided =
+        Explained::sample(&model_dir).assert_scores(&inputs, &scores, ReasonsFor::Flagged);
+    assert_eq!(decided.values().sum::<u64>(), 300);
     // The offsets went in with the outputs: the group resumes at the end.
     assert_eq!(committed(&topic, &group, 2), end_offsets(&inputs));
     let again = finish_to_end(dir.path(), &topic, &group, &model_dir);

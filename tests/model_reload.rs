@@ -1,5 +1,6 @@
 //! A model swapped in while the consumer runs (`--watch-model`, SIGHUP), for both guarantees:
-//! each input scored once, by the model its record names; a corrupt model is refused and the running one kept.
+//! each input scored once, by the model its record names, exactly as `fraud explain` scores its
+//! row with that model; a corrupt model is refused and the running one kept.
 
 mod common;
 
@@ -18,6 +19,23 @@ fn versions_by_key(topic: &str) -> HashMap<String, Vec<String>> {
     m
 }
 
+/// Asserts each score record against `fraud explain` by the model version it names.
+fn assert_scored_by_their_models(
+    inputs: &[Record],
+    scores: &[Record],
+    models: &[(&str, &Explained)],
+) {
+    for (version, explained) in models {
+        let by_it: Vec<Record> = scores
+            .iter()
+            .filter(|s| s.json()["model_version"] == *version)
+            .cloned()
+            .collect();
+        assert!(!by_it.is_empty(), "no score record by model {version}");
+        explained.assert_scores(inputs, &by_it, ReasonsFor::Flagged);
+    }
+}
+
 #[test]
 fn a_retrained_model_is_swapped_in_without_dropping_or_rescoring() {
     let Stream {
@@ -27,6 +45,7 @@ fn a_retrained_model_is_swapped_in_without_dropping_or_rescoring() {
         group,
     } = Stream::new("swap", Some(2));
     let v1 = model_version(&model_dir);
+    let explained_v1 = Explained::sample(&model_dir);
     let addr = metrics_addr();
     let mut args = consume_args(&topic, &group, &model_dir);
     args.extend(
@@ -59,6 +78,7 @@ fn a_retrained_model_is_swapped_in_without_dropping_or_rescoring() {
     assert!(out.status.success(), "{}", stderr(&out));
     let v2 = model_version(&model_dir);
     assert_ne!(v1, v2);
+    let explained_v2 = Explained::sample(&model_dir);
     let reloads = wait_for_metric(
         &addr,
         "fraud_consumer_model_reloads_total",
@@ -107,6 +127,11 @@ fn a_retrained_model_is_swapped_in_without_dropping_or_rescoring() {
         let expected = if before.contains(key) { &v1 } else { &v2 };
         assert_eq!(&versions[0], expected, "{key}");
     }
+    assert_scored_by_their_models(
+        &read_topic(&topic),
+        &all,
+        &[(&v1, &explained_v1), (&v2, &explained_v2)],
+    );
     let log = read(dir.path(), "c.err");
     assert!(
         log.contains("swapped in a new model") && log.contains("model_reload_failed"),
@@ -123,6 +148,7 @@ fn a_reload_switches_families_between_transactions() {
         group,
     } = Stream::new("eos-swap", Some(2));
     let v1 = model_version(&model_dir);
+    let explained_v1 = Explained::sample(&model_dir);
     let addr = metrics_addr();
     let args = eos_args(
         &topic,
@@ -147,6 +173,7 @@ fn a_reload_switches_families_between_transactions() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v2 = model_version(&model_dir);
+    let explained_v2 = Explained::sample(&model_dir);
     let reloads = wait_for_metric(
         &addr,
         "fraud_consumer_model_reloads_total",
@@ -177,5 +204,10 @@ fn a_reload_switches_families_between_transactions() {
         versions.iter().filter(|v| **v == v2).count(),
         100,
         "the next hundred by the trees"
+    );
+    assert_scored_by_their_models(
+        &read_topic(&topic),
+        &scores,
+        &[(&v1, &explained_v1), (&v2, &explained_v2)],
     );
 }

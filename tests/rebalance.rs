@@ -80,6 +80,7 @@ fn two_consumers_share_a_topic_and_one_stops_midway() {
         "every score record was counted by one consumer"
     );
     assert_eq!(committed(&topic, &group, 4), end_offsets(&inputs));
+    Explained::sample(&model_dir).assert_scores(&inputs, &scores, ReasonsFor::Flagged);
 }
 
 #[test]
@@ -135,4 +136,6 @@ fn a_rebalance_from_two_consumers_to_one_keeps_exactly_once() {
         total as u64,
         "each input counted by exactly one consumer (A {ha}, B {hb})"
     );
+    let scores = visible_records(&brokers(), &format!("{topic}-scores"));
+    Explained::sample(&model_dir).assert_scores(&read_topic(&topic), &scores, ReasonsFor::Flagged);
 }

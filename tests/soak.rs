@@ -91,6 +91,9 @@ fn soak_one_million_messages_at_20k_per_second() {
     assert!(max_lag < 100_000.0, "lag reached {max_lag}");
     let scores = read_topic(&format!("{topic}-scores"));
     assert_eq!(scores.len() as u64, total);
+    // Every 100th record against explain: a long run scores as a short one.
+    let sampled: Vec<Record> = scores.iter().step_by(100).cloned().collect();
+    Explained::sample(&model_dir).assert_scores(&read_topic(&topic), &sampled, ReasonsFor::Flagged);
     eprintln!(
         "soak: RSS {warm} MiB after warm-up, {end} MiB at the end; max lag {max_lag}; summary {summary}"
     );

@@ -1,6 +1,6 @@
 //! `fraud produce` and `fraud consume` against a real Kafka-protocol broker (FRAUD_TEST_BROKERS),
 //! at least once, when nothing goes wrong: the tutorial's flow, exact counts and committed
-//! offsets, bad messages, a SIGTERM
+//! offsets, every score record as `fraud explain` scores its row, bad messages, a SIGTERM
 //! mid-stream, metrics. Each test uses its own topics and group. Faults live in a file each.
 
 mod common;
@@ -89,8 +89,6 @@ fn the_tutorials_flow_six_messages_six_scores() {
         let v = s.json();
         assert_eq!(v["model_version"], version.as_str());
         assert_eq!(v["predictions"].as_array().unwrap().len(), 1);
-        let p = v["probabilities"][0].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&p));
         assert_eq!(v["source"]["topic"], topic.as_str());
         let src = (
             v["source"]["partition"].as_i64().unwrap() as i32,
@@ -111,6 +109,10 @@ fn the_tutorials_flow_six_messages_six_scores() {
             "{v}"
         );
     }
+    // And each says of its row what explain says, to the bit.
+    let explained = Explained::sample(&model_dir);
+    explained.assert_sample_cycled(&inputs);
+    explained.assert_scores(&inputs, &scores, ReasonsFor::Flagged);
 }
 
 #[test]
@@ -172,6 +174,33 @@ fn ten_thousand_messages_exact_counts_and_committed_offsets() {
     }
     assert!(
         decided["approve"] > 9_000 && decided["approve"] < 10_000,
+        "{decided:?}"
+    );
+    // The inputs are the sample's rows in order, cycling; each score record says of its row
+    // what explain says, probability to the bit, decision and reasons.
+    let explained = Explained::sample(&model_dir);
+    explained.assert_sample_cycled(&inputs);
+    let by_explain = explained.assert_scores(&inputs, &scores, ReasonsFor::Flagged);
+    assert_eq!(by_explain, decided);
+}
+
+#[test]
+fn reasons_for_every_row_are_explains() {
+    let Stream {
+        dir: _dir,
+        model_dir,
+        topic,
+        group,
+    } = Stream::new("reasons", Some(2));
+    produce(&topic, 500, &[]);
+    let summary = consume_to_end(&topic, &group, &model_dir, &["--reasons", "all"]);
+    assert_eq!(summary["inputs"], 500, "{summary}");
+    let (inputs, scores) = (read_topic(&topic), read_topic(&format!("{topic}-scores")));
+    assert_eq!(scores.len(), 500);
+    let decided = Explained::sample(&model_dir).assert_scores(&inputs, &scores, ReasonsFor::All);
+    // The sample's first 500 rows include flagged ones: both kinds of row are compared.
+    assert!(
+        decided["approve"] > 0 && decided["approve"] < 500,
         "{decided:?}"
     );
 }
@@ -332,6 +361,7 @@ fn sigterm_mid_stream_then_restart_loses_nothing() {
         "a drained shutdown repeats nothing"
     );
     assert_eq!(committed(&topic, &group, 2), end_offsets(&inputs));
+    Explained::sample(&model_dir).assert_scores(&inputs, &scores, ReasonsFor::Flagged);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests, one job a file: here the binary, the shipped
 //! sample, running commands and training; `broker` topics, records and offsets; `process` the
 //! consumers as processes (signals, metrics, kill -9 rounds); `durable` a broker that can be
-//! restarted; `outputs` each input's outputs; `log` the
+//! restarted; `outputs` each input's outputs; `scores` what a score record must say; `log` the
 //! log's transaction markers.
 #![allow(dead_code)]
 
@@ -10,10 +10,11 @@ pub mod durable;
 pub mod log;
 pub mod outputs;
 pub mod process;
+pub mod scores;
 
 // Each test file uses some of them.
 #[allow(unused_imports)]
-pub use {broker::*, durable::*, outputs::*, process::*};
+pub use {broker::*, durable::*, outputs::*, process::*, scores::*};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
