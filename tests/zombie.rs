@@ -1,8 +1,8 @@
 //! A zombie, for both guarantees: one of two consumers of a group frozen (SIGSTOP) past its
 //! session timeout while a stream flows, so its partition moves to the other, then thawed
 //! (SIGCONT). Exactly once: nothing committed late where the broker fences old generations,
-//! and every duplicate inside a late commit it reported where it does not. At least once:
-//! nothing lost. Slow: `#[ignore]`d, and scripts/test.sh runs them.
+//! and a bounded number of duplicates where it does not. At least once: nothing lost. Slow:
+//! `#[ignore]`d, and scripts/test.sh runs them.
 
 mod common;
 
@@ -133,6 +133,24 @@ fn late_commits(log: &str) -> Vec<(i32, i64, i64)> {
 const ZOMBIE_ROUNDS: usize = 20;
 const ZOMBIE_PARALLEL: usize = 2;
 
+/// On a broker that does not fence old generations, rounds of the 20 that may have duplicates.
+/// Measured on the local Tansu: 2 rounds in 280 with a 7 s freeze (p = 0.0071;
+/// docs/guarantees.md), 0 in 20 with the thaw at B's rejoin (about as long). Counting
+/// rounds with duplicates as Binomial(20, p), more than 3 happens with probability 1.2e-5 at
+/// p = 0.0071, and 0.15 % at p = 0.026, the 95 % upper bound of 2 in 280 (Clopper-Pearson), so
+/// the test does not flake at the measured rate. A regression that duplicates in most rounds
+/// (p = 0.5) passes with probability P(X <= 3) = (1 + 20 + 190 + 1140) / 2^20 = 0.13 %; one in
+/// 40 % of rounds, 1.6 %.
+const MAX_ROUNDS_WITH_DUPLICATES: usize = 3;
+
+/// And inputs a round may duplicate. A late commit is one transaction: in steady state 100 ms
+/// (the commit interval) of one partition's 125 inputs a second, about 13; the two rounds
+/// measured had 11 and 80 (a transaction that caught up a backlog). 250 is 2 s of the
+/// partition's stream, three times the largest measured. A consumer that writes the thawed
+/// zombie's in-flight work again, as at least once does, duplicated 264 to 416 in rounds of
+/// that test.
+const MAX_DUPLICATED_PER_ROUND: usize = 250;
+
 #[test]
 #[ignore = "slow (about 3 minutes); scripts/test.sh runs it"]
 fn a_frozen_zombie_commits_nothing_late() {
@@ -201,24 +219,19 @@ fn a_frozen_zombie_commits_nothing_late() {
             }
         }
         Err(reason) => {
-            // The exactly-once assertion above stands for a broker that fences; here it is
-            // skipped, for the measured reason. What must still hold: every duplicate comes
-            // from a commit the frozen consumer reported as late, the one window no client
-            // can close; a duplicate from anywhere else is a defect of the consumer.
+            // The exactly-once assertion above stands for a broker that fences; here the one
+            // window no client can close stays open, and the log's markers alone say how often
+            // it let duplicates through: within the bounds above, or the consumer regressed.
             eprintln!("zombie: exactly once is not asserted on this broker, measured: {reason}");
-            for (i, (r, out)) in rounds.iter().zip(&logs).enumerate() {
-                let unexplained: Vec<_> = out
-                    .duplicated
-                    .iter()
-                    .filter(|(p, o)| {
-                        !r.late
-                            .iter()
-                            .any(|(lp, first, last)| lp == p && (first..=last).contains(&o))
-                    })
-                    .collect();
+            assert!(
+                with_duplicates <= MAX_ROUNDS_WITH_DUPLICATES,
+                "{with_duplicates} of {ZOMBIE_ROUNDS} rounds had duplicates (at most {MAX_ROUNDS_WITH_DUPLICATES})"
+            );
+            for (i, out) in logs.iter().enumerate() {
                 assert!(
-                    unexplained.is_empty(),
-                    "round {i}: duplicates not from a reported late commit: {unexplained:?}; {out:?}"
+                    out.duplicated.len() <= MAX_DUPLICATED_PER_ROUND,
+                    "round {i}: {} inputs duplicated (at most {MAX_DUPLICATED_PER_ROUND}): {out:?}",
+                    out.duplicated.len()
                 );
             }
         }
