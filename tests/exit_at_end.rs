@@ -218,7 +218,7 @@ fn it_gives_up_after_the_exit_timeout_naming_the_partitions_left() {
             "-X",
             "max.poll.interval.ms=60000",
         ]);
-        let a = spawn_consumer(dir.path(), "a", args(&topic, &group, &model_dir, &extra));
+        let mut a = spawn_consumer(dir.path(), "a", args(&topic, &group, &model_dir, &extra));
         wait_for_work(&addr, dir.path(), "a");
         signal(&a, "-STOP");
         producer.join().unwrap();
@@ -227,7 +227,8 @@ fn it_gives_up_after_the_exit_timeout_naming_the_partitions_left() {
         extra.extend(["-e", "--exit-timeout-secs", "5"]);
         let (code, log, secs) =
             run_to_end(dir.path(), "e", args(&topic, &group, &model_dir, &extra));
-        signal(&a, "-KILL");
+        a.kill().unwrap();
+        a.wait().unwrap();
         eprintln!(
             "{guarantee}: -e while a frozen member holds the partitions exited {code:?} after {secs:.1} s"
         );

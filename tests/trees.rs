@@ -95,7 +95,8 @@ fn gbdt_trains_evaluates_and_is_deterministic() {
     assert_eq!(file["format"], "fraud-gradient-boosted-trees");
     let origin = &file["origin"];
     assert!(
-        origin["trees"].as_u64().unwrap() <= 300 && origin["trees"].as_u64().unwrap() % 10 == 0,
+        origin["trees"].as_u64().unwrap() <= 300
+            && origin["trees"].as_u64().unwrap().is_multiple_of(10),
         "{origin}"
     );
     assert_eq!(
