@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -133,7 +132,7 @@ fn after_an_orderly_stop_of_two_members_it_processes_the_rest() {
         } = Stream::new("end-stop", Some(4));
         let producer = producer_thread(&topic, 6_000, 1_000, brokers());
         let addrs = [metrics_addr(), metrics_addr()];
-        let mut members: Vec<Child> = addrs
+        let mut members: Vec<Spawned> = addrs
             .iter()
             .zip(["a", "b"])
             .map(|(addr, name)| {
@@ -206,9 +205,8 @@ fn it_gives_up_after_the_exit_timeout_naming_the_partitions_left() {
             topic,
             group,
         } = Stream::new("end-give-up", Some(2));
-        let producer = producer_thread(&topic, 3_000, 1_000, brokers());
         let addr = metrics_addr();
-        // A member with a long session, frozen while it holds both partitions.
+        // A member with a long session, frozen mid-stream while it holds both partitions.
         let mut extra = flags.to_vec();
         extra.extend([
             "--metrics-addr",
@@ -219,10 +217,29 @@ fn it_gives_up_after_the_exit_timeout_naming_the_partitions_left() {
             "max.poll.interval.ms=60000",
         ]);
         let mut a = spawn_consumer(dir.path(), "a", args(&topic, &group, &model_dir, &extra));
+        // The stream starts once A holds the partitions: with this session the local broker
+        // took 30 s to assign them, and a member that joins after the stream ended takes it
+        // all in its first transaction, leaving nothing for -e to name.
+        wait_for_log(
+            dir.path(),
+            "a.err",
+            "partitions assigned",
+            1,
+            Duration::from_secs(60),
+        );
+        let producer = producer_thread(&topic, 3_000, 1_000, brokers());
         wait_for_work(&addr, dir.path(), "a");
         signal(&a, "-STOP");
+        assert!(
+            !producer.is_finished(),
+            "{guarantee}: the stream ended before the freeze"
+        );
         producer.join().unwrap();
         let left = left_behind(&topic, &group);
+        assert!(
+            !left.is_empty(),
+            "{guarantee}: the frozen member had processed everything"
+        );
         let mut extra = flags.to_vec();
         extra.extend(["-e", "--exit-timeout-secs", "5"]);
         let (code, log, secs) =
@@ -233,10 +250,6 @@ fn it_gives_up_after_the_exit_timeout_naming_the_partitions_left() {
             "{guarantee}: -e while a frozen member holds the partitions exited {code:?} after {secs:.1} s"
         );
         assert_eq!(code, Some(1), "{guarantee}: {log}");
-        assert!(
-            !left.is_empty(),
-            "{guarantee}: the frozen member had processed everything"
-        );
         assert!(
             log.contains(&format!("partitions {} are not processed", left.join(", "))),
             "{guarantee}: {left:?} not named in: {log}"

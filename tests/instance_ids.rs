@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -35,7 +34,7 @@ fn two_processes_with_the_defaults_on_one_host_never_fence_each_other() {
         group,
     } = Stream::new("eos-twins", Some(4));
     let addrs = [metrics_addr(), metrics_addr()];
-    let mut children: Vec<Child> = ["a", "b"]
+    let mut children: Vec<Spawned> = ["a", "b"]
         .iter()
         .zip(&addrs)
         .map(|(name, addr)| {

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::process::Child;
 use std::time::Duration;
 
 use common::*;
@@ -50,7 +49,7 @@ fn zombie_round(round: usize, exactly_once: bool) -> ZombieRound {
         "heartbeat.interval.ms=1000",
     ];
     let addrs = [metrics_addr(), metrics_addr()];
-    let mut consumers: Vec<Child> = ["a", "b"]
+    let mut consumers: Vec<Spawned> = ["a", "b"]
         .iter()
         .zip(&addrs)
         .map(|(name, addr)| {

@@ -33,9 +33,36 @@ pub fn consume_args(topic: &str, group: &str, model_dir: &Path) -> Vec<String> {
 /// are wanted without its per-message lines: a test waits on those events.
 pub const GROUP_EVENTS_LOG: [&str; 2] = ["--log", "warn,fraud::kafka::consume=info"];
 
+/// A consumer under test, killed (SIGKILL) and reaped on drop if it still runs: a test that
+/// fails midway must not leave it behind, least of all frozen (SIGSTOP), holding its group on
+/// the shared broker for the tests after it.
+pub struct Spawned(Child);
+
+impl std::ops::Deref for Spawned {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `fraud consume` with its output in files (so it never blocks on a pipe).
-pub fn spawn_consumer(dir: &Path, name: &str, args: Vec<String>) -> Child {
-    fraud()
+pub fn spawn_consumer(dir: &Path, name: &str, args: Vec<String>) -> Spawned {
+    let child = fraud()
         .args(&args)
         .stdout(Stdio::from(
             File::create(dir.join(format!("{name}.out"))).unwrap(),
@@ -44,7 +71,8 @@ pub fn spawn_consumer(dir: &Path, name: &str, args: Vec<String>) -> Child {
             File::create(dir.join(format!("{name}.err"))).unwrap(),
         ))
         .spawn()
-        .unwrap()
+        .unwrap();
+    Spawned(child)
 }
 
 /// Sends `sig` (`-TERM`, `-STOP`, ...) to a child process.
