@@ -12,10 +12,7 @@ use common::*;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-const GUARANTEES: [(&str, &[&str]); 2] = [
-    ("at least once", &[]),
-    ("exactly once", &["--exactly-once"]),
-];
+const GUARANTEES: [(&str, &[&str]); 2] = [("at least once", &[]), ("exactly once", &["--exactly-once"])];
 
 fn args(topic: &str, group: &str, model_dir: &std::path::Path, extra: &[&str]) -> Vec<String> {
     let mut args = consume_args(topic, group, model_dir);
@@ -28,11 +25,7 @@ fn run_to_end(dir: &std::path::Path, name: &str, args: Vec<String>) -> (Option<i
     let started = Instant::now();
     let mut child = spawn_consumer(dir, name, args);
     let status = child.wait().unwrap();
-    (
-        status.code(),
-        read(dir, &format!("{name}.err")),
-        started.elapsed().as_secs_f64(),
-    )
+    (status.code(), read(dir, &format!("{name}.err")), started.elapsed().as_secs_f64())
 }
 
 #[test]
@@ -40,12 +33,7 @@ fn run_to_end(dir: &std::path::Path, name: &str, args: Vec<String>) -> (Option<i
 fn right_after_a_kill_9_it_waits_for_the_dead_members_partitions() {
     let _alone = heavy();
     for (guarantee, flags) in GUARANTEES {
-        let Stream {
-            dir,
-            model_dir,
-            topic,
-            group,
-        } = Stream::new("end-kill", Some(4));
+        let Stream { dir, model_dir, topic, group } = Stream::new("end-kill", Some(4));
         let producer = producer_thread(&topic, 5_000, 1_000, brokers());
         let addr = metrics_addr();
         let mut extra = flags.to_vec();
@@ -54,21 +42,14 @@ fn right_after_a_kill_9_it_waits_for_the_dead_members_partitions() {
         wait_for_work(&addr, dir.path(), "a");
         // Mid-stream: it holds every partition until its session times out, and the rest of
         // the stream, a second or two, piles up behind it.
-        assert!(
-            !producer.is_finished(),
-            "{guarantee}: the stream ended before the kill"
-        );
+        assert!(!producer.is_finished(), "{guarantee}: the stream ended before the kill");
         a.kill().unwrap();
         a.wait().unwrap();
         producer.join().unwrap();
-        assert!(
-            !left_behind(&topic, &group).is_empty(),
-            "{guarantee}: nothing left for -e to do"
-        );
+        assert!(!left_behind(&topic, &group).is_empty(), "{guarantee}: nothing left for -e to do");
         let mut extra = flags.to_vec();
         extra.extend(["-e", "--json"]);
-        let (code, log, secs) =
-            run_to_end(dir.path(), "e", args(&topic, &group, &model_dir, &extra));
+        let (code, log, secs) = run_to_end(dir.path(), "e", args(&topic, &group, &model_dir, &extra));
         eprintln!("{guarantee}: -e right after a kill -9 exited {code:?} after {secs:.1} s");
         assert_eq!(code, Some(0), "{guarantee}: {log}");
         assert!(
@@ -114,9 +95,7 @@ fn left_behind(topic: &str, group: &str) -> Vec<String> {
         })
         .collect();
     left.sort();
-    left.into_iter()
-        .map(|(p, from)| format!("{p} (from offset {from})"))
-        .collect()
+    left.into_iter().map(|(p, from)| format!("{p} (from offset {from})")).collect()
 }
 
 #[test]
@@ -124,12 +103,7 @@ fn left_behind(topic: &str, group: &str) -> Vec<String> {
 fn after_an_orderly_stop_of_two_members_it_processes_the_rest() {
     let _alone = heavy();
     for (guarantee, flags) in GUARANTEES {
-        let Stream {
-            dir,
-            model_dir,
-            topic,
-            group,
-        } = Stream::new("end-stop", Some(4));
+        let Stream { dir, model_dir, topic, group } = Stream::new("end-stop", Some(4));
         let producer = producer_thread(&topic, 6_000, 1_000, brokers());
         let addrs = [metrics_addr(), metrics_addr()];
         let mut members: Vec<Spawned> = addrs
@@ -144,10 +118,7 @@ fn after_an_orderly_stop_of_two_members_it_processes_the_rest() {
         for (addr, name) in addrs.iter().zip(["a", "b"]) {
             wait_for_work(addr, dir.path(), name);
         }
-        assert!(
-            !producer.is_finished(),
-            "{guarantee}: the stream ended before the stop"
-        );
+        assert!(!producer.is_finished(), "{guarantee}: the stream ended before the stop");
         for (m, name) in members.iter_mut().zip(["a", "b"]) {
             signal(m, "-TERM");
             let status = m.wait().unwrap();
@@ -159,17 +130,11 @@ fn after_an_orderly_stop_of_two_members_it_processes_the_rest() {
         }
         producer.join().unwrap();
         let left = left_behind(&topic, &group);
-        assert!(
-            !left.is_empty(),
-            "{guarantee}: the members had processed everything; nothing left to test"
-        );
+        assert!(!left.is_empty(), "{guarantee}: the members had processed everything; nothing left to test");
         let mut extra = flags.to_vec();
         extra.extend(["-e", "--json", "--exit-timeout-secs", "30"]);
-        let (code, log, secs) =
-            run_to_end(dir.path(), "e", args(&topic, &group, &model_dir, &extra));
-        eprintln!(
-            "{guarantee}: -e after an orderly stop of two members exited {code:?} after {secs:.1} s"
-        );
+        let (code, log, secs) = run_to_end(dir.path(), "e", args(&topic, &group, &model_dir, &extra));
+        eprintln!("{guarantee}: -e after an orderly stop of two members exited {code:?} after {secs:.1} s");
         if code == Some(0) {
             assert_group_at_end(&topic, &group);
             assert_all_scored(&brokers(), &topic);
@@ -199,56 +164,29 @@ fn after_an_orderly_stop_of_two_members_it_processes_the_rest() {
 fn it_gives_up_after_the_exit_timeout_naming_the_partitions_left() {
     let _alone = heavy();
     for (guarantee, flags) in GUARANTEES {
-        let Stream {
-            dir,
-            model_dir,
-            topic,
-            group,
-        } = Stream::new("end-give-up", Some(2));
+        let Stream { dir, model_dir, topic, group } = Stream::new("end-give-up", Some(2));
         let addr = metrics_addr();
         // A member with a long session, frozen mid-stream while it holds both partitions.
         let mut extra = flags.to_vec();
-        extra.extend([
-            "--metrics-addr",
-            &addr,
-            "-X",
-            "session.timeout.ms=60000",
-            "-X",
-            "max.poll.interval.ms=60000",
-        ]);
+        extra.extend(["--metrics-addr", &addr, "-X", "session.timeout.ms=60000", "-X", "max.poll.interval.ms=60000"]);
         let mut a = spawn_consumer(dir.path(), "a", args(&topic, &group, &model_dir, &extra));
         // The stream starts once A holds the partitions: with this session the local broker
         // took 30 s to assign them, and a member that joins after the stream ended takes it
         // all in its first transaction, leaving nothing for -e to name.
-        wait_for_log(
-            dir.path(),
-            "a.err",
-            "partitions assigned",
-            1,
-            Duration::from_secs(60),
-        );
+        wait_for_log(dir.path(), "a.err", "partitions assigned", 1, Duration::from_secs(60));
         let producer = producer_thread(&topic, 3_000, 1_000, brokers());
         wait_for_work(&addr, dir.path(), "a");
         signal(&a, "-STOP");
-        assert!(
-            !producer.is_finished(),
-            "{guarantee}: the stream ended before the freeze"
-        );
+        assert!(!producer.is_finished(), "{guarantee}: the stream ended before the freeze");
         producer.join().unwrap();
         let left = left_behind(&topic, &group);
-        assert!(
-            !left.is_empty(),
-            "{guarantee}: the frozen member had processed everything"
-        );
+        assert!(!left.is_empty(), "{guarantee}: the frozen member had processed everything");
         let mut extra = flags.to_vec();
         extra.extend(["-e", "--exit-timeout-secs", "5"]);
-        let (code, log, secs) =
-            run_to_end(dir.path(), "e", args(&topic, &group, &model_dir, &extra));
+        let (code, log, secs) = run_to_end(dir.path(), "e", args(&topic, &group, &model_dir, &extra));
         a.kill().unwrap();
         a.wait().unwrap();
-        eprintln!(
-            "{guarantee}: -e while a frozen member holds the partitions exited {code:?} after {secs:.1} s"
-        );
+        eprintln!("{guarantee}: -e while a frozen member holds the partitions exited {code:?} after {secs:.1} s");
         assert_eq!(code, Some(1), "{guarantee}: {log}");
         assert!(
             log.contains(&format!("partitions {} are not processed", left.join(", "))),

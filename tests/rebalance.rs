@@ -12,33 +12,20 @@ use common::*;
 
 /// `name`'s summary (`--json` on stdout, written at exit).
 fn summary(dir: &std::path::Path, name: &str) -> serde_json::Value {
-    serde_json::from_str(&read(dir, &format!("{name}.out"))).unwrap_or_else(|e| {
-        panic!(
-            "{name}'s summary: {e}: {}",
-            read(dir, &format!("{name}.err"))
-        )
-    })
+    serde_json::from_str(&read(dir, &format!("{name}.out")))
+        .unwrap_or_else(|e| panic!("{name}'s summary: {e}: {}", read(dir, &format!("{name}.err"))))
 }
 
 #[test]
 fn two_consumers_share_a_topic_and_one_stops_midway() {
-    let Stream {
-        dir,
-        model_dir,
-        topic,
-        group,
-    } = Stream::new("scale", Some(4));
+    let Stream { dir, model_dir, topic, group } = Stream::new("scale", Some(4));
     let addrs = [metrics_addr(), metrics_addr()];
     let mut members: Vec<_> = ["a", "b"]
         .iter()
         .zip(&addrs)
         .map(|(name, addr)| {
             let mut args = consume_args(&topic, &group, &model_dir);
-            args.extend(
-                ["--json", "--quiet", "--metrics-addr", addr]
-                    .iter()
-                    .map(|s| s.to_string()),
-            );
+            args.extend(["--json", "--quiet", "--metrics-addr", addr].iter().map(|s| s.to_string()));
             spawn_consumer(dir.path(), name, args)
         })
         .collect();
@@ -57,10 +44,7 @@ fn two_consumers_share_a_topic_and_one_stops_midway() {
     assert_eq!(inputs.len() as u64, total);
     let scores_topic = format!("{topic}-scores");
     let caught_up = wait_for_records(&scores_topic, total as usize, Duration::from_secs(90)).len();
-    assert!(
-        caught_up >= total as usize,
-        "A did not catch up: {caught_up} score records"
-    );
+    assert!(caught_up >= total as usize, "A did not catch up: {caught_up} score records");
     sigterm_and_wait(&mut members[0], dir.path(), "a");
     let (a_summary, b_summary) = (summary(dir.path(), "a"), summary(dir.path(), "b"));
     // Read after A's exit, to count against the summaries.
@@ -69,16 +53,9 @@ fn two_consumers_share_a_topic_and_one_stops_midway() {
     let scored: HashSet<_> = scores.iter().map(|r| r.key.clone()).collect();
     let missing = inputs.iter().filter(|r| !scored.contains(&r.key)).count();
     assert_eq!(missing, 0, "inputs without a score record");
-    assert!(
-        b_summary["inputs"].as_u64().unwrap() > 0,
-        "B took part: {b_summary}"
-    );
+    assert!(b_summary["inputs"].as_u64().unwrap() > 0, "B took part: {b_summary}");
     let handled = a_summary["inputs"].as_u64().unwrap() + b_summary["inputs"].as_u64().unwrap();
-    assert_eq!(
-        handled as usize,
-        scores.len(),
-        "every score record was counted by one consumer"
-    );
+    assert_eq!(handled as usize, scores.len(), "every score record was counted by one consumer");
     assert_eq!(committed(&topic, &group, 4), end_offsets(&inputs));
     Explained::sample(&model_dir).assert_scores(&inputs, &scores, ReasonsFor::Flagged);
 }
@@ -87,12 +64,7 @@ fn two_consumers_share_a_topic_and_one_stops_midway() {
 #[ignore = "slow (about 40 s); scripts/test.sh runs it"]
 fn a_rebalance_from_two_consumers_to_one_keeps_exactly_once() {
     let _alone = heavy();
-    let Stream {
-        dir,
-        model_dir,
-        topic,
-        group,
-    } = Stream::new("eos-rebalance", Some(4));
+    let Stream { dir, model_dir, topic, group } = Stream::new("eos-rebalance", Some(4));
     let addrs = [metrics_addr(), metrics_addr()];
     let mut members: Vec<_> = ["a", "b"]
         .iter()
@@ -101,13 +73,7 @@ fn a_rebalance_from_two_consumers_to_one_keeps_exactly_once() {
             spawn_consumer(
                 dir.path(),
                 name,
-                eos_args(
-                    &topic,
-                    &group,
-                    &model_dir,
-                    name,
-                    &["--json", "--metrics-addr", addr],
-                ),
+                eos_args(&topic, &group, &model_dir, name, &["--json", "--metrics-addr", addr]),
             )
         })
         .collect();
@@ -117,10 +83,7 @@ fn a_rebalance_from_two_consumers_to_one_keeps_exactly_once() {
     for (addr, name) in addrs.iter().zip(["a", "b"]) {
         wait_for_work(addr, dir.path(), name);
     }
-    assert!(
-        !producer.is_finished(),
-        "the stream ended before the rebalance"
-    );
+    assert!(!producer.is_finished(), "the stream ended before the rebalance");
     // B leaves mid-stream: its open transaction is committed before its partitions go to A.
     sigterm_and_wait(&mut members[1], dir.path(), "b");
     producer.join().unwrap();
@@ -131,11 +94,7 @@ fn a_rebalance_from_two_consumers_to_one_keeps_exactly_once() {
     let handled = |name: &str| summary(dir.path(), name)["inputs"].as_u64().unwrap();
     let (ha, hb) = (handled("a"), handled("b"));
     assert!(hb > 0, "B did no work before it left");
-    assert_eq!(
-        ha + hb,
-        total as u64,
-        "each input counted by exactly one consumer (A {ha}, B {hb})"
-    );
+    assert_eq!(ha + hb, total as u64, "each input counted by exactly one consumer (A {ha}, B {hb})");
     let scores = visible_records(&brokers(), &format!("{topic}-scores"));
     Explained::sample(&model_dir).assert_scores(&read_topic(&topic), &scores, ReasonsFor::Flagged);
 }

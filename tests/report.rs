@@ -20,8 +20,8 @@ const CHARTS: [(&str, [u8; 3]); 5] = [
 ];
 
 fn chromium() -> PathBuf {
-    let path = std::env::var_os("FRAUD_TEST_CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let path =
+        std::env::var_os("FRAUD_TEST_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     assert!(
         path.exists(),
         "{} is missing: scripts/deps.sh test installs Chromium for the report tests",
@@ -46,10 +46,7 @@ fn screenshot(file: &Path, width: u32, height: u32) -> (Vec<u8>, u32, u32) {
             "--disable-sync",
             "--hide-scrollbars",
         ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("profile").display()
-        ))
+        .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
         .arg(format!("--window-size={width},{height}"))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}", file.display()))
@@ -72,10 +69,7 @@ fn screenshot(file: &Path, width: u32, height: u32) -> (Vec<u8>, u32, u32) {
     buf.truncate(info.buffer_size());
     let rgb = match info.color_type {
         png::ColorType::Rgb => buf,
-        png::ColorType::Rgba => buf
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect(),
+        png::ColorType::Rgba => buf.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect(),
         other => panic!("a {other:?} screenshot"),
     };
     (rgb, info.width, info.height)
@@ -83,10 +77,7 @@ fn screenshot(file: &Path, width: u32, height: u32) -> (Vec<u8>, u32, u32) {
 
 /// Pixels within a small distance of `colour`.
 fn in_colour(pixels: &[u8], colour: [u8; 3]) -> usize {
-    pixels
-        .chunks_exact(3)
-        .filter(|p| p.iter().zip(colour).all(|(a, b)| a.abs_diff(b) <= 24))
-        .count()
+    pixels.chunks_exact(3).filter(|p| p.iter().zip(colour).all(|(a, b)| a.abs_diff(b) <= 24)).count()
 }
 
 /// The share of pixels that are not white, and how many distinct colours they take.
@@ -104,11 +95,7 @@ fn ink(pixels: &[u8]) -> (f64, usize) {
 
 fn assert_report_draws(dir: &Path) {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert_eq!(
-        html.matches("<svg").count(),
-        CHARTS.len(),
-        "one inline chart each"
-    );
+    assert_eq!(html.matches("<svg").count(), CHARTS.len(), "one inline chart each");
     assert!(html.contains("AUPRC"), "the page states the metrics");
     assert!(
         !html.contains("<script") && !html.contains("http://") && !html.contains("https://"),
@@ -122,27 +109,14 @@ fn assert_report_draws(dir: &Path) {
             "{chart}: {w}x{h}, {:.1} % inked, {colours} colours, {data} pixels of its data colour",
             share * 100.0
         );
-        assert!(
-            share > 0.02,
-            "{chart} draws almost nothing ({:.2} % of pixels)",
-            share * 100.0
-        );
+        assert!(share > 0.02, "{chart} draws almost nothing ({:.2} % of pixels)", share * 100.0);
         // A 2-pixel curve across the plot is over 800 pixels; axes and text have none of it.
-        assert!(
-            data > 500,
-            "{chart} does not draw its data ({data} pixels of its colour)"
-        );
+        assert!(data > 500, "{chart} does not draw its data ({data} pixels of its colour)");
     }
     let (pixels, _, _) = screenshot(&dir.join("report.html"), 1200, 1400);
     let (share, colours) = ink(&pixels);
-    eprintln!(
-        "report.html: {:.1} % inked, {colours} colours",
-        share * 100.0
-    );
-    assert!(
-        share > 0.05 && colours >= 5,
-        "the page does not render its charts"
-    );
+    eprintln!("report.html: {:.1} % inked, {colours} colours", share * 100.0);
+    assert!(share > 0.05 && colours >= 5, "the page does not render its charts");
 }
 
 #[test]
@@ -150,10 +124,7 @@ fn train_and_evaluate_write_a_report_that_renders() {
     let dir = tempfile::tempdir().unwrap();
     let csv = sample_csv();
     for family in ["logistic", "gbdt"] {
-        let (model, report) = (
-            dir.path().join(format!("m-{family}")),
-            dir.path().join(format!("train-{family}")),
-        );
+        let (model, report) = (dir.path().join(format!("m-{family}")), dir.path().join(format!("train-{family}")));
         let out = run(&[
             "train",
             "--model",

@@ -39,8 +39,7 @@ impl Certificates {
         let (ca_cert, issuer) = ca("fraud test CA");
         let (rogue_cert, _) = ca("a CA that signed nothing");
         let key = KeyPair::generate().unwrap();
-        let params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+        let params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
         let cert = params.signed_by(&key, &issuer).unwrap();
         let write = |name: &str, pem: String| {
             let path = dir.join(name);
@@ -62,14 +61,11 @@ struct Broker(Child);
 
 impl Broker {
     fn start(dir: &Path, port: u16, extra: &[&str]) -> Broker {
-        let bin = std::env::var("FRAUD_NISSHI")
-            .expect("FRAUD_NISSHI is not set: scripts/test.sh builds nisshi (scripts/broker.sh secure-bin) and sets it");
+        let bin = std::env::var("FRAUD_NISSHI").expect(
+            "FRAUD_NISSHI is not set: scripts/test.sh builds nisshi (scripts/broker.sh secure-bin) and sets it",
+        );
         let url = format!("tcp://127.0.0.1:{port}");
-        let log = File::options()
-            .append(true)
-            .create(true)
-            .open(dir.join("nisshi.log"))
-            .unwrap();
+        let log = File::options().append(true).create(true).open(dir.join("nisshi.log")).unwrap();
         let child = Command::new(bin)
             .args([
                 "broker",
@@ -88,11 +84,7 @@ impl Broker {
             .expect("starting nisshi");
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nisshi did not open its port: {}",
-                read(dir, "nisshi.log")
-            );
+            assert!(Instant::now() < deadline, "nisshi did not open its port: {}", read(dir, "nisshi.log"));
             std::thread::sleep(Duration::from_millis(100));
         }
         Broker(child)
@@ -139,29 +131,16 @@ impl Secure {
                 .current_dir(dir.path())
                 .output()
                 .unwrap();
-            assert!(
-                made.status.success(),
-                "nisshi user create: {}",
-                String::from_utf8_lossy(&made.stderr)
-            );
+            assert!(made.status.success(), "nisshi user create: {}", String::from_utf8_lossy(&made.stderr));
             drop(open);
         }
-        let (cert, key) = (
-            certs.cert.to_str().unwrap().to_string(),
-            certs.key.to_str().unwrap().to_string(),
-        );
+        let (cert, key) = (certs.cert.to_str().unwrap().to_string(), certs.key.to_str().unwrap().to_string());
         let mut extra = vec!["--cert", &cert, "--key", &key];
         if sasl {
             extra.push("--authentication");
         }
         let broker = Broker::start(dir.path(), port, &extra);
-        Secure {
-            dir,
-            certs,
-            addr: format!("127.0.0.1:{port}"),
-            sasl,
-            _broker: broker,
-        }
+        Secure { dir, certs, addr: format!("127.0.0.1:{port}"), sasl, _broker: broker }
     }
 
     /// `-X` settings for a client that trusts `ca` and logs in with `password`.
@@ -177,9 +156,7 @@ impl Secure {
             vec!["security.protocol=SSL".to_string()]
         };
         x.push(format!("ssl.ca.location={}", ca.display()));
-        x.into_iter()
-            .flat_map(|kv| ["-X".to_string(), kv])
-            .collect()
+        x.into_iter().flat_map(|kv| ["-X".to_string(), kv]).collect()
     }
 
     fn good(&self) -> Vec<String> {
@@ -190,10 +167,7 @@ impl Secure {
     /// goes through files, so a long one never blocks on a full pipe.
     fn run(&self, args: &[&str], settings: &[String], limit: Duration) -> (Output, f64) {
         let name = unique("run");
-        let (out, err) = (
-            self.dir.path().join(format!("{name}.out")),
-            self.dir.path().join(format!("{name}.err")),
-        );
+        let (out, err) = (self.dir.path().join(format!("{name}.out")), self.dir.path().join(format!("{name}.err")));
         let started = Instant::now();
         let mut child = fraud()
             .args(args)
@@ -208,11 +182,7 @@ impl Secure {
         }
         let _ = child.kill();
         let status = child.wait().unwrap();
-        let output = Output {
-            status,
-            stdout: std::fs::read(&out).unwrap(),
-            stderr: std::fs::read(&err).unwrap(),
-        };
+        let output = Output { status, stdout: std::fs::read(&out).unwrap(), stderr: std::fs::read(&err).unwrap() };
         (output, started.elapsed().as_secs_f64())
     }
 }
@@ -226,73 +196,32 @@ fn round_trip(secure: &Secure) {
     let csv = sample_csv();
     let good = secure.good();
     let (out, _) = secure.run(
-        &[
-            "produce",
-            "--topic",
-            &topic,
-            "--count",
-            "200",
-            "--csv",
-            csv.to_str().unwrap(),
-        ],
+        &["produce", "--topic", &topic, "--count", "200", "--csv", csv.to_str().unwrap()],
         &good,
         Duration::from_secs(60),
     );
     assert!(out.status.success(), "produce: {}", stderr(&out));
     let model = model_dir.to_str().unwrap();
     let (out, secs) = secure.run(
-        &[
-            "consume",
-            "--topic",
-            &topic,
-            "--group",
-            &unique("g"),
-            "--model-dir",
-            model,
-            "-e",
-            "--json",
-            "--quiet",
-        ],
+        &["consume", "--topic", &topic, "--group", &unique("g"), "--model-dir", model, "-e", "--json", "--quiet"],
         &good,
         Duration::from_secs(120),
     );
     assert!(out.status.success(), "consume: {}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["inputs"], 200, "{summary}");
-    eprintln!(
-        "consumed 200 over {} in {secs:.1} s",
-        if secure.sasl { "SASL_SSL" } else { "TLS" }
-    );
-    let (inputs, _) = secure.run(
-        &["read", "--topic", &topic, "-e"],
-        &good,
-        Duration::from_secs(60),
-    );
-    let (scores, _) = secure.run(
-        &["read", "--topic", &format!("{topic}-scores"), "-e"],
-        &good,
-        Duration::from_secs(60),
-    );
-    assert!(
-        inputs.status.success() && scores.status.success(),
-        "read: {}{}",
-        stderr(&inputs),
-        stderr(&scores)
-    );
+    eprintln!("consumed 200 over {} in {secs:.1} s", if secure.sasl { "SASL_SSL" } else { "TLS" });
+    let (inputs, _) = secure.run(&["read", "--topic", &topic, "-e"], &good, Duration::from_secs(60));
+    let (scores, _) =
+        secure.run(&["read", "--topic", &format!("{topic}-scores"), "-e"], &good, Duration::from_secs(60));
+    assert!(inputs.status.success() && scores.status.success(), "read: {}{}", stderr(&inputs), stderr(&scores));
     let keys = |o: &Output| -> Vec<String> {
-        let mut k: Vec<String> = stdout(o)
-            .lines()
-            .map(|l| l.split('\t').next().unwrap().to_string())
-            .collect();
+        let mut k: Vec<String> = stdout(o).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect();
         k.sort();
         k
     };
     assert_eq!(keys(&inputs).len(), 200);
-    assert_eq!(
-        keys(&scores),
-        keys(&inputs),
-        "one score record per input, keyed as its input"
-    );
+    assert_eq!(keys(&scores), keys(&inputs), "one score record per input, keyed as its input");
     // Each score record, read back over the secure connection, as explain scores its row.
     let records = |o: &Output| -> Vec<Record> {
         stdout(o)
@@ -309,11 +238,8 @@ fn round_trip(secure: &Secure) {
             })
             .collect()
     };
-    let decided = Explained::sample(&model_dir).assert_scores(
-        &records(&inputs),
-        &records(&scores),
-        ReasonsFor::Flagged,
-    );
+    let decided =
+        Explained::sample(&model_dir).assert_scores(&records(&inputs), &records(&scores), ReasonsFor::Flagged);
     assert_eq!(decided.values().sum::<u64>(), 200);
 }
 
@@ -325,30 +251,8 @@ fn refused(secure: &Secure, settings: &[String], reason: &str) {
     let csv = sample_csv();
     let model = model_dir.to_str().unwrap();
     let commands: [(&str, Vec<&str>); 3] = [
-        (
-            "produce",
-            vec![
-                "produce",
-                "--topic",
-                &topic,
-                "--count",
-                "5",
-                "--csv",
-                csv.to_str().unwrap(),
-            ],
-        ),
-        (
-            "consume",
-            vec![
-                "consume",
-                "--topic",
-                &topic,
-                "--group",
-                "g",
-                "--model-dir",
-                model,
-            ],
-        ),
+        ("produce", vec!["produce", "--topic", &topic, "--count", "5", "--csv", csv.to_str().unwrap()]),
+        ("consume", vec!["consume", "--topic", &topic, "--group", "g", "--model-dir", model]),
         ("read", vec!["read", "--topic", &topic, "-e"]),
     ];
     for (name, args) in commands {
@@ -356,16 +260,10 @@ fn refused(secure: &Secure, settings: &[String], reason: &str) {
         // forever: the limit only stops a hang, the assertions say what is wrong.
         let (out, secs) = secure.run(&args, settings, Duration::from_secs(60));
         let err = stderr(&out);
-        eprintln!(
-            "{name} with {reason:?}: exit {:?} after {secs:.2} s",
-            out.status.code()
-        );
+        eprintln!("{name} with {reason:?}: exit {:?} after {secs:.2} s", out.status.code());
         assert_eq!(out.status.code(), Some(2), "{name}: {err}");
         let last = err.lines().last().unwrap_or_default();
-        assert!(
-            last.starts_with("error:") && last.contains(reason),
-            "{name}: the error does not say why: {err}"
-        );
+        assert!(last.starts_with("error:") && last.contains(reason), "{name}: the error does not say why: {err}");
     }
 }
 

@@ -27,13 +27,7 @@ impl Drop for Server {
 impl Server {
     fn start(model_dir: &std::path::Path, extra: &[&str]) -> Server {
         let mut child = fraud()
-            .args([
-                "serve",
-                "--port",
-                "0",
-                "--model-dir",
-                model_dir.to_str().unwrap(),
-            ])
+            .args(["serve", "--port", "0", "--model-dir", model_dir.to_str().unwrap()])
             .args(extra)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -42,10 +36,7 @@ impl Server {
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
         let base = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .unwrap();
+            let line = lines.next().expect("server exited before listening").unwrap();
             if let Some(i) = line.find("listening on http://") {
                 let rest = &line[i + "listening on ".len()..];
                 break rest.split_whitespace().next().unwrap().to_string();
@@ -53,10 +44,7 @@ impl Server {
         };
         // Keep draining its log so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         Server { child, base, agent }
     }
 
@@ -67,30 +55,17 @@ impl Server {
             .header("Content-Type", content_type)
             .send(body)
             .expect("a response");
-        (
-            resp.status().as_u16(),
-            resp.body_mut().read_to_string().unwrap_or_default(),
-        )
+        (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap_or_default())
     }
 
     fn json(&self, body: &str) -> (u16, serde_json::Value) {
         let (status, text) = self.post("/invocations", "application/json", body.as_bytes());
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
     }
 
     fn get(&self, path: &str) -> (u16, String) {
-        let mut resp = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .call()
-            .expect("a response");
-        (
-            resp.status().as_u16(),
-            resp.body_mut().read_to_string().unwrap(),
-        )
+        let mut resp = self.agent.get(format!("{}{path}", self.base)).call().expect("a response");
+        (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap())
     }
 }
 
@@ -116,11 +91,7 @@ fn the_tutorials_request_gets_predictions() {
 /// Rows of the sample, as JSON numbers, and what the model says of them.
 fn sample_rows(n: usize) -> Vec<[f64; 29]> {
     let x = fraud::dataset::read_features(&sample_csv()).unwrap();
-    x.rows()
-        .into_iter()
-        .take(n)
-        .map(|r| std::array::from_fn(|j| r[j]))
-        .collect()
+    x.rows().into_iter().take(n).map(|r| std::array::from_fn(|j| r[j])).collect()
 }
 
 #[test]
@@ -130,37 +101,20 @@ fn every_layout_gives_the_models_predictions() {
     let server = Server::start(&model_dir, &[]);
     // Frauds are rows 0.. of none in particular; take rows until both classes are predicted.
     let rows = sample_rows(400);
-    let expected: Vec<u8> = rows
-        .iter()
-        .map(|r| u8::from(model.score(r).fraud))
-        .collect();
-    assert!(
-        expected.contains(&1) && expected.contains(&0),
-        "the rows should include flagged ones"
-    );
+    let expected: Vec<u8> = rows.iter().map(|r| u8::from(model.score(r).fraud)).collect();
+    assert!(expected.contains(&1) && expected.contains(&0), "the rows should include flagged ones");
     let probs: Vec<f64> = rows.iter().map(|r| model.score(r).probability).collect();
 
     let records: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
-            serde_json::Value::Object(
-                FEATURE_NAMES
-                    .iter()
-                    .zip(r)
-                    .map(|(n, v)| (n.to_string(), (*v).into()))
-                    .collect(),
-            )
+            serde_json::Value::Object(FEATURE_NAMES.iter().zip(r).map(|(n, v)| (n.to_string(), (*v).into())).collect())
         })
         .collect();
     let columns: serde_json::Map<String, serde_json::Value> = FEATURE_NAMES
         .iter()
         .enumerate()
-        .map(|(j, n)| {
-            (
-                n.to_string(),
-                rows.iter().map(|r| r[j]).collect::<Vec<_>>().into(),
-            )
-        })
+        .map(|(j, n)| (n.to_string(), rows.iter().map(|r| r[j]).collect::<Vec<_>>().into()))
         .collect();
     let split = serde_json::json!({"columns": FEATURE_NAMES, "data": rows});
     let bodies = [
@@ -180,11 +134,7 @@ fn every_layout_gives_the_models_predictions() {
         assert_eq!(got, expected, "layout {}", &body[..40]);
         assert!(v.get("probabilities").is_none());
     }
-    let (status, text) = server.post(
-        "/invocations?probabilities=true",
-        "application/json",
-        bodies[0].as_bytes(),
-    );
+    let (status, text) = server.post("/invocations?probabilities=true", "application/json", bodies[0].as_bytes());
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let got: Vec<f64> = serde_json::from_value(v["probabilities"].clone()).unwrap();
@@ -193,18 +143,11 @@ fn every_layout_gives_the_models_predictions() {
     // Columns by name: reversed order plus an extra column changes nothing.
     let mut names: Vec<&str> = FEATURE_NAMES.iter().rev().copied().collect();
     names.push("Time");
-    let data: Vec<Vec<f64>> = rows
-        .iter()
-        .map(|r| r.iter().rev().copied().chain([0.0]).collect())
-        .collect();
-    let (status, v) = server.json(
-        &serde_json::json!({"dataframe_split": {"columns": names, "data": data}}).to_string(),
-    );
+    let data: Vec<Vec<f64>> = rows.iter().map(|r| r.iter().rev().copied().chain([0.0]).collect()).collect();
+    let (status, v) =
+        server.json(&serde_json::json!({"dataframe_split": {"columns": names, "data": data}}).to_string());
     assert_eq!(status, 200);
-    assert_eq!(
-        serde_json::from_value::<Vec<u8>>(v["predictions"].clone()).unwrap(),
-        expected
-    );
+    assert_eq!(serde_json::from_value::<Vec<u8>>(v["predictions"].clone()).unwrap(), expected);
 }
 
 #[test]
@@ -214,14 +157,11 @@ fn csv_body_of_the_whole_sample_agrees_with_fraud_evaluate() {
     let csv = std::fs::read(sample_csv()).unwrap();
     let (status, text) = server.post("/invocations", "text/csv", &csv);
     assert_eq!(status, 200, "{text}");
-    let predictions: Vec<u8> = serde_json::from_value(
-        serde_json::from_str::<serde_json::Value>(&text).unwrap()["predictions"].clone(),
-    )
-    .unwrap();
+    let predictions: Vec<u8> =
+        serde_json::from_value(serde_json::from_str::<serde_json::Value>(&text).unwrap()["predictions"].clone())
+            .unwrap();
     assert_eq!(predictions.len(), 8000);
-    let labels = fraud::dataset::read_labelled(&sample_csv(), false)
-        .unwrap()
-        .labels;
+    let labels = fraud::dataset::read_labelled(&sample_csv(), false).unwrap().labels;
     let (mut tp, mut fp, mut tn, mut fn_) = (0, 0, 0, 0);
     for (p, l) in predictions.iter().zip(&labels) {
         match (*p == 1, *l) {
@@ -242,12 +182,7 @@ fn csv_body_of_the_whole_sample_agrees_with_fraud_evaluate() {
     assert!(out.status.success(), "{}", stderr(&out));
     let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        (
-            e["tp"].as_u64().unwrap(),
-            e["fp"].as_u64().unwrap(),
-            e["tn"].as_u64().unwrap(),
-            e["fn"].as_u64().unwrap()
-        ),
+        (e["tp"].as_u64().unwrap(), e["fp"].as_u64().unwrap(), e["tn"].as_u64().unwrap(), e["fn"].as_u64().unwrap()),
         (tp, fp, tn, fn_)
     );
 }
@@ -264,36 +199,22 @@ fn errors_are_shaped_as_mlflow_shapes_them() {
         (good.replace("149.62", "\"149.62\""), "not_numeric"),
         (good.replace("149.62", "NaN"), "non_finite"),
         (good.replace(",149.62", ""), "wrong_width"),
-        (
-            serde_json::json!({"dataframe_split": {"columns": FEATURE_NAMES, "data": []}})
-                .to_string(),
-            "empty_data",
-        ),
+        (serde_json::json!({"dataframe_split": {"columns": FEATURE_NAMES, "data": []}}).to_string(), "empty_data"),
     ];
     for (body, code) in &cases {
         let (status, v) = server.json(body);
         assert_eq!(status, 400, "{code}: {v}");
         assert_eq!(v["error_code"], "BAD_REQUEST");
-        assert!(
-            v["message"].as_str().unwrap().starts_with(code),
-            "{code}: {v}"
-        );
+        assert!(v["message"].as_str().unwrap().starts_with(code), "{code}: {v}");
     }
     let (status, text) = server.post("/invocations", "text/plain", good.as_bytes());
     assert_eq!(status, 415, "{text}");
     assert!(text.contains("BAD_REQUEST"));
-    let big = format!(
-        "{{\"columns\": [], \"data\": [], \"x\": \"{}\"}}",
-        "y".repeat(30_000)
-    );
+    let big = format!("{{\"columns\": [], \"data\": [], \"x\": \"{}\"}}", "y".repeat(30_000));
     let (status, text) = server.post("/invocations", "application/json", big.as_bytes());
     assert_eq!(status, 413, "{text}");
     assert!(text.contains("over the limit of 20000 bytes"), "{text}");
-    let (status, _) = server.post(
-        "/invocations?probabilities=perhaps",
-        "application/json",
-        good.as_bytes(),
-    );
+    let (status, _) = server.post("/invocations?probabilities=perhaps", "application/json", good.as_bytes());
     assert_eq!(status, 400);
 }
 
@@ -302,13 +223,8 @@ fn random_and_truncated_bodies_get_only_4xx() {
     let (_dir, model_dir) = trained();
     let server = Server::start(&model_dir, &[]);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let good =
-        serde_json::json!({"dataframe_split": {"columns": FEATURE_NAMES, "data": sample_rows(3)}})
-            .to_string();
-    let mut bodies: Vec<Vec<u8>> = (1..good.len())
-        .step_by(7)
-        .map(|n| good.as_bytes()[..n].to_vec())
-        .collect();
+    let good = serde_json::json!({"dataframe_split": {"columns": FEATURE_NAMES, "data": sample_rows(3)}}).to_string();
+    let mut bodies: Vec<Vec<u8>> = (1..good.len()).step_by(7).map(|n| good.as_bytes()[..n].to_vec()).collect();
     for _ in 0..200 {
         let len = rng.gen_range(0..600);
         bodies.push((0..len).map(|_| rng.r#gen::<u8>()).collect());
@@ -326,19 +242,11 @@ fn random_and_truncated_bodies_get_only_4xx() {
     for body in &bodies {
         for ct in ["application/json", "text/csv"] {
             let (status, text) = server.post("/invocations", ct, body);
-            assert!(
-                (400..500).contains(&status) || (status == 200 && text.contains("predictions")),
-                "{status} {text}"
-            );
+            assert!((400..500).contains(&status) || (status == 200 && text.contains("predictions")), "{status} {text}");
         }
     }
     // Still serving.
-    assert_eq!(
-        server
-            .post("/invocations", "application/json", TUTORIAL_BODY.as_bytes())
-            .0,
-        200
-    );
+    assert_eq!(server.post("/invocations", "application/json", TUTORIAL_BODY.as_bytes()).0, 200);
 }
 
 #[test]
@@ -361,27 +269,15 @@ fn health_version_metrics_and_graceful_shutdown() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0)
     };
-    assert_eq!(
-        metric(&server, "fraud_http_requests_total{status=\"200\"}"),
-        0.0
-    );
+    assert_eq!(metric(&server, "fraud_http_requests_total{status=\"200\"}"), 0.0);
     for _ in 0..3 {
         server.post("/invocations", "application/json", TUTORIAL_BODY.as_bytes());
     }
     server.post("/invocations", "application/json", b"{");
-    assert_eq!(
-        metric(&server, "fraud_http_requests_total{status=\"200\"}"),
-        3.0
-    );
-    assert_eq!(
-        metric(&server, "fraud_http_requests_total{status=\"400\"}"),
-        1.0
-    );
+    assert_eq!(metric(&server, "fraud_http_requests_total{status=\"200\"}"), 3.0);
+    assert_eq!(metric(&server, "fraud_http_requests_total{status=\"400\"}"), 1.0);
     assert_eq!(metric(&server, "fraud_http_rows_scored_total"), 3.0);
-    assert_eq!(
-        metric(&server, "fraud_http_request_duration_seconds_count"),
-        4.0
-    );
+    assert_eq!(metric(&server, "fraud_http_request_duration_seconds_count"), 4.0);
 
     terminate(&server.child);
     let status = server.child.wait().unwrap();
@@ -398,12 +294,7 @@ fn a_missing_model_exits_2() {
 /// Sample rows with their labels: the first frauds and the first legitimate ones.
 fn labelled_rows(frauds: usize, legit: usize) -> Vec<([f64; 29], bool)> {
     let data = fraud::dataset::read_labelled(&sample_csv(), false).unwrap();
-    let rows = data
-        .features
-        .rows()
-        .into_iter()
-        .map(|r| std::array::from_fn(|j| r[j]))
-        .zip(data.labels.iter().copied());
+    let rows = data.features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).zip(data.labels.iter().copied());
     let (mut f, mut l) = (Vec::new(), Vec::new());
     for (row, label) in rows {
         if label && f.len() < frauds {
@@ -420,7 +311,9 @@ fn decisions_and_reasons_on_request_for_both_families() {
     let dir = tempfile::tempdir().unwrap();
     let csv = sample_csv();
     let rows = labelled_rows(20, 20);
-    let body = serde_json::json!({"columns": FEATURE_NAMES, "data": rows.iter().map(|r| r.0.to_vec()).collect::<Vec<_>>()}).to_string();
+    let body =
+        serde_json::json!({"columns": FEATURE_NAMES, "data": rows.iter().map(|r| r.0.to_vec()).collect::<Vec<_>>()})
+            .to_string();
     for family in ["logistic", "gbdt"] {
         let model_dir = dir.path().join(family);
         let out = run(&[
@@ -437,27 +330,13 @@ fn decisions_and_reasons_on_request_for_both_families() {
         let server = Server::start(&model_dir, &[]);
         // MLflow's shape unless asked.
         let (_, plain) = server.json(&body);
-        assert_eq!(
-            plain.as_object().unwrap().keys().collect::<Vec<_>>(),
-            ["predictions"]
-        );
-        let (status, v) = server.post(
-            "/invocations?decisions=true",
-            "application/json",
-            body.as_bytes(),
-        );
+        assert_eq!(plain.as_object().unwrap().keys().collect::<Vec<_>>(), ["predictions"]);
+        let (status, v) = server.post("/invocations?decisions=true", "application/json", body.as_bytes());
         assert_eq!(status, 200, "{v}");
         let v: serde_json::Value = serde_json::from_str(&v).unwrap();
-        let (decisions, reasons) = (
-            v["decisions"].as_array().unwrap(),
-            v["reasons"].as_array().unwrap(),
-        );
+        let (decisions, reasons) = (v["decisions"].as_array().unwrap(), v["reasons"].as_array().unwrap());
         assert_eq!(
-            (
-                decisions.len(),
-                reasons.len(),
-                v["probabilities"].as_array().unwrap().len()
-            ),
+            (decisions.len(), reasons.len(), v["probabilities"].as_array().unwrap().len()),
             (rows.len(), rows.len(), rows.len())
         );
         let bands = model.bands();
@@ -478,24 +357,11 @@ fn decisions_and_reasons_on_request_for_both_families() {
                 continue;
             }
             assert_eq!(r.len(), 3);
-            let contributions: Vec<f64> = r
-                .iter()
-                .map(|x| x["contribution"].as_f64().unwrap())
-                .collect();
-            assert!(
-                contributions.windows(2).all(|w| w[0] >= w[1]),
-                "largest first: {contributions:?}"
-            );
+            let contributions: Vec<f64> = r.iter().map(|x| x["contribution"].as_f64().unwrap()).collect();
+            assert!(contributions.windows(2).all(|w| w[0] >= w[1]), "largest first: {contributions:?}");
             for reason in r {
-                let j = FEATURE_NAMES
-                    .iter()
-                    .position(|n| *n == reason["feature"])
-                    .expect("a feature name");
-                assert_eq!(
-                    reason["value"].as_f64().unwrap(),
-                    row[j],
-                    "the raw input value"
-                );
+                let j = FEATURE_NAMES.iter().position(|n| *n == reason["feature"]).expect("a feature name");
+                assert_eq!(reason["value"].as_f64().unwrap(), row[j], "the raw input value");
             }
             // They are the model's own: the three largest of its contributions.
             let mut phi = [0.0; 29];
@@ -509,10 +375,7 @@ fn decisions_and_reasons_on_request_for_both_families() {
             "{family}: {decisions:?}"
         );
         let (_, metrics) = server.get("/metrics");
-        assert!(
-            metrics.contains("fraud_http_decisions_total{decision=\"approve\"}"),
-            "{metrics}"
-        );
+        assert!(metrics.contains("fraud_http_decisions_total{decision=\"approve\"}"), "{metrics}");
         assert!(metrics.contains("fraud_http_score_bucket"), "{metrics}");
     }
 }
@@ -521,56 +384,26 @@ fn decisions_and_reasons_on_request_for_both_families() {
 fn decision_thresholds_can_be_overridden_by_flag_and_policy_file() {
     let (_dir, model_dir) = trained();
     let rows = labelled_rows(10, 10);
-    let body = serde_json::json!({"columns": FEATURE_NAMES, "data": rows.iter().map(|r| r.0.to_vec()).collect::<Vec<_>>()}).to_string();
+    let body =
+        serde_json::json!({"columns": FEATURE_NAMES, "data": rows.iter().map(|r| r.0.to_vec()).collect::<Vec<_>>()})
+            .to_string();
     let decisions = |server: &Server| {
-        let (_, v) = server.post(
-            "/invocations?decisions=true",
-            "application/json",
-            body.as_bytes(),
-        );
+        let (_, v) = server.post("/invocations?decisions=true", "application/json", body.as_bytes());
         let v: serde_json::Value = serde_json::from_str(&v).unwrap();
-        v["decisions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d.as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
+        v["decisions"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_string()).collect::<Vec<_>>()
     };
     // Everything at or above 1e-9 is declined: every row.
     let all = decisions(&Server::start(
         &model_dir,
-        &[
-            "--review-threshold",
-            "0.000000001",
-            "--decline-threshold",
-            "0.000000001",
-        ],
+        &["--review-threshold", "0.000000001", "--decline-threshold", "0.000000001"],
     ));
     assert!(all.iter().all(|d| d == "decline"), "{all:?}");
-    std::fs::write(
-        model_dir.join("policy.json"),
-        r#"{"review_threshold": 1.0, "decline_threshold": 1.0}"#,
-    )
-    .unwrap();
+    std::fs::write(model_dir.join("policy.json"), r#"{"review_threshold": 1.0, "decline_threshold": 1.0}"#).unwrap();
     let none = decisions(&Server::start(&model_dir, &[]));
     assert!(none.iter().all(|d| d == "approve"), "{none:?}");
     // A decline below review is refused at the start: exit 2.
-    std::fs::write(
-        model_dir.join("policy.json"),
-        r#"{"review_threshold": 0.9, "decline_threshold": 0.5}"#,
-    )
-    .unwrap();
-    let out = run(&[
-        "serve",
-        "--port",
-        "0",
-        "--model-dir",
-        model_dir.to_str().unwrap(),
-    ]);
+    std::fs::write(model_dir.join("policy.json"), r#"{"review_threshold": 0.9, "decline_threshold": 0.5}"#).unwrap();
+    let out = run(&["serve", "--port", "0", "--model-dir", model_dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("below the review threshold"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("below the review threshold"), "{}", stderr(&out));
 }

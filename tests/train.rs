@@ -9,79 +9,44 @@ use fraud::dataset::read_labelled;
 use fraud::train::logistic::{FitOptions, fit};
 use fraud::train::{fit_scaler, standardise};
 
-// The scikit-learn reference, printed by scripts/sklearn_fixtures.py (which makes its own venv
+// The scikit-learn reference, printed by scripts/sklearn-fixtures.sh (in the project's venv,
 // with the pinned scikit-learn; `--check` compares its output with this file).
 
 /// scikit-learn 1.9.1, `LogisticRegression(C=1.0, tol=1e-10, max_iter=10000)` on
 /// `StandardScaler().fit_transform` of V1..V28, Amount of every row of data/sample.csv.
 const SKLEARN_SAMPLE_WEIGHTS: [f64; 29] = [
-    0.182310, -0.054689, 0.029253, 1.399793, 0.125081, -0.073844, -0.333827, -0.554812, -0.258141,
-    -1.016890, 0.223436, -0.490737, -0.396236, -1.369254, -0.092438, -0.061094, 0.032710,
-    -0.075808, -0.023255, -0.189434, 0.269206, 0.261530, -0.078649, 0.047270, -0.038548, -0.053851,
-    -0.363577, -0.193284, 0.201932,
+    0.182310, -0.054689, 0.029253, 1.399793, 0.125081, -0.073844, -0.333827, -0.554812, -0.258141, -1.016890, 0.223436,
+    -0.490737, -0.396236, -1.369254, -0.092438, -0.061094, 0.032710, -0.075808, -0.023255, -0.189434, 0.269206,
+    0.261530, -0.078649, 0.047270, -0.038548, -0.053851, -0.363577, -0.193284, 0.201932,
 ];
 const SKLEARN_SAMPLE_INTERCEPT: f64 = -5.081168;
 
 /// The same on all 284,807 rows of the full data set.
 const SKLEARN_FULL_WEIGHTS: [f64; 29] = [
-    0.159176, 0.017691, 0.055944, 0.985436, 0.137600, -0.160500, -0.135964, -0.201761, -0.288982,
-    -0.876116, -0.010965, 0.061738, -0.314410, -0.524697, -0.079389, -0.171870, 0.003316,
-    -0.028943, 0.060516, -0.338939, 0.267117, 0.415817, -0.056309, 0.082816, -0.023788, -0.002230,
-    -0.319084, -0.095328, 0.223320,
+    0.159176, 0.017691, 0.055944, 0.985436, 0.137600, -0.160500, -0.135964, -0.201761, -0.288982, -0.876116, -0.010965,
+    0.061738, -0.314410, -0.524697, -0.079389, -0.171870, 0.003316, -0.028943, 0.060516, -0.338939, 0.267117, 0.415817,
+    -0.056309, 0.082816, -0.023788, -0.002230, -0.319084, -0.095328, 0.223320,
 ];
 const SKLEARN_FULL_INTERCEPT: f64 = -8.630687;
 
-fn assert_matches_sklearn(
-    path: &std::path::Path,
-    weights: &[f64; 29],
-    intercept: f64,
-    tol: f64,
-    max_diff: f64,
-) {
+fn assert_matches_sklearn(path: &std::path::Path, weights: &[f64; 29], intercept: f64, tol: f64, max_diff: f64) {
     let data = read_labelled(path, false).unwrap();
     let scaler = fit_scaler(&data.features);
     let x = standardise(&data.features, &scaler);
-    let f = fit(
-        x.view(),
-        &data.labels,
-        &FitOptions {
-            tol,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let f = fit(x.view(), &data.labels, &FitOptions { tol, ..Default::default() }).unwrap();
     assert!(f.gradient_max < tol, "not converged: {}", f.gradient_max);
     for (j, (ours, theirs)) in f.weights.iter().zip(weights).enumerate() {
-        assert!(
-            (ours - theirs).abs() < max_diff,
-            "weight {j}: ours {ours}, scikit-learn {theirs}"
-        );
+        assert!((ours - theirs).abs() < max_diff, "weight {j}: ours {ours}, scikit-learn {theirs}");
     }
-    assert!(
-        (f.intercept - intercept).abs() < max_diff,
-        "intercept: {} vs {intercept}",
-        f.intercept
-    );
+    assert!((f.intercept - intercept).abs() < max_diff, "intercept: {} vs {intercept}", f.intercept);
 }
 
 #[test]
 fn fit_matches_scikit_learn_on_the_sample() {
-    assert_matches_sklearn(
-        &sample_csv(),
-        &SKLEARN_SAMPLE_WEIGHTS,
-        SKLEARN_SAMPLE_INTERCEPT,
-        1e-8,
-        1e-4,
-    );
+    assert_matches_sklearn(&sample_csv(), &SKLEARN_SAMPLE_WEIGHTS, SKLEARN_SAMPLE_INTERCEPT, 1e-8, 1e-4);
     // At the default tolerance (scikit-learn's 1e-4 on the mean gradient) a solution may sit a
     // few hundredths from the optimum, as scikit-learn's own default-tolerance solution does.
-    assert_matches_sklearn(
-        &sample_csv(),
-        &SKLEARN_SAMPLE_WEIGHTS,
-        SKLEARN_SAMPLE_INTERCEPT,
-        1e-4,
-        5e-2,
-    );
+    assert_matches_sklearn(&sample_csv(), &SKLEARN_SAMPLE_WEIGHTS, SKLEARN_SAMPLE_INTERCEPT, 1e-4, 5e-2);
 }
 
 #[test]
@@ -90,13 +55,7 @@ fn fit_matches_scikit_learn_on_the_full_dataset_when_present() {
         eprintln!("skipped: ../shared/data/creditcard.csv.gz is not here");
         return;
     };
-    assert_matches_sklearn(
-        &path,
-        &SKLEARN_FULL_WEIGHTS,
-        SKLEARN_FULL_INTERCEPT,
-        1e-8,
-        1e-4,
-    );
+    assert_matches_sklearn(&path, &SKLEARN_FULL_WEIGHTS, SKLEARN_FULL_INTERCEPT, 1e-8, 1e-4);
 }
 
 #[test]
@@ -120,22 +79,12 @@ fn train_then_evaluate_through_the_binary() {
         "rows_test",
         "fit_seconds",
     ] {
-        assert!(
-            report.get(key).is_some(),
-            "train --json lacks {key}: {report}"
-        );
+        assert!(report.get(key).is_some(), "train --json lacks {key}: {report}");
     }
-    assert_eq!(
-        report["rows_train"].as_u64().unwrap() + report["rows_test"].as_u64().unwrap(),
-        8000
-    );
+    assert_eq!(report["rows_train"].as_u64().unwrap() + report["rows_test"].as_u64().unwrap(), 8000);
     assert_eq!(report["rows_test"], 2400);
     let tp = report["tp"].as_u64().unwrap();
-    assert_eq!(
-        tp + report["fn"].as_u64().unwrap(),
-        120,
-        "the test part keeps the 5 % fraud rate"
-    );
+    assert_eq!(tp + report["fn"].as_u64().unwrap(), 120, "the test part keeps the 5 % fraud rate");
     // A real model on real rows: far better than chance, not perfect.
     let auprc = report["auprc"].as_f64().unwrap();
     assert!(auprc > 0.7 && auprc < 1.0, "auprc {auprc}");
@@ -144,10 +93,7 @@ fn train_then_evaluate_through_the_binary() {
         serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
     assert_eq!(saved["format_version"], 1);
     assert_eq!(saved["features"].as_array().unwrap().len(), 29);
-    assert_eq!(
-        saved["provenance"]["input_sha256"].as_str().unwrap().len(),
-        64
-    );
+    assert_eq!(saved["provenance"]["input_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(saved["threshold"], report["threshold"]);
 
     // Evaluating the whole sample: the same model version, every row scored.
@@ -162,10 +108,7 @@ fn train_then_evaluate_through_the_binary() {
     assert!(out.status.success(), "{}", stderr(&out));
     let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(eval["rows_test"], 8000);
-    assert_eq!(
-        eval["tp"].as_u64().unwrap() + eval["fn"].as_u64().unwrap(),
-        400
-    );
+    assert_eq!(eval["tp"].as_u64().unwrap() + eval["fn"].as_u64().unwrap(), 400);
     assert_eq!(eval["model_version"], report["model_version"]);
     assert_eq!(eval["threshold"], report["threshold"]);
 }
@@ -193,23 +136,10 @@ fn train_with_nothing_held_out_reports_training_metrics() {
 #[test]
 fn human_output_shows_both_thresholds_and_the_confusion_matrix() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(&[
-        "train",
-        "--csv",
-        sample_csv().to_str().unwrap(),
-        "--model-dir",
-        dir.path().to_str().unwrap(),
-    ]);
+    let out = run(&["train", "--csv", sample_csv().to_str().unwrap(), "--model-dir", dir.path().to_str().unwrap()]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for needle in [
-        "AUPRC",
-        "ROC-AUC",
-        "chosen threshold",
-        "at 0.5",
-        "tp ",
-        "fn ",
-    ] {
+    for needle in ["AUPRC", "ROC-AUC", "chosen threshold", "at 0.5", "tp ", "fn "] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }
@@ -237,13 +167,7 @@ fn train_fails_with(text: &str, needle: &str) {
     let csv = dir.path().join("in.csv");
     std::fs::write(&csv, text).unwrap();
     let model_dir = dir.path().join("m");
-    let out = run(&[
-        "train",
-        "--csv",
-        csv.to_str().unwrap(),
-        "--model-dir",
-        model_dir.to_str().unwrap(),
-    ]);
+    let out = run(&["train", "--csv", csv.to_str().unwrap(), "--model-dir", model_dir.to_str().unwrap()]);
     assert!(!out.status.success(), "train succeeded on bad input");
     let err = stderr(&out);
     assert!(err.contains(needle), "expected {needle:?} in: {err}");
@@ -254,58 +178,27 @@ fn train_fails_with(text: &str, needle: &str) {
 fn train_rejects_bad_files_with_file_line_and_column() {
     train_fails_with("", "the file is empty");
     train_fails_with(&format!("{}\n", kaggle_header()), "no data rows");
-    train_fails_with(
-        &format!(
-            "{}\n{}\n",
-            kaggle_header().replace("\"V9\",", ""),
-            good_row(0)
-        ),
-        "no column(s) V9",
-    );
+    train_fails_with(&format!("{}\n{}\n", kaggle_header().replace("\"V9\",", ""), good_row(0)), "no column(s) V9");
     let bad = good_row(0).replacen(",0.2,", ",x,", 1);
-    train_fails_with(
-        &format!("{}\n{}\n{}\n", kaggle_header(), good_row(1), bad),
-        "in.csv line 3, column V3",
-    );
+    train_fails_with(&format!("{}\n{}\n{}\n", kaggle_header(), good_row(1), bad), "in.csv line 3, column V3");
     let nan = good_row(0).replacen(",0.2,", ",nan,", 1);
-    train_fails_with(
-        &format!("{}\n{}\n", kaggle_header(), nan),
-        "not a finite number",
-    );
+    train_fails_with(&format!("{}\n{}\n", kaggle_header(), nan), "not a finite number");
     let rows: Vec<String> = (0..20).map(|_| good_row(0)).collect();
-    train_fails_with(
-        &format!("{}\n{}\n", kaggle_header(), rows.join("\n")),
-        "only one class",
-    );
+    train_fails_with(&format!("{}\n{}\n", kaggle_header(), rows.join("\n")), "only one class");
 }
 
 #[test]
 fn train_rejects_a_missing_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(&[
-        "train",
-        "--csv",
-        "/nonexistent/creditcard.csv",
-        "--model-dir",
-        dir.path().join("m").to_str().unwrap(),
-    ]);
+    let out =
+        run(&["train", "--csv", "/nonexistent/creditcard.csv", "--model-dir", dir.path().join("m").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("cannot open /nonexistent/creditcard.csv"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("cannot open /nonexistent/creditcard.csv"), "{}", stderr(&out));
 }
 
 #[test]
 fn bad_flags_exit_2() {
-    let out = run(&[
-        "train",
-        "--csv",
-        sample_csv().to_str().unwrap(),
-        "--test-size",
-        "1.5",
-    ]);
+    let out = run(&["train", "--csv", sample_csv().to_str().unwrap(), "--test-size", "1.5"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--test-size"));
 }
@@ -315,13 +208,7 @@ fn evaluate_rejects_missing_corrupt_and_incompatible_models() {
     let dir = tempfile::tempdir().unwrap();
     let csv = sample_csv();
     let eval = |model_dir: &std::path::Path| {
-        run(&[
-            "evaluate",
-            "--csv",
-            csv.to_str().unwrap(),
-            "--model-dir",
-            model_dir.to_str().unwrap(),
-        ])
+        run(&["evaluate", "--csv", csv.to_str().unwrap(), "--model-dir", model_dir.to_str().unwrap()])
     };
 
     let out = eval(&dir.path().join("nope"));
@@ -333,11 +220,7 @@ fn evaluate_rejects_missing_corrupt_and_incompatible_models() {
     std::fs::write(corrupt.join("model.json"), "{\"format\":").unwrap();
     let out = eval(&corrupt);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("is not a valid model"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("is not a valid model"), "{}", stderr(&out));
 
     let model_dir = dir.path().join("m");
     train_sample(&model_dir);
@@ -347,11 +230,7 @@ fn evaluate_rejects_missing_corrupt_and_incompatible_models() {
     std::fs::write(&path, v.to_string()).unwrap();
     let out = eval(&model_dir);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("format version 7"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("format version 7"), "{}", stderr(&out));
 }
 
 #[test]
@@ -360,24 +239,10 @@ fn evaluate_rejects_a_single_class_file() {
     let model_dir = dir.path().join("m");
     train_sample(&model_dir);
     let csv = dir.path().join("one.csv");
-    std::fs::write(
-        &csv,
-        format!("{}\n{}\n{}\n", kaggle_header(), good_row(0), good_row(0)),
-    )
-    .unwrap();
-    let out = run(&[
-        "evaluate",
-        "--csv",
-        csv.to_str().unwrap(),
-        "--model-dir",
-        model_dir.to_str().unwrap(),
-    ]);
+    std::fs::write(&csv, format!("{}\n{}\n{}\n", kaggle_header(), good_row(0), good_row(0))).unwrap();
+    let out = run(&["evaluate", "--csv", csv.to_str().unwrap(), "--model-dir", model_dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("all 2 rows are non-fraud"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("all 2 rows are non-fraud"), "{}", stderr(&out));
 }
 
 /// Regression: the log carried ANSI colour escapes when stderr was a file or a pipe (seen in a
@@ -386,45 +251,17 @@ fn evaluate_rejects_a_single_class_file() {
 fn log_has_no_colour_unless_on_a_terminal_or_asked() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, model) = (sample_csv(), dir.path().join("m"));
-    let args = [
-        "train",
-        "--csv",
-        csv.to_str().unwrap(),
-        "--model-dir",
-        model.to_str().unwrap(),
-        "--log",
-        "debug",
-    ];
+    let args = ["train", "--csv", csv.to_str().unwrap(), "--model-dir", model.to_str().unwrap(), "--log", "debug"];
     let piped = run(&args);
     assert!(piped.status.success(), "{}", stderr(&piped));
-    assert!(
-        stderr(&piped).contains("train phase"),
-        "no debug log to judge: {}",
-        stderr(&piped)
-    );
-    assert!(
-        !stderr(&piped).contains('\u{1b}'),
-        "escapes in a piped log: {:?}",
-        stderr(&piped)
-    );
+    assert!(stderr(&piped).contains("train phase"), "no debug log to judge: {}", stderr(&piped));
+    assert!(!stderr(&piped).contains('\u{1b}'), "escapes in a piped log: {:?}", stderr(&piped));
     let forced = fraud().args(args).arg("--color=always").output().unwrap();
     assert!(forced.status.success(), "{}", stderr(&forced));
-    assert!(
-        stderr(&forced).contains("\u{1b}["),
-        "--color=always gave no colour"
-    );
-    let no_color = fraud()
-        .args(args)
-        .env("NO_COLOR", "1")
-        .arg("--color=auto")
-        .output()
-        .unwrap();
+    assert!(stderr(&forced).contains("\u{1b}["), "--color=always gave no colour");
+    let no_color = fraud().args(args).env("NO_COLOR", "1").arg("--color=auto").output().unwrap();
     assert!(no_color.status.success(), "{}", stderr(&no_color));
-    assert!(
-        stderr(&no_color).contains("train phase"),
-        "no debug log to judge: {}",
-        stderr(&no_color)
-    );
+    assert!(stderr(&no_color).contains("train phase"), "no debug log to judge: {}", stderr(&no_color));
     assert!(!stderr(&no_color).contains('\u{1b}'));
 }
 
@@ -433,17 +270,14 @@ fn bands_are_chosen_on_training_data_and_stored() {
     let dir = tempfile::tempdir().unwrap();
     let model_dir = dir.path().join("m");
     train_sample(&model_dir);
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
     let bands = &v["bands"];
     assert_eq!(bands["review"], v["threshold"]);
     let rule = &bands["decline_rule"];
     assert_eq!(rule["precision_target"], 0.95);
     assert_eq!(rule["chosen_on"], "training predictions");
     // The sample reaches 0.95 precision: a decline band at or above review, meeting it.
-    let d = bands["decline"]
-        .as_f64()
-        .unwrap_or_else(|| panic!("no decline band on the sample: {bands}"));
+    let d = bands["decline"].as_f64().unwrap_or_else(|| panic!("no decline band on the sample: {bands}"));
     assert!(d >= bands["review"].as_f64().unwrap());
     assert!(rule["precision"].as_f64().unwrap() >= 0.95, "{rule}");
     let csv = sample_csv();
@@ -473,19 +307,11 @@ fn bands_are_chosen_on_training_data_and_stored() {
     // values, all of it training data, so no score has more than half frauds above it. No
     // decline band, said plainly.
     let text = std::fs::read_to_string(&csv).unwrap();
-    let twins: Vec<String> = text
-        .lines()
-        .skip(1)
-        .filter(|l| l.ends_with(",\"1\""))
-        .map(|l| l.replace(",\"1\"", ",\"0\""))
-        .collect();
+    let twins: Vec<String> =
+        text.lines().skip(1).filter(|l| l.ends_with(",\"1\"")).map(|l| l.replace(",\"1\"", ",\"0\"")).collect();
     assert_eq!(twins.len(), 400, "the sample's frauds");
     let twinned = dir.path().join("twins.csv");
-    std::fs::write(
-        &twinned,
-        format!("{}\n{}\n", text.trim_end(), twins.join("\n")),
-    )
-    .unwrap();
+    std::fs::write(&twinned, format!("{}\n{}\n", text.trim_end(), twins.join("\n"))).unwrap();
     let unreachable = dir.path().join("unreachable");
     let out = run(&[
         "train",
@@ -498,10 +324,7 @@ fn bands_are_chosen_on_training_data_and_stored() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let bands = band(&unreachable);
-    assert!(
-        bands["decline"].is_null(),
-        "a decline band at 0.95 precision where none can be: {bands}"
-    );
+    assert!(bands["decline"].is_null(), "a decline band at 0.95 precision where none can be: {bands}");
     assert!(stderr(&out).contains("no decline band"), "{}", stderr(&out));
 }
 
@@ -510,80 +333,32 @@ fn explain_gives_each_rows_decision_and_reasons() {
     let dir = tempfile::tempdir().unwrap();
     let model_dir = dir.path().join("m");
     let csv = sample_csv();
-    let out = run(&[
-        "train",
-        "--model",
-        "gbdt",
-        "--csv",
-        csv.to_str().unwrap(),
-        "--model-dir",
-        model_dir.to_str().unwrap(),
-    ]);
+    let out =
+        run(&["train", "--model", "gbdt", "--csv", csv.to_str().unwrap(), "--model-dir", model_dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(&[
-        "explain",
-        "--model-dir",
-        model_dir.to_str().unwrap(),
-        "--csv",
-        csv.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = run(&["explain", "--model-dir", model_dir.to_str().unwrap(), "--csv", csv.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let rows: Vec<serde_json::Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 8000);
     let flagged = rows.iter().filter(|r| r["decision"] != "approve").count();
-    assert!(
-        flagged > 300,
-        "{flagged} flagged of the sample's 400 frauds"
-    );
+    assert!(flagged > 300, "{flagged} flagged of the sample's 400 frauds");
     for r in &rows {
-        assert_eq!(
-            r["reasons"].as_array().unwrap().len(),
-            3,
-            "explain gives every row its reasons: {r}"
-        );
+        assert_eq!(r["reasons"].as_array().unwrap().len(), 3, "explain gives every row its reasons: {r}");
         assert!(r["label"] == 0 || r["label"] == 1);
     }
     // The table, flagged rows only; and an unlabelled file.
-    let out = run(&[
-        "explain",
-        "--model-dir",
-        model_dir.to_str().unwrap(),
-        "--csv",
-        csv.to_str().unwrap(),
-        "--flagged",
-    ]);
+    let out =
+        run(&["explain", "--model-dir", model_dir.to_str().unwrap(), "--csv", csv.to_str().unwrap(), "--flagged"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let table = stdout(&out);
-    assert_eq!(
-        table.lines().count(),
-        flagged + 1,
-        "a header and one line per flagged row"
-    );
+    assert_eq!(table.lines().count(), flagged + 1, "a header and one line per flagged row");
     assert!(table.lines().nth(1).unwrap().contains("V"), "{table}");
     let text = std::fs::read_to_string(&csv).unwrap();
-    let unlabelled: String = text
-        .lines()
-        .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
-        .collect();
+    let unlabelled: String = text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n").collect();
     let plain = dir.path().join("unlabelled.csv");
     std::fs::write(&plain, unlabelled).unwrap();
-    let out = run(&[
-        "explain",
-        "--model-dir",
-        model_dir.to_str().unwrap(),
-        "--csv",
-        plain.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = run(&["explain", "--model-dir", model_dir.to_str().unwrap(), "--csv", plain.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let first: serde_json::Value =
-        serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
-    assert!(
-        first.get("label").is_none() && first["reasons"].as_array().unwrap().len() == 3,
-        "{first}"
-    );
+    let first: serde_json::Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert!(first.get("label").is_none() && first["reasons"].as_array().unwrap().len() == 3, "{first}");
 }

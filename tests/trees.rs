@@ -19,9 +19,7 @@ fn read_text(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     if path.extension().is_some_and(|e| e == "gz") {
         let mut s = String::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut s)
-            .unwrap();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut s).unwrap();
         s
     } else {
         String::from_utf8(bytes).unwrap()
@@ -42,21 +40,13 @@ fn train_gbdt(dir: &Path, extra: &[&str]) -> serde_json::Value {
     ];
     args.extend(extra);
     let out = run(&args);
-    assert!(
-        out.status.success(),
-        "train --model gbdt failed: {}",
-        stderr(&out)
-    );
+    assert!(out.status.success(), "train --model gbdt failed: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn sample_rows() -> Vec<FeatureRow> {
     let data = fraud::dataset::read_labelled(&sample_csv(), false).unwrap();
-    data.features
-        .rows()
-        .into_iter()
-        .map(|r| std::array::from_fn(|j| r[j]))
-        .collect()
+    data.features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect()
 }
 
 /// The LightGBM model trained on the full data (`full.txt.gz`), imported.
@@ -70,39 +60,24 @@ fn import_full_fixture() -> FraudModel {
 }
 
 fn import(model_txt: &Path, dir: &Path) -> std::process::Output {
-    run(&[
-        "import",
-        "--lightgbm",
-        model_txt.to_str().unwrap(),
-        "--model-dir",
-        dir.to_str().unwrap(),
-    ])
+    run(&["import", "--lightgbm", model_txt.to_str().unwrap(), "--model-dir", dir.to_str().unwrap()])
 }
 
 #[test]
 fn gbdt_trains_evaluates_and_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        dir.path().join("a"),
-        dir.path().join("b"),
-        dir.path().join("c"),
-    );
+    let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
     let report = train_gbdt(&a, &[]);
     assert_eq!(report["family"], "gbdt");
     assert!(report["auprc"].as_f64().unwrap() > 0.85, "{report}");
-    let file: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(a.join("model.json")).unwrap()).unwrap();
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("model.json")).unwrap()).unwrap();
     assert_eq!(file["format"], "fraud-gradient-boosted-trees");
     let origin = &file["origin"];
     assert!(
-        origin["trees"].as_u64().unwrap() <= 300
-            && origin["trees"].as_u64().unwrap().is_multiple_of(10),
+        origin["trees"].as_u64().unwrap() <= 300 && origin["trees"].as_u64().unwrap().is_multiple_of(10),
         "{origin}"
     );
-    assert_eq!(
-        file["trees"].as_array().unwrap().len() as u64,
-        origin["trees"].as_u64().unwrap()
-    );
+    assert_eq!(file["trees"].as_array().unwrap().len() as u64, origin["trees"].as_u64().unwrap());
     // Covers are the training rows that reach each node: the root of every tree sees them all.
     // (A tree of one leaf has no internal node to check; most trees here have several.)
     let rows_train = file["provenance"]["rows_train"].as_f64().unwrap();
@@ -113,29 +88,13 @@ fn gbdt_trains_evaluates_and_is_deterministic() {
             roots += 1;
         }
     }
-    assert!(
-        roots * 2 > file["trees"].as_array().unwrap().len(),
-        "{roots} trees with a root node to check"
-    );
+    assert!(roots * 2 > file["trees"].as_array().unwrap().len(), "{roots} trees with a root node to check");
     // Same seed, same model; another seed, another.
-    assert_eq!(
-        train_gbdt(&b, &[])["model_version"],
-        report["model_version"]
-    );
-    assert_ne!(
-        train_gbdt(&c, &["--seed", "7"])["model_version"],
-        report["model_version"]
-    );
+    assert_eq!(train_gbdt(&b, &[])["model_version"], report["model_version"]);
+    assert_ne!(train_gbdt(&c, &["--seed", "7"])["model_version"], report["model_version"]);
     // evaluate scores the test part as train did (same split: same seed and test size).
     let csv = sample_csv();
-    let out = run(&[
-        "evaluate",
-        "--csv",
-        csv.to_str().unwrap(),
-        "--model-dir",
-        a.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = run(&["evaluate", "--csv", csv.to_str().unwrap(), "--model-dir", a.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(eval["family"], "gbdt");
@@ -148,49 +107,30 @@ fn assert_matches_lightgbm(model: &Path, predictions: &Path) {
     let out = import(model, dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
     let ours = FraudModel::load(dir.path()).unwrap();
-    let theirs: Vec<f64> = read_text(predictions)
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
+    let theirs: Vec<f64> = read_text(predictions).lines().map(|l| l.parse().unwrap()).collect();
     let rows = sample_rows();
     assert_eq!(theirs.len(), rows.len());
     let mut worst: f64 = 0.0;
     for (row, p) in rows.iter().zip(&theirs) {
         worst = worst.max((ours.score(row).probability - p).abs());
     }
-    eprintln!(
-        "{}: {} rows, largest difference from LightGBM {worst:e}",
-        model.display(),
-        rows.len()
-    );
-    assert!(
-        worst <= 1e-12,
-        "largest difference from LightGBM: {worst:e}"
-    );
+    eprintln!("{}: {} rows, largest difference from LightGBM {worst:e}", model.display(), rows.len());
+    assert!(worst <= 1e-12, "largest difference from LightGBM: {worst:e}");
 }
 
 #[test]
 fn an_imported_lightgbm_model_predicts_as_lightgbm_does() {
-    assert_matches_lightgbm(
-        &fixture("sample.txt"),
-        &fixture("sample_predictions.txt.gz"),
-    );
+    assert_matches_lightgbm(&fixture("sample.txt"), &fixture("sample_predictions.txt.gz"));
 }
 
 #[test]
 fn zero_as_missing_nodes_decide_as_lightgbm_does() {
     assert!(
-        read_text(&fixture("sample_zero.txt"))
-            .lines()
-            .any(|l| l.starts_with("decision_type=")
-                && l.split([' ', '='])
-                    .any(|d| d.parse::<u8>().is_ok_and(|d| (d >> 2) & 3 == 1))),
+        read_text(&fixture("sample_zero.txt")).lines().any(|l| l.starts_with("decision_type=")
+            && l.split([' ', '=']).any(|d| d.parse::<u8>().is_ok_and(|d| (d >> 2) & 3 == 1))),
         "the fixture has no zero-as-missing node"
     );
-    assert_matches_lightgbm(
-        &fixture("sample_zero.txt"),
-        &fixture("sample_zero_predictions.txt.gz"),
-    );
+    assert_matches_lightgbm(&fixture("sample_zero.txt"), &fixture("sample_zero_predictions.txt.gz"));
 }
 
 #[test]
@@ -211,10 +151,7 @@ fn on_the_full_test_split_when_present() {
         .collect();
     let reference = read_text(&fixture("full_predictions.txt.gz"));
     let mut lines = reference.lines().filter(|l| !l.starts_with('#'));
-    let sum_hex = lines
-        .next()
-        .and_then(|l| l.strip_prefix("sum "))
-        .expect("the sum line");
+    let sum_hex = lines.next().and_then(|l| l.strip_prefix("sum ")).expect("the sum line");
     let theirs: Vec<f64> = lines.map(|l| l.parse().unwrap()).collect();
     let ours_all: Vec<f64> = test.iter().map(|r| ours.score(r).probability).collect();
     let mut worst: f64 = 0.0;
@@ -229,14 +166,8 @@ fn on_the_full_test_split_when_present() {
         theirs.len()
     );
     assert_eq!(theirs.len(), test.len().div_ceil(10));
-    assert!(
-        worst <= 1e-12,
-        "largest difference from LightGBM: {worst:e}"
-    );
-    assert!(
-        (our_sum - their_sum).abs() <= test.len() as f64 * 1e-12,
-        "{our_sum} vs {their_sum}"
-    );
+    assert!(worst <= 1e-12, "largest difference from LightGBM: {worst:e}");
+    assert!((our_sum - their_sum).abs() <= test.len() as f64 * 1e-12, "{our_sum} vs {their_sum}");
 }
 
 /// Python's float.hex(): "0x1.8p+1" and the like.
@@ -255,19 +186,9 @@ fn parse_hex_float(s: &str) -> f64 {
 #[test]
 fn export_then_import_keeps_every_decision() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, txt) = (
-        dir.path().join("a"),
-        dir.path().join("b"),
-        dir.path().join("m.txt"),
-    );
+    let (a, b, txt) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("m.txt"));
     train_gbdt(&a, &[]);
-    let out = run(&[
-        "export",
-        "--model-dir",
-        a.to_str().unwrap(),
-        "--lightgbm",
-        txt.to_str().unwrap(),
-    ]);
+    let out = run(&["export", "--model-dir", a.to_str().unwrap(), "--lightgbm", txt.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = import(&txt, &b);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -278,19 +199,9 @@ fn export_then_import_keeps_every_decision() {
     // A logistic model has no trees to export.
     let l = dir.path().join("l");
     train_sample(&l);
-    let out = run(&[
-        "export",
-        "--model-dir",
-        l.to_str().unwrap(),
-        "--lightgbm",
-        txt.to_str().unwrap(),
-    ]);
+    let out = run(&["export", "--model-dir", l.to_str().unwrap(), "--lightgbm", txt.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("only gradient-boosted trees export"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("only gradient-boosted trees export"), "{}", stderr(&out));
 }
 
 /// A trained gbdt model's file, edited, then loaded by `fraud evaluate`: exit 2 and `needle`.
@@ -303,19 +214,9 @@ fn refused(dir: &Path, needle: &str, edit: impl FnOnce(&mut serde_json::Value)) 
     edit(&mut v);
     std::fs::write(m.join("model.json"), v.to_string()).unwrap();
     let csv = sample_csv();
-    let out = run(&[
-        "evaluate",
-        "--csv",
-        csv.to_str().unwrap(),
-        "--model-dir",
-        m.to_str().unwrap(),
-    ]);
+    let out = run(&["evaluate", "--csv", csv.to_str().unwrap(), "--model-dir", m.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{needle}: {}", stderr(&out));
-    assert!(
-        stderr(&out).contains(needle),
-        "expected {needle:?} in: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains(needle), "expected {needle:?} in: {}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
 
@@ -326,27 +227,13 @@ fn malformed_tree_models_exit_2_with_a_clear_error() {
     refused(dir.path(), "features are", |v| {
         v["features"].as_array_mut().unwrap().remove(3);
     });
-    refused(dir.path(), "is not a valid model", |v| {
-        v["trees"][0]["leaf_value"][0] = "NaN".into()
-    });
-    refused(dir.path(), "is not a valid model", |v| {
-        v["trees"][0]["leaf_value"][0] = serde_json::Value::Null
-    });
-    refused(dir.path(), "reached twice", |v| {
-        v["trees"][1]["right_child"][0] = 0.into()
-    });
-    refused(dir.path(), "past the", |v| {
-        v["trees"][2]["left_child"][0] = 900.into()
-    });
-    refused(dir.path(), "leaf 9999", |v| {
-        v["trees"][2]["left_child"][0] = (-10000).into()
-    });
-    refused(dir.path(), "not one of the 29 features", |v| {
-        v["trees"][0]["split_feature"][0] = 40.into()
-    });
-    refused(dir.path(), "no trees", |v| {
-        v["trees"] = serde_json::json!([])
-    });
+    refused(dir.path(), "is not a valid model", |v| v["trees"][0]["leaf_value"][0] = "NaN".into());
+    refused(dir.path(), "is not a valid model", |v| v["trees"][0]["leaf_value"][0] = serde_json::Value::Null);
+    refused(dir.path(), "reached twice", |v| v["trees"][1]["right_child"][0] = 0.into());
+    refused(dir.path(), "past the", |v| v["trees"][2]["left_child"][0] = 900.into());
+    refused(dir.path(), "leaf 9999", |v| v["trees"][2]["left_child"][0] = (-10000).into());
+    refused(dir.path(), "not one of the 29 features", |v| v["trees"][0]["split_feature"][0] = 40.into());
+    refused(dir.path(), "no trees", |v| v["trees"] = serde_json::json!([]));
 }
 
 #[test]
@@ -356,10 +243,7 @@ fn gbdt_on_one_class_exits_2() {
     let text = std::fs::read_to_string(sample_csv()).unwrap();
     let mut lines = text.lines();
     let header = lines.next().unwrap();
-    let legit: Vec<&str> = lines
-        .filter(|l| l.ends_with(",\"0\"") || l.ends_with(",0"))
-        .take(500)
-        .collect();
+    let legit: Vec<&str> = lines.filter(|l| l.ends_with(",\"0\"") || l.ends_with(",0")).take(500).collect();
     std::fs::write(&csv, format!("{header}\n{}\n", legit.join("\n"))).unwrap();
     let out = run(&[
         "train",
@@ -379,34 +263,19 @@ fn imported_models_with_other_features_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let text = read_text(&fixture("sample.txt"));
     let other = dir.path().join("other.txt");
-    std::fs::write(
-        &other,
-        text.replacen("feature_names=", "feature_names=Time ", 1),
-    )
-    .unwrap();
+    std::fs::write(&other, text.replacen("feature_names=", "feature_names=Time ", 1)).unwrap();
     let out = import(&other, &dir.path().join("m"));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("fraud scores V1..V28 and Amount"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("fraud scores V1..V28 and Amount"), "{}", stderr(&out));
     let renamed = dir.path().join("renamed.txt");
     std::fs::write(&renamed, text.replacen(" V14 ", " V14_scaled ", 1)).unwrap();
     let out = import(&renamed, &dir.path().join("m"));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let regression = dir.path().join("regression.txt");
-    std::fs::write(
-        &regression,
-        text.replace("objective=binary", "objective=regression"),
-    )
-    .unwrap();
+    std::fs::write(&regression, text.replace("objective=binary", "objective=regression")).unwrap();
     let out = import(&regression, &dir.path().join("m"));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        !dir.path().join("m").exists(),
-        "a model was written for a refused import"
-    );
+    assert!(!dir.path().join("m").exists(), "a model was written for a refused import");
 }
 
 /// LightGBM's pred_contrib for some rows (`*_contrib.txt.gz`): per row its index and, by feature
@@ -419,14 +288,7 @@ fn contributions_fixture(name: &str) -> Vec<(usize, std::collections::HashMap<St
         .map(|l| {
             let fields: Vec<&str> = l.split(' ').collect();
             let row = fields[0].parse().unwrap();
-            (
-                row,
-                header[1..]
-                    .iter()
-                    .zip(&fields[1..])
-                    .map(|(n, v)| (n.to_string(), v.parse().unwrap()))
-                    .collect(),
-            )
+            (row, header[1..].iter().zip(&fields[1..]).map(|(n, v)| (n.to_string(), v.parse().unwrap())).collect())
         })
         .collect()
 }
@@ -447,14 +309,8 @@ fn assert_contributions_match(model: &FraudModel, rows: &[FeatureRow], fixture_n
         let raw = model.log_odds(&rows[*r]);
         assert!((bias + phi.iter().sum::<f64>() - raw).abs() < 1e-9);
     }
-    eprintln!(
-        "{fixture_name}: {} rows, largest difference from LightGBM's pred_contrib {worst:e}",
-        reference.len()
-    );
-    assert!(
-        worst <= 1e-9,
-        "TreeSHAP differs from LightGBM's pred_contrib by {worst:e}"
-    );
+    eprintln!("{fixture_name}: {} rows, largest difference from LightGBM's pred_contrib {worst:e}", reference.len());
+    assert!(worst <= 1e-9, "TreeSHAP differs from LightGBM's pred_contrib by {worst:e}");
     worst
 }
 
@@ -462,17 +318,11 @@ fn assert_contributions_match(model: &FraudModel, rows: &[FeatureRow], fixture_n
 fn treeshap_equals_lightgbms_pred_contrib_on_the_sample() {
     let dir = tempfile::tempdir().unwrap();
     let rows = sample_rows();
-    for (model, contrib) in [
-        ("sample.txt", "sample_contrib.txt.gz"),
-        ("sample_zero.txt", "sample_zero_contrib.txt.gz"),
-    ] {
+    for (model, contrib) in [("sample.txt", "sample_contrib.txt.gz"), ("sample_zero.txt", "sample_zero_contrib.txt.gz")]
+    {
         let out = import(&fixture(model), &dir.path().join(model));
         assert!(out.status.success(), "{}", stderr(&out));
-        assert_contributions_match(
-            &FraudModel::load(&dir.path().join(model)).unwrap(),
-            &rows,
-            contrib,
-        );
+        assert_contributions_match(&FraudModel::load(&dir.path().join(model)).unwrap(), &rows, contrib);
     }
 }
 
@@ -484,11 +334,6 @@ fn treeshap_equals_lightgbms_pred_contrib_on_the_full_test_split_when_present() 
     };
     let model = import_full_fixture();
     let data = fraud::dataset::read_labelled(&full, false).unwrap();
-    let rows: Vec<FeatureRow> = data
-        .features
-        .rows()
-        .into_iter()
-        .map(|r| std::array::from_fn(|j| r[j]))
-        .collect();
+    let rows: Vec<FeatureRow> = data.features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect();
     assert_contributions_match(&model, &rows, "full_contrib.txt.gz");
 }

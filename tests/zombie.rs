@@ -23,12 +23,7 @@ const INPUTS: usize = 4_000;
 /// One zombie round: A and B share a 2-partition topic; A is frozen (SIGSTOP) until B has
 /// rejoined the group without it, then thawed (SIGCONT).
 fn zombie_round(round: usize, exactly_once: bool) -> ZombieRound {
-    let Stream {
-        dir,
-        model_dir,
-        topic,
-        group,
-    } = Stream::new(&format!("zombie{round}"), Some(2));
+    let Stream { dir, model_dir, topic, group } = Stream::new(&format!("zombie{round}"), Some(2));
     // Group events in the logs (who held what, when), for a failed round to be read.
     let args = |name: &str, extra: &[&str]| {
         let mut args = if exactly_once {
@@ -42,12 +37,7 @@ fn zombie_round(round: usize, exactly_once: bool) -> ZombieRound {
         args.extend(GROUP_EVENTS_LOG.iter().map(|s| s.to_string()));
         args
     };
-    let timeouts = [
-        "-X",
-        "session.timeout.ms=4000",
-        "-X",
-        "heartbeat.interval.ms=1000",
-    ];
+    let timeouts = ["-X", "session.timeout.ms=4000", "-X", "heartbeat.interval.ms=1000"];
     let addrs = [metrics_addr(), metrics_addr()];
     let mut consumers: Vec<Spawned> = ["a", "b"]
         .iter()
@@ -78,13 +68,7 @@ fn zombie_round(round: usize, exactly_once: bool) -> ZombieRound {
     // as a ghost in the group and does not apply B's transactional offset commits, measured,
     // so B's work since its rejoin is redone after the next rebalance whatever the consumer
     // does.)
-    wait_for_log(
-        dir.path(),
-        "b.err",
-        assigned,
-        b_assignments + 1,
-        Duration::from_secs(30),
-    );
+    wait_for_log(dir.path(), "b.err", assigned, b_assignments + 1, Duration::from_secs(30));
     signal(&consumers[0], "-CONT");
     producer.join().unwrap();
     // A and B finish the stream. (Not a third consumer: after a member's session expires,
@@ -95,11 +79,7 @@ fn zombie_round(round: usize, exactly_once: bool) -> ZombieRound {
         sigterm_and_wait(c, dir.path(), name);
     }
     let log = read(dir.path(), "a.err");
-    ZombieRound {
-        topic,
-        stalled: log.contains("consumer_stalled"),
-        late: late_commits(&log),
-    }
+    ZombieRound { topic, stalled: log.contains("consumer_stalled"), late: late_commits(&log) }
 }
 
 /// The inputs of the commits a consumer's log reports as late: `offsets=P:FIRST-LAST,...` on
@@ -107,10 +87,7 @@ fn zombie_round(round: usize, exactly_once: bool) -> ZombieRound {
 fn late_commits(log: &str) -> Vec<(i32, i64, i64)> {
     let mut ranges = Vec::new();
     for line in log.lines().filter(|l| l.contains("late_commit")) {
-        let Some(field) = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("offsets="))
-        else {
+        let Some(field) = line.split_whitespace().find_map(|w| w.strip_prefix("offsets=")) else {
             continue;
         };
         for range in field.trim_matches('"').split(',') {
@@ -118,11 +95,7 @@ fn late_commits(log: &str) -> Vec<(i32, i64, i64)> {
                 let (first, last) = r.split_once('-')?;
                 Some((p.parse().ok()?, first.parse().ok()?, last.parse().ok()?))
             });
-            ranges.push(
-                parsed.unwrap_or_else(|| {
-                    panic!("unreadable late_commit offsets {range:?} in: {line}")
-                }),
-            );
+            ranges.push(parsed.unwrap_or_else(|| panic!("unreadable late_commit offsets {range:?} in: {line}")));
         }
     }
     ranges
@@ -160,30 +133,17 @@ fn a_frozen_zombie_commits_nothing_late() {
         .collect::<Vec<usize>>()
         .chunks(ZOMBIE_PARALLEL)
         .flat_map(|batch| {
-            let handles: Vec<_> = batch
-                .iter()
-                .map(|&r| std::thread::spawn(move || zombie_round(r, true)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap())
-                .collect::<Vec<_>>()
+            let handles: Vec<_> = batch.iter().map(|&r| std::thread::spawn(move || zombie_round(r, true))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
         })
         .collect();
-    let logs: Vec<Outputs> = rounds
-        .iter()
-        .map(|r| Outputs::log(&brokers(), &r.topic))
-        .collect();
+    let logs: Vec<Outputs> = rounds.iter().map(|r| Outputs::log(&brokers(), &r.topic)).collect();
     for (i, (r, out)) in rounds.iter().zip(&logs).enumerate() {
         // Information, not a verdict: the consumer's own report of a commit that may be late.
         let unreported: Vec<_> = out
             .duplicated
             .iter()
-            .filter(|(p, o)| {
-                !r.late
-                    .iter()
-                    .any(|(lp, first, last)| lp == p && (first..=last).contains(&o))
-            })
+            .filter(|(p, o)| !r.late.iter().any(|(lp, first, last)| lp == p && (first..=last).contains(&o)))
             .collect();
         eprintln!(
             "round {i}: the frozen consumer noticed its stall: {}; late commits reported: {:?}; duplicates outside \
@@ -201,15 +161,9 @@ fn a_frozen_zombie_commits_nothing_late() {
         rounds.len()
     );
     for (i, (r, out)) in rounds.iter().zip(&logs).enumerate() {
-        assert!(
-            r.stalled,
-            "round {i}: the frozen consumer did not notice its stall"
-        );
+        assert!(r.stalled, "round {i}: the frozen consumer did not notice its stall");
         assert_eq!(out.inputs, INPUTS, "round {i}: {out:?}");
-        assert!(
-            out.missing.is_empty() && out.open == 0,
-            "round {i}: {out:?}"
-        );
+        assert!(out.missing.is_empty() && out.open == 0, "round {i}: {out:?}");
     }
     match fencing {
         Ok(()) => {
@@ -247,24 +201,15 @@ fn at_least_once_a_frozen_zombie_loses_nothing() {
     let rounds: Vec<String> = [100, 101, 102, 103]
         .chunks(ZOMBIE_PARALLEL)
         .flat_map(|batch| {
-            let handles: Vec<_> = batch
-                .iter()
-                .map(|&r| std::thread::spawn(move || zombie_round(r, false).topic))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap())
-                .collect::<Vec<_>>()
+            let handles: Vec<_> =
+                batch.iter().map(|&r| std::thread::spawn(move || zombie_round(r, false).topic)).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
         })
         .collect();
     for topic in &rounds {
         let out = Outputs::log(&brokers(), topic);
         eprintln!("zombie, at least once: {out:?}");
         assert!(out.missing.is_empty(), "an input without output: {out:?}");
-        assert_eq!(
-            (out.inputs, out.aborted, out.open),
-            (INPUTS, 0, 0),
-            "{out:?}"
-        );
+        assert_eq!((out.inputs, out.aborted, out.open), (INPUTS, 0, 0), "{out:?}");
     }
 }

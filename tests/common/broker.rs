@@ -35,14 +35,9 @@ pub fn create_topic(name: &str, partitions: i32) {
 }
 
 pub fn create_topic_at(brokers: &str, name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .expect("admin client");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers).create().expect("admin client");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let results = rt
         .block_on(admin.create_topics(
             &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
@@ -90,17 +85,13 @@ pub fn topic_partitions(brokers: &str, topic: &str) -> Option<i32> {
         Some(RDKafkaErrorCode::UnknownTopicOrPartition) => return None,
         Some(e) => panic!("metadata of {topic} at {brokers}: {e}"),
     }
-    assert!(
-        !t.partitions().is_empty(),
-        "{topic} at {brokers} has no partitions"
-    );
+    assert!(!t.partitions().is_empty(), "{topic} at {brokers} has no partitions");
     Some(t.partitions().len() as i32)
 }
 
 /// The number of partitions of `topic`, which must exist.
 pub fn partition_count(brokers: &str, topic: &str) -> i32 {
-    topic_partitions(brokers, topic)
-        .unwrap_or_else(|| panic!("{topic} does not exist at {brokers}"))
+    topic_partitions(brokers, topic).unwrap_or_else(|| panic!("{topic} does not exist at {brokers}"))
 }
 
 /// Every record of `topic`, which must exist, read from the beginning of each partition to its
@@ -110,8 +101,7 @@ pub fn read_topic(topic: &str) -> Vec<Record> {
 }
 
 pub fn read_topic_at(brokers: &str, topic: &str) -> Vec<Record> {
-    read_topic_if_exists(brokers, topic)
-        .unwrap_or_else(|| panic!("{topic} does not exist at {brokers}"))
+    read_topic_if_exists(brokers, topic).unwrap_or_else(|| panic!("{topic} does not exist at {brokers}"))
 }
 
 /// For a topic a test expects may not exist (yet): a dead-letter topic with no dead letter, an
@@ -131,8 +121,7 @@ pub fn read_topic_if_exists(brokers: &str, topic: &str) -> Option<Vec<Record>> {
         .expect("reader consumer");
     let mut tpl = rdkafka::TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
-            .unwrap();
+        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning).unwrap();
     }
     consumer.assign(&tpl).expect("assign");
     let mut at_end = HashSet::new();
@@ -150,12 +139,7 @@ pub fn read_topic_if_exists(brokers: &str, topic: &str) -> Option<Vec<Record>> {
                     .headers()
                     .map(|h| {
                         h.iter()
-                            .map(|h| {
-                                (
-                                    h.key.to_string(),
-                                    String::from_utf8_lossy(h.value.unwrap_or(&[])).into_owned(),
-                                )
-                            })
+                            .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or(&[])).into_owned()))
                             .collect()
                     })
                     .unwrap_or_default(),
@@ -185,18 +169,13 @@ pub fn wait_for_records(topic: &str, n: usize, timeout: Duration) -> Vec<Record>
 
 /// Offsets committed by `group` on `topic`, by partition (absent: nothing committed).
 pub fn committed(topic: &str, group: &str, partitions: i32) -> HashMap<i32, i64> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", group)
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", brokers()).set("group.id", group).create().expect("consumer");
     let mut tpl = rdkafka::TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition(topic, p);
     }
-    let got = consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .expect("committed offsets");
+    let got = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed offsets");
     got.elements()
         .iter()
         .filter_map(|e| match e.offset() {
@@ -244,9 +223,7 @@ pub fn send_raw(topic: &str, messages: &[(String, Vec<u8>)]) {
         .create()
         .expect("producer");
     for (k, v) in messages {
-        producer
-            .send(BaseRecord::to(topic).key(k).payload(v))
-            .expect("queue");
+        producer.send(BaseRecord::to(topic).key(k).payload(v)).expect("queue");
         producer.poll(Duration::ZERO);
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
@@ -255,15 +232,7 @@ pub fn send_raw(topic: &str, messages: &[(String, Vec<u8>)]) {
 /// `fraud produce --count N` of sample rows to `topic`.
 pub fn produce(topic: &str, count: u64, extra: &[&str]) {
     let (b, count, csv) = (brokers(), count.to_string(), sample_csv());
-    let mut args = vec![
-        "produce",
-        "--brokers",
-        &b,
-        "--topic",
-        topic,
-        "--count",
-        &count,
-    ];
+    let mut args = vec!["produce", "--brokers", &b, "--topic", topic, "--count", &count];
     args.extend(["--csv", csv.to_str().unwrap()]);
     args.extend(extra);
     let out = run(&args);
@@ -271,24 +240,11 @@ pub fn produce(topic: &str, count: u64, extra: &[&str]) {
 }
 
 /// `fraud produce` of `count` sample rows at `rate` a second, in a thread.
-pub fn producer_thread(
-    topic: &str,
-    count: u64,
-    rate: u64,
-    brokers: String,
-) -> std::thread::JoinHandle<()> {
+pub fn producer_thread(topic: &str, count: u64, rate: u64, brokers: String) -> std::thread::JoinHandle<()> {
     let (topic, csv) = (topic.to_string(), sample_csv());
     std::thread::spawn(move || {
         let out = fraud()
-            .args([
-                "produce",
-                "--brokers",
-                &brokers,
-                "--topic",
-                &topic,
-                "--count",
-                &count.to_string(),
-            ])
+            .args(["produce", "--brokers", &brokers, "--topic", &topic, "--count", &count.to_string()])
             .args(["--rate", &rate.to_string(), "--csv", csv.to_str().unwrap()])
             .output()
             .unwrap();
@@ -299,8 +255,7 @@ pub fn producer_thread(
 /// Whether the broker hides the records of an aborted transaction from a read_committed
 /// client (librdkafka); Err with what was measured where it does not. Measured once per broker.
 pub fn broker_hides_aborted_records(brokers: &str) -> Result<(), String> {
-    static MEASURED: std::sync::Mutex<Option<HashMap<String, Result<(), String>>>> =
-        std::sync::Mutex::new(None);
+    static MEASURED: std::sync::Mutex<Option<HashMap<String, Result<(), String>>>> = std::sync::Mutex::new(None);
     let mut measured = MEASURED.lock().unwrap_or_else(|e| e.into_inner());
     measured
         .get_or_insert_with(HashMap::new)
@@ -313,32 +268,17 @@ fn probe_aborted_records(brokers: &str) -> Result<(), String> {
     let topic = unique("abort-probe");
     create_topic_at(brokers, &topic, 1);
     let producer = probe_producer(brokers);
-    producer
-        .init_transactions(Duration::from_secs(30))
-        .expect("init_transactions");
+    producer.init_transactions(Duration::from_secs(30)).expect("init_transactions");
     producer.begin_transaction().unwrap();
     for i in 0..3 {
-        producer
-            .send(
-                BaseRecord::to(&topic)
-                    .key(&format!("aborted-{i}"))
-                    .payload("x"),
-            )
-            .unwrap();
+        producer.send(BaseRecord::to(&topic).key(&format!("aborted-{i}")).payload("x")).unwrap();
     }
     producer.flush(Duration::from_secs(10)).unwrap();
     producer.abort_transaction(Duration::from_secs(30)).unwrap();
     producer.begin_transaction().unwrap();
-    producer
-        .send(BaseRecord::to(&topic).key("committed").payload("x"))
-        .unwrap();
-    producer
-        .commit_transaction(Duration::from_secs(30))
-        .unwrap();
-    let seen: Vec<String> = read_topic_at(brokers, &topic)
-        .into_iter()
-        .filter_map(|r| r.key)
-        .collect();
+    producer.send(BaseRecord::to(&topic).key("committed").payload("x")).unwrap();
+    producer.commit_transaction(Duration::from_secs(30)).unwrap();
+    let seen: Vec<String> = read_topic_at(brokers, &topic).into_iter().filter_map(|r| r.key).collect();
     if seen == ["committed"] {
         Ok(())
     } else {
@@ -367,14 +307,10 @@ pub fn broker_commits_transactions(brokers: &str) -> Result<(), String> {
     let commit = || -> Result<(), KafkaError> {
         producer.init_transactions(Duration::from_secs(30))?;
         producer.begin_transaction()?;
-        producer
-            .send(BaseRecord::to(&topic).key("k").payload("x"))
-            .map_err(|(e, _)| e)?;
+        producer.send(BaseRecord::to(&topic).key("k").payload("x")).map_err(|(e, _)| e)?;
         producer.commit_transaction(Duration::from_secs(30))
     };
-    commit().map_err(|e| {
-        format!("a transactional producer (librdkafka) could not commit one record: {e}")
-    })
+    commit().map_err(|e| format!("a transactional producer (librdkafka) could not commit one record: {e}"))
 }
 
 /// Whether the broker refuses a transactional offset commit from a member of an old group
@@ -396,10 +332,7 @@ pub fn broker_fences_old_generations(brokers: &str) -> Result<(), String> {
         consumer.subscribe(&[&topic]).expect("subscribe");
         let deadline = Instant::now() + Duration::from_secs(30);
         while consumer.assignment().map_or(true, |a| a.count() == 0) {
-            assert!(
-                Instant::now() < deadline,
-                "fencing probe: no partition assigned within 30 s"
-            );
+            assert!(Instant::now() < deadline, "fencing probe: no partition assigned within 30 s");
             let _ = consumer.poll(Duration::from_millis(100));
         }
         consumer
@@ -409,30 +342,23 @@ pub fn broker_fences_old_generations(brokers: &str) -> Result<(), String> {
     drop(old); // leaves the group
     let _new = member();
     let producer = probe_producer(brokers);
-    producer
-        .init_transactions(Duration::from_secs(30))
-        .expect("init_transactions");
+    producer.init_transactions(Duration::from_secs(30)).expect("init_transactions");
     producer.begin_transaction().expect("begin_transaction");
-    producer
-        .send(BaseRecord::to(&topic).key("zombie").payload("x"))
-        .map_err(|(e, _)| e)
-        .expect("send");
+    producer.send(BaseRecord::to(&topic).key("zombie").payload("x")).map_err(|(e, _)| e).expect("send");
     let mut offsets = rdkafka::TopicPartitionList::new();
-    offsets
-        .add_partition_offset(&topic, 0, rdkafka::Offset::Offset(1))
-        .expect("offset");
+    offsets.add_partition_offset(&topic, 0, rdkafka::Offset::Offset(1)).expect("offset");
     let committed = producer
         .send_offsets_to_transaction(&offsets, &old_generation, Duration::from_secs(30))
         .and_then(|()| producer.commit_transaction(Duration::from_secs(30)));
     match committed {
         Err(_) => Ok(()),
-        Ok(()) => Err(
-            "a transactional offset commit carrying the group metadata of a member that had left, after a new \
+        Ok(()) => {
+            Err("a transactional offset commit carrying the group metadata of a member that had left, after a new \
              member joined (a newer generation), was accepted and committed: this broker does not fence old \
              generations (KIP-447; Tansu 0.6 does not), so a consumer frozen between its last check and its \
              commit's EndTxn commits late, and nothing else can refuse it (scripts/broker-limits.sh: no \
              producer-epoch fence, no transaction timeout either)"
-                .to_string(),
-        ),
+                .to_string())
+        }
     }
 }

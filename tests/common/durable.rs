@@ -15,23 +15,12 @@ pub struct DurableBroker {
 
 impl DurableBroker {
     pub fn start(dir: &Path, port: u16) -> DurableBroker {
-        let bin = std::env::var("FRAUD_DURABLE_TANSU").expect(
-            "FRAUD_DURABLE_TANSU is not set: scripts/test.sh builds Tansu with SQLite storage and sets it",
-        );
+        let bin = std::env::var("FRAUD_DURABLE_TANSU")
+            .expect("FRAUD_DURABLE_TANSU is not set: scripts/test.sh builds Tansu with SQLite storage and sets it");
         let url = format!("tcp://127.0.0.1:{port}");
-        let log = File::options()
-            .append(true)
-            .create(true)
-            .open(dir.join("tansu.log"))
-            .unwrap();
+        let log = File::options().append(true).create(true).open(dir.join("tansu.log")).unwrap();
         let child = std::process::Command::new(bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
             .args(["--storage-engine", "sqlite://tansu.db"])
             .current_dir(dir)
             .stdout(Stdio::null())
@@ -40,10 +29,7 @@ impl DurableBroker {
             .expect("starting durable Tansu");
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "durable Tansu did not open its port"
-            );
+            assert!(Instant::now() < deadline, "durable Tansu did not open its port");
             std::thread::sleep(Duration::from_millis(100));
         }
         DurableBroker { child }
@@ -76,12 +62,7 @@ impl DurableStream {
         create_topic_at(&addr, &topic, 2);
         create_topic_at(&addr, &format!("{topic}-scores"), 2);
         create_topic_at(&addr, &format!("{topic}-dlq"), 1);
-        DurableStream {
-            broker: Some(broker),
-            port,
-            addr,
-            topic,
-        }
+        DurableStream { broker: Some(broker), port, addr, topic }
     }
 
     /// Produces `total` messages at 1,000/s; once the consumer serving metrics on `consumer`
@@ -93,23 +74,8 @@ impl DurableStream {
             let (addr, topic, csv) = (self.addr.clone(), self.topic.clone(), sample_csv());
             std::thread::spawn(move || {
                 fraud()
-                    .args([
-                        "produce",
-                        "--brokers",
-                        &addr,
-                        "--topic",
-                        &topic,
-                        "--count",
-                        &total.to_string(),
-                    ])
-                    .args([
-                        "--rate",
-                        "1000",
-                        "--delivery-timeout-ms",
-                        "120000",
-                        "--csv",
-                        csv.to_str().unwrap(),
-                    ])
+                    .args(["produce", "--brokers", &addr, "--topic", &topic, "--count", &total.to_string()])
+                    .args(["--rate", "1000", "--delivery-timeout-ms", "120000", "--csv", csv.to_str().unwrap()])
                     .output()
                     .unwrap()
             })
@@ -117,26 +83,16 @@ impl DurableStream {
         let mid_stream = (total * 2 / 5) as f64;
         let deadline = Instant::now() + Duration::from_secs(60);
         while metric(consumer, "fraud_consumer_messages_total") < mid_stream {
-            assert!(
-                Instant::now() < deadline,
-                "the consumer did not reach {mid_stream} inputs within 60 s"
-            );
+            assert!(Instant::now() < deadline, "the consumer did not reach {mid_stream} inputs within 60 s");
             std::thread::sleep(Duration::from_millis(100));
         }
         // The consumer at work is half of "mid-stream"; the producer's liveness is the other.
-        assert!(
-            !producer.is_finished(),
-            "the stream ended before the broker restart"
-        );
+        assert!(!producer.is_finished(), "the stream ended before the broker restart");
         drop(self.broker.take());
         // Not a wait for a condition: how long the broker stays down is the fault.
         std::thread::sleep(Duration::from_secs(3));
         self.broker = Some(DurableBroker::start(dir, self.port));
         let out = producer.join().unwrap();
-        assert!(
-            out.status.success(),
-            "the producer did not ride out the restart: {}",
-            stderr(&out)
-        );
+        assert!(out.status.success(), "the producer did not ride out the restart: {}", stderr(&out));
     }
 }

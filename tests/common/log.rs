@@ -29,13 +29,8 @@ pub struct CommittedView {
 pub fn committed_view(brokers: &str, topic: &str, partitions: i32) -> CommittedView {
     let addr = brokers.split(',').next().expect("a broker address");
     let mut conn = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut view = CommittedView {
-        visible: Vec::new(),
-        aborted: 0,
-        open: 0,
-    };
+    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut view = CommittedView { visible: Vec::new(), aborted: 0, open: 0 };
     for partition in 0..partitions {
         let mut batches = Vec::new();
         let mut offset = 0i64;
@@ -78,19 +73,13 @@ fn apply_markers(partition: i32, batches: Vec<Batch>, view: &mut CommittedView) 
             }
             continue;
         }
-        let records = b
-            .records
-            .into_iter()
-            .map(|(offset, key, payload, headers)| Record {
-                partition,
-                offset,
-                key: key.map(|k| String::from_utf8_lossy(&k).into_owned()),
-                payload,
-                headers: headers
-                    .into_iter()
-                    .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
-                    .collect(),
-            });
+        let records = b.records.into_iter().map(|(offset, key, payload, headers)| Record {
+            partition,
+            offset,
+            key: key.map(|k| String::from_utf8_lossy(&k).into_owned()),
+            payload,
+            headers: headers.into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned())).collect(),
+        });
         if b.transactional {
             pending.entry(b.producer_id).or_default().extend(records);
         } else {
@@ -143,11 +132,7 @@ fn fetch(conn: &mut TcpStream, topic: &str, partition: i32, offset: i64) -> (i64
         r.i64();
     }
     let size = r.i32();
-    let records = if size > 0 {
-        r.take(size as usize)
-    } else {
-        &[][..]
-    };
+    let records = if size > 0 { r.take(size as usize) } else { &[][..] };
     (high_watermark, batches(records))
 }
 
@@ -194,10 +179,7 @@ fn batches(mut data: &[u8]) -> Vec<Batch> {
         }
         let control = attributes & 0x20 != 0;
         let marker = control.then(|| {
-            let key = records
-                .first()
-                .and_then(|r| r.1.clone())
-                .expect("a control record has a key");
+            let key = records.first().and_then(|r| r.1.clone()).expect("a control record has a key");
             i16::from_be_bytes([key[2], key[3]]) == 1
         });
         out.push(Batch {

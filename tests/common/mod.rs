@@ -35,18 +35,13 @@ pub fn full_dataset() -> Option<PathBuf> {
 
 pub fn fraud() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fraud"));
-    cmd.env_remove("FRAUD_BROKERS")
-        .env_remove("FRAUD_MODEL_DIR")
-        .env_remove("FRAUD_CSV");
+    cmd.env_remove("FRAUD_BROKERS").env_remove("FRAUD_MODEL_DIR").env_remove("FRAUD_CSV");
     cmd
 }
 
 /// Runs `fraud ARGS`, returning its output whatever the exit status.
 pub fn run(args: &[&str]) -> Output {
-    fraud()
-        .args(args)
-        .output()
-        .expect("running the fraud binary")
+    fraud().args(args).output().expect("running the fraud binary")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -64,14 +59,7 @@ pub fn read(dir: &Path, file: &str) -> String {
 
 /// Trains on the sample into `dir` and returns the JSON report.
 pub fn train_sample(dir: &Path) -> serde_json::Value {
-    let out = run(&[
-        "train",
-        "--csv",
-        sample_csv().to_str().unwrap(),
-        "--model-dir",
-        dir.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = run(&["train", "--csv", sample_csv().to_str().unwrap(), "--model-dir", dir.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "train failed: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("train --json prints one JSON object")
 }
@@ -85,8 +73,7 @@ pub fn trained_model(dir: &tempfile::TempDir) -> PathBuf {
 
 /// The `model_version` of a saved model.
 pub fn model_version(model_dir: &Path) -> String {
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(model_dir.join("model.json")).unwrap()).unwrap();
     v["model_version"].as_str().unwrap().to_string()
 }
 
@@ -104,11 +91,7 @@ impl Stream {
     /// failure to be read; its path is printed.
     pub fn new(topic_prefix: &str, partitions: Option<i32>) -> Stream {
         let keep = std::env::var_os("FRAUD_TEST_KEEP").is_some();
-        let dir = tempfile::Builder::new()
-            .prefix("fraud-test-")
-            .disable_cleanup(keep)
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("fraud-test-").disable_cleanup(keep).tempdir().unwrap();
         if keep {
             eprintln!("{topic_prefix}: kept in {}", dir.path().display());
         }
@@ -117,12 +100,7 @@ impl Stream {
         if let Some(p) = partitions {
             create_topic(&topic, p);
         }
-        Stream {
-            dir,
-            model_dir,
-            topic,
-            group: unique("g"),
-        }
+        Stream { dir, model_dir, topic, group: unique("g") }
     }
 }
 

@@ -8,24 +8,13 @@ use std::time::{Duration, Instant};
 
 use super::log::committed_view;
 use super::{
-    Record, broker_hides_aborted_records, consume_args, read_topic_at, read_topic_if_exists,
-    topic_partitions,
+    Record, broker_hides_aborted_records, consume_args, read_topic_at, read_topic_if_exists, topic_partitions,
 };
 
 /// `fraud consume --exactly-once` args for a test, as process `instance` of the group.
-pub fn eos_args(
-    topic: &str,
-    group: &str,
-    model_dir: &Path,
-    instance: &str,
-    extra: &[&str],
-) -> Vec<String> {
+pub fn eos_args(topic: &str, group: &str, model_dir: &Path, instance: &str, extra: &[&str]) -> Vec<String> {
     let mut args = consume_args(topic, group, model_dir);
-    args.extend(
-        ["--exactly-once", "--instance-id", instance, "--quiet"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
+    args.extend(["--exactly-once", "--instance-id", instance, "--quiet"].iter().map(|s| s.to_string()));
     args.extend(extra.iter().map(|s| s.to_string()));
     args
 }
@@ -33,30 +22,14 @@ pub fn eos_args(
 /// `fraud consume --exactly-once` args with the default identity (a state-directory slot).
 pub fn eos_default_args(topic: &str, group: &str, model_dir: &Path, extra: &[&str]) -> Vec<String> {
     let mut args = consume_args(topic, group, model_dir);
-    args.extend(
-        ["--exactly-once", "--quiet"]
-            .iter()
-            .chain(extra)
-            .map(|s| s.to_string()),
-    );
+    args.extend(["--exactly-once", "--quiet"].iter().chain(extra).map(|s| s.to_string()));
     args
 }
 
 /// Bad inputs, one per error kind the consumer dead-letters.
 pub fn bad_inputs(n: usize) -> Vec<(String, Vec<u8>)> {
-    let kinds: [&[u8]; 3] = [
-        b"{not json",
-        br#"{"rows": []}"#,
-        br#"{"columns": ["V1"], "data": [[NaN]]}"#,
-    ];
-    (0..n)
-        .map(|i| {
-            (
-                format!("bad-{i}-{}", uuid::Uuid::new_v4().simple()),
-                kinds[i % kinds.len()].to_vec(),
-            )
-        })
-        .collect()
+    let kinds: [&[u8]; 3] = [b"{not json", br#"{"rows": []}"#, br#"{"columns": ["V1"], "data": [[NaN]]}"#];
+    (0..n).map(|i| (format!("bad-{i}-{}", uuid::Uuid::new_v4().simple()), kinds[i % kinds.len()].to_vec())).collect()
 }
 
 /// At least once, by key: every input of `topic` has a score record, and every score record is
@@ -67,11 +40,7 @@ pub fn assert_all_scored(brokers: &str, topic: &str) -> (usize, usize, usize) {
     let inputs = read_topic_at(brokers, topic);
     let scored: HashSet<_> = scores.iter().map(|r| r.key.clone()).collect();
     let keys: HashSet<_> = inputs.iter().map(|r| r.key.clone()).collect();
-    let missing: Vec<_> = inputs
-        .iter()
-        .filter(|r| !scored.contains(&r.key))
-        .map(|r| (r.partition, r.offset))
-        .collect();
+    let missing: Vec<_> = inputs.iter().filter(|r| !scored.contains(&r.key)).map(|r| (r.partition, r.offset)).collect();
     assert!(
         missing.is_empty(),
         "{} inputs of {topic} without a score record, e.g. {:?}",
@@ -79,10 +48,7 @@ pub fn assert_all_scored(brokers: &str, topic: &str) -> (usize, usize, usize) {
         &missing[..missing.len().min(5)]
     );
     let strays: Vec<_> = scored.difference(&keys).take(5).collect();
-    assert!(
-        strays.is_empty(),
-        "score records keyed as no input of {topic}: {strays:?}"
-    );
+    assert!(strays.is_empty(), "score records keyed as no input of {topic}: {strays:?}");
     (inputs.len(), scores.len(), scores.len() - scored.len())
 }
 
@@ -126,10 +92,7 @@ impl Outputs {
         let mut seen: HashMap<(i32, i64), Vec<Option<String>>> = HashMap::new();
         for r in scores {
             let source = &r.json()["source"];
-            let at = (
-                source["partition"].as_i64().unwrap() as i32,
-                source["offset"].as_i64().unwrap(),
-            );
+            let at = (source["partition"].as_i64().unwrap() as i32, source["offset"].as_i64().unwrap());
             seen.entry(at).or_default().push(r.key.clone());
         }
         for r in dead {
@@ -146,11 +109,7 @@ impl Outputs {
                 None => missing.push((r.partition, r.offset)),
                 Some(keys) => {
                     for key in keys {
-                        assert_eq!(
-                            key, &r.key,
-                            "an output of {}:{} is not keyed as its input",
-                            r.partition, r.offset
-                        );
+                        assert_eq!(key, &r.key, "an output of {}:{} is not keyed as its input", r.partition, r.offset);
                     }
                     if keys.len() > 1 {
                         duplicated.push((r.partition, r.offset));
@@ -158,11 +117,7 @@ impl Outputs {
                 }
             }
         }
-        assert_eq!(
-            seen.len(),
-            inputs.len() - missing.len(),
-            "outputs for inputs that do not exist"
-        );
+        assert_eq!(seen.len(), inputs.len() - missing.len(), "outputs for inputs that do not exist");
         Outputs {
             inputs: inputs.len(),
             scores: scores.len(),
@@ -197,25 +152,15 @@ impl Outputs {
             None if may_be_missing => committed_view(brokers, t, 0),
             None => panic!("{t} does not exist at {brokers}"),
         };
-        let (scores, dead) = (
-            view(&format!("{topic}-scores"), may_be_missing),
-            view(&format!("{topic}-dlq"), true),
-        );
-        let mut out = Outputs::of(
-            &read_topic_at(brokers, topic),
-            &scores.visible,
-            &dead.visible,
-        );
+        let (scores, dead) = (view(&format!("{topic}-scores"), may_be_missing), view(&format!("{topic}-dlq"), true));
+        let mut out = Outputs::of(&read_topic_at(brokers, topic), &scores.visible, &dead.visible);
         out.aborted = scores.aborted + dead.aborted;
         out.open = scores.open + dead.open;
         out
     }
 
     pub fn assert_exactly_once(&self) {
-        assert!(
-            self.duplicated.is_empty() && self.missing.is_empty(),
-            "not exactly once: {self:?}"
-        );
+        assert!(self.duplicated.is_empty() && self.missing.is_empty(), "not exactly once: {self:?}");
         assert_eq!(self.open, 0, "transactions left open: {self:?}");
     }
 }
@@ -235,10 +180,7 @@ pub fn wait_for_every_output(brokers: &str, topic: &str, within: Duration) -> Ou
         if out.missing.is_empty() {
             return out;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{topic}: inputs still without output after {within:?}: {out:?}"
-        );
+        assert!(Instant::now() < deadline, "{topic}: inputs still without output after {within:?}: {out:?}");
         std::thread::sleep(Duration::from_secs(1));
     }
 }
@@ -252,10 +194,7 @@ pub fn wait_for_visible_scores(brokers: &str, topic: &str, n: usize, within: Dur
         if out.scores >= n {
             return out;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{topic}: fewer than {n} score records after {within:?}: {out:?}"
-        );
+        assert!(Instant::now() < deadline, "{topic}: fewer than {n} score records after {within:?}: {out:?}");
         std::thread::sleep(Duration::from_millis(300));
     }
 }

@@ -64,12 +64,8 @@ impl Drop for Spawned {
 pub fn spawn_consumer(dir: &Path, name: &str, args: Vec<String>) -> Spawned {
     let child = fraud()
         .args(&args)
-        .stdout(Stdio::from(
-            File::create(dir.join(format!("{name}.out"))).unwrap(),
-        ))
-        .stderr(Stdio::from(
-            File::create(dir.join(format!("{name}.err"))).unwrap(),
-        ))
+        .stdout(Stdio::from(File::create(dir.join(format!("{name}.out"))).unwrap()))
+        .stderr(Stdio::from(File::create(dir.join(format!("{name}.err"))).unwrap()))
         .spawn()
         .unwrap();
     Spawned(child)
@@ -77,10 +73,7 @@ pub fn spawn_consumer(dir: &Path, name: &str, args: Vec<String>) -> Spawned {
 
 /// Sends `sig` (`-TERM`, `-STOP`, ...) to a child process.
 pub fn signal(child: &Child, sig: &str) {
-    let status = std::process::Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .expect("kill");
+    let status = std::process::Command::new("kill").args([sig, &child.id().to_string()]).status().expect("kill");
     assert!(status.success(), "kill {sig} {}", child.id());
 }
 
@@ -93,20 +86,12 @@ pub fn terminate(child: &Child) {
 pub fn sigterm_and_wait(child: &mut Child, dir: &Path, name: &str) {
     terminate(child);
     let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "{name} exited {status}: {}",
-        read(dir, &format!("{name}.err"))
-    );
+    assert!(status.success(), "{name} exited {status}: {}", read(dir, &format!("{name}.err")));
 }
 
 /// A free loopback port (bound and released; the caller binds it right after).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A loopback address for a consumer's `--metrics-addr`.
@@ -116,20 +101,14 @@ pub fn metrics_addr() -> String {
 
 /// Prometheus samples from `http://ADDR/metrics` (empty when it does not answer).
 pub fn scrape(addr: &str) -> HashMap<String, f64> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let Ok(mut resp) = agent.get(format!("http://{addr}/metrics")).call() else {
         return HashMap::new();
     };
     let text = resp.body_mut().read_to_string().unwrap_or_default();
     text.lines()
         .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            l.rsplit_once(' ')
-                .and_then(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
-        })
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(k, v)| Some((k.to_string(), v.parse().ok()?))))
         .collect()
 }
 
@@ -140,23 +119,14 @@ pub fn metric(addr: &str, name: &str) -> f64 {
 
 /// Waits until the sample `name` of the consumer serving metrics on `addr` reaches `at_least`;
 /// fails, with `what`, after `within`. Returns the scrape that showed it.
-pub fn wait_for_metric(
-    addr: &str,
-    name: &str,
-    at_least: f64,
-    within: Duration,
-    what: &str,
-) -> HashMap<String, f64> {
+pub fn wait_for_metric(addr: &str, name: &str, at_least: f64, within: Duration, what: &str) -> HashMap<String, f64> {
     let deadline = Instant::now() + within;
     loop {
         let m = scrape(addr);
         if m.get(name).copied().unwrap_or(0.0) >= at_least {
             return m;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {name} did not reach {at_least} within {within:?}: {m:?}"
-        );
+        assert!(Instant::now() < deadline, "{what}: {name} did not reach {at_least} within {within:?}: {m:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -167,11 +137,7 @@ pub fn wait_for_metric(
 pub fn wait_for_work(addr: &str, dir: &Path, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while metric(addr, "fraud_consumer_messages_total") < 1.0 {
-        assert!(
-            Instant::now() < deadline,
-            "{name} did no work within 60 s: {}",
-            read(dir, &format!("{name}.err"))
-        );
+        assert!(Instant::now() < deadline, "{name} did no work within 60 s: {}", read(dir, &format!("{name}.err")));
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -195,12 +161,7 @@ pub fn wait_for_log(dir: &Path, file: &str, needle: &str, times: usize, within: 
 /// show: so every kill lands mid-work, not while the consumer is still joining. `args` gives a
 /// round's arguments, `--metrics-addr` added here. Returns, per round, the inputs it had made
 /// durable when it was killed.
-pub fn kill_9_rounds(
-    dir: &Path,
-    rounds: usize,
-    seed: u64,
-    args: impl Fn(usize) -> Vec<String>,
-) -> Vec<f64> {
+pub fn kill_9_rounds(dir: &Path, rounds: usize, seed: u64, args: impl Fn(usize) -> Vec<String>) -> Vec<f64> {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     (0..rounds)
@@ -210,11 +171,7 @@ pub fn kill_9_rounds(
             round_args.extend(["--metrics-addr".to_string(), addr.clone()]);
             let name = format!("round{round}");
             let mut child = spawn_consumer(dir, &name, round_args);
-            let working = |m: &HashMap<String, f64>| {
-                m.get("fraud_consumer_messages_total")
-                    .copied()
-                    .unwrap_or(0.0)
-            };
+            let working = |m: &HashMap<String, f64>| m.get("fraud_consumer_messages_total").copied().unwrap_or(0.0);
             let deadline = Instant::now() + Duration::from_secs(60);
             while working(&scrape(&addr)) < 1.0 {
                 assert!(
@@ -222,11 +179,7 @@ pub fn kill_9_rounds(
                     "{name} did no work within 60 s: {}",
                     read(dir, &format!("{name}.err"))
                 );
-                assert!(
-                    child.try_wait().unwrap().is_none(),
-                    "{name} exited: {}",
-                    read(dir, &format!("{name}.err"))
-                );
+                assert!(child.try_wait().unwrap().is_none(), "{name} exited: {}", read(dir, &format!("{name}.err")));
                 std::thread::sleep(Duration::from_millis(100));
             }
             // Not a wait for a condition: the random moment of the kill is the test.
@@ -244,9 +197,7 @@ pub fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
         })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)

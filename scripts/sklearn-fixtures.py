@@ -13,41 +13,22 @@ itself, for the tests to compare at 1e-4, not a solution stopped at the default 
 may sit a few hundredths away (and differs between scikit-learn versions). Values are printed
 to 6 decimals, packed as rustfmt packs them.
 
-The script runs itself in a venv of its own under ${FRAUD_CACHE:-$HOME/.cache/fraud}, with the
-pinned scikit-learn; the constants are committed, so the tests need no Python.
+scripts/sklearn-fixtures.sh runs it in the project's venv, with the pinned scikit-learn (see
+scripts/lib/requirements.txt); the constants are committed, so the tests need no Python.
 
-    scripts/sklearn_fixtures.py [--full PATH] [--check]
+    scripts/sklearn-fixtures.sh [--full PATH] [--check]
 
 --check: exit 1 unless tests/train.rs holds the printed constants verbatim.
 """
 import argparse
 import os
-import subprocess
 import sys
 
-# What the committed values were made with. scikit-learn's lbfgs also stops on a relative
-# change of the loss, so the full data set's weights move in the 6th decimal with the last bit
-# of a parsed input: pandas' CSV reader (not Python's float) and these numpy and scipy reproduce
-# them.
-SKLEARN = "1.9.1"
-PINNED = [f"scikit-learn=={SKLEARN}", "pandas==3.1.1", "numpy==2.4.6", "scipy==1.17.1"]
+# scikit-learn's lbfgs also stops on a relative change of the loss, so the full data set's
+# weights move in the 6th decimal with the last bit of a parsed input: pandas' CSV reader (not
+# Python's float) and the numpy and scipy pinned in scripts/lib/requirements.txt reproduce them.
 FEATURES = [f"V{i}" for i in range(1, 29)] + ["Amount"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.path.join(os.environ.get("FRAUD_CACHE") or os.path.expanduser("~/.cache/fraud"), "sklearn-venv")
-
-
-def in_venv():
-    """Runs this script again with the venv's Python, made first when it lacks the pinned
-    scikit-learn."""
-    python = os.path.join(VENV, "bin", "python")
-    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
-        return
-    versions = "import sklearn, pandas, numpy, scipy; print(sorted(m.__name__.replace('sklearn', 'scikit-learn') + '==' + m.__version__ for m in (sklearn, pandas, numpy, scipy)))"
-    if not os.path.exists(python) or subprocess.run([python, "-c", versions], capture_output=True, text=True).stdout.strip() != str(sorted(PINNED)):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-        pip = [os.path.join(VENV, "bin", "pip"), "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run(pip + PINNED, check=True)
-    os.execv(python, [python, os.path.abspath(__file__)] + sys.argv[1:])
 
 
 def read(path):
@@ -67,9 +48,10 @@ def fit(path):
     return list(model.coef_[0]), float(model.intercept_[0])
 
 
-def rust(name, weights, intercept, width=99):
+def rust(name, weights, intercept, width=119):
     """The constants as tests/train.rs holds them: rustfmt packs short array items greedily
-    into lines, counting a separator after the last item of each: 99 characters at most."""
+    into lines, counting a separator after the last item of each: 119 characters at most
+    (rustfmt.toml's max_width, less the comma)."""
     lines = [f"const {name}_WEIGHTS: [f64; {len(weights)}] = ["]
     line = "   "
     for w in weights:
@@ -89,7 +71,6 @@ def main():
     ap.add_argument("--full", default=os.path.join(ROOT, "..", "shared", "data", "creditcard.csv.gz"))
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
-    in_venv()
     import numpy
     import scipy
     import sklearn
@@ -99,14 +80,14 @@ def main():
     if os.path.exists(args.full):
         blocks.append(rust("SKLEARN_FULL", *fit(args.full)))
     else:
-        print(f"sklearn_fixtures: {args.full} is absent: the full data set's constants are not made", file=sys.stderr)
+        print(f"sklearn-fixtures: {args.full} is absent: the full data set's constants are not made", file=sys.stderr)
     print("\n".join(blocks), end="")
     if args.check:
         with open(os.path.join(ROOT, "tests", "train.rs")) as f:
             text = f.read()
         stale = [b.splitlines()[0] for b in blocks if b not in text]
         for s in stale:
-            print(f"sklearn_fixtures: tests/train.rs does not hold these values: {s}", file=sys.stderr)
+            print(f"sklearn-fixtures: tests/train.rs does not hold these values: {s}", file=sys.stderr)
         sys.exit(1 if stale else 0)
 
 
