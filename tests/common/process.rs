@@ -31,7 +31,7 @@ pub fn consume_args(topic: &str, group: &str, model_dir: &Path) -> Vec<String> {
 
 /// `--log` for a consumer whose own warnings and group events (partitions assigned, revoked)
 /// are wanted without its per-message lines: a test waits on those events.
-pub const GROUP_EVENTS_LOG: [&str; 2] = ["--log", "warn,fraud::kafka::consume=info"];
+pub const GROUP_EVENTS_LOG: [&str; 2] = ["--log", "warn,fraud::stream::consume=info"];
 
 /// A consumer under test, killed (SIGKILL) and reaped on drop if it still runs: a test that
 /// fails midway must not leave it behind, least of all frozen (SIGSTOP), holding its group on
