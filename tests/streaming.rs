@@ -144,7 +144,7 @@ fn reasons_for_every_row_are_explains() {
 
 /// One bad message of every kind, with the code it must be dead-lettered with.
 fn bad_corpus() -> Vec<(&'static str, Vec<u8>)> {
-    let good = fraud::wire::split_json(&[[0.5; 29]]);
+    let good = fraud::wire::split_json(&fraud::schema::Schema::kaggle(), [&[0.5; 29][..]]);
     vec![
         ("invalid_utf8", b"{\"columns\": [\"\xff\xfe\"]}".to_vec()),
         ("invalid_json", b"{\"columns\": [\"V1\", ".to_vec()),
@@ -170,7 +170,7 @@ fn bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_scored() {
     // good, bad, good, bad, ... so every bad message sits between good ones.
     let mut messages = Vec::new();
     let mut expected_code = HashMap::new();
-    let good = fraud::wire::split_json(&[[0.1; 29]]);
+    let good = fraud::wire::split_json(&fraud::schema::Schema::kaggle(), [&[0.1; 29][..]]);
     for round in 0..3 {
         for (i, (code, payload)) in bad_corpus().into_iter().enumerate() {
             let key = format!("bad-{round}-{i}");

@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use fraud::dataset::read_labelled;
+use fraud::train::design::Encoding;
 use fraud::train::logistic::{FitOptions, fit};
-use fraud::train::{fit_scaler, standardise};
 
 // The scikit-learn reference, printed by scripts/sklearn-fixtures.sh (in the project's venv,
 // with the pinned scikit-learn; `--check` compares its output with this file).
@@ -31,8 +31,8 @@ const SKLEARN_FULL_INTERCEPT: f64 = -8.630687;
 
 fn assert_matches_sklearn(path: &std::path::Path, weights: &[f64; 29], intercept: f64, tol: f64, max_diff: f64) {
     let data = read_labelled(path, false).unwrap();
-    let scaler = fit_scaler(&data.features);
-    let x = standardise(&data.features, &scaler);
+    let all: Vec<usize> = (0..data.len()).collect();
+    let x = Encoding::fit(&data.schema, &data.features, &all, 32).design(&data.features, &all);
     let f = fit(x.view(), &data.labels, &FitOptions { tol, ..Default::default() }).unwrap();
     assert!(f.gradient_max < tol, "not converged: {}", f.gradient_max);
     for (j, (ours, theirs)) in f.weights.iter().zip(weights).enumerate() {
@@ -178,9 +178,12 @@ fn train_fails_with(text: &str, needle: &str) {
 fn train_rejects_bad_files_with_file_line_and_column() {
     train_fails_with("", "the file is empty");
     train_fails_with(&format!("{}\n", kaggle_header()), "no data rows");
-    train_fails_with(&format!("{}\n{}\n", kaggle_header().replace("\"V9\",", ""), good_row(0)), "no column(s) V9");
-    let bad = good_row(0).replacen(",0.2,", ",x,", 1);
-    train_fails_with(&format!("{}\n{}\n{}\n", kaggle_header(), good_row(1), bad), "in.csv line 3, column V3");
+    let no_class = format!("{}\n{}\n", kaggle_header().replace(",\"Class\"", ""), good_row(0));
+    train_fails_with(&no_class, "no column(s) Class");
+    // A word among numbers is a bad cell, not a category.
+    let mut rows: Vec<String> = (0..200u8).map(|i| good_row(i % 2)).collect();
+    rows[120] = rows[120].replacen(",0.2,", ",x,", 1);
+    train_fails_with(&format!("{}\n{}\n", kaggle_header(), rows.join("\n")), "in.csv line 122, column V3");
     let nan = good_row(0).replacen(",0.2,", ",nan,", 1);
     train_fails_with(&format!("{}\n{}\n", kaggle_header(), nan), "not a finite number");
     let rows: Vec<String> = (0..20).map(|_| good_row(0)).collect();

@@ -8,8 +8,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use common::*;
+use fraud::dataset::Need;
 use fraud::model::FraudModel;
-use fraud::schema::FeatureRow;
 
 fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/lightgbm").join(name)
@@ -44,9 +44,10 @@ fn train_gbdt(dir: &Path, extra: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn sample_rows() -> Vec<FeatureRow> {
-    let data = fraud::dataset::read_labelled(&sample_csv(), false).unwrap();
-    data.features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect()
+/// The rows of `path` as `model` reads them: its features by name, in its order.
+fn rows_for(model: &FraudModel, path: &Path) -> Vec<Vec<f64>> {
+    let table = fraud::dataset::read_table(path, model.schema_arc(), Need::IfPresent, None, false).unwrap();
+    table.features.rows().into_iter().map(|r| r.to_vec()).collect()
 }
 
 /// The LightGBM model trained on the full data (`full.txt.gz`), imported.
@@ -108,7 +109,7 @@ fn assert_matches_lightgbm(model: &Path, predictions: &Path) {
     assert!(out.status.success(), "{}", stderr(&out));
     let ours = FraudModel::load(dir.path()).unwrap();
     let theirs: Vec<f64> = read_text(predictions).lines().map(|l| l.parse().unwrap()).collect();
-    let rows = sample_rows();
+    let rows = rows_for(&ours, &sample_csv());
     assert_eq!(theirs.len(), rows.len());
     let mut worst: f64 = 0.0;
     for (row, p) in rows.iter().zip(&theirs) {
@@ -140,15 +141,8 @@ fn on_the_full_test_split_when_present() {
         return;
     };
     let ours = import_full_fixture();
-    let data = fraud::dataset::read_labelled(&full, false).unwrap();
-    let test: Vec<FeatureRow> = data
-        .features
-        .rows()
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| i % 10 < 3)
-        .map(|(_, r)| std::array::from_fn(|j| r[j]))
-        .collect();
+    let test: Vec<Vec<f64>> =
+        rows_for(&ours, &full).into_iter().enumerate().filter(|(i, _)| i % 10 < 3).map(|(_, r)| r).collect();
     let reference = read_text(&fixture("full_predictions.txt.gz"));
     let mut lines = reference.lines().filter(|l| !l.starts_with('#'));
     let sum_hex = lines.next().and_then(|l| l.strip_prefix("sum ")).expect("the sum line");
@@ -193,7 +187,7 @@ fn export_then_import_keeps_every_decision() {
     let out = import(&txt, &b);
     assert!(out.status.success(), "{}", stderr(&out));
     let (ma, mb) = (FraudModel::load(&a).unwrap(), FraudModel::load(&b).unwrap());
-    for row in sample_rows().iter().take(2000) {
+    for row in rows_for(&ma, &sample_csv()).iter().take(2000) {
         assert!((ma.score(row).probability - mb.score(row).probability).abs() < 1e-15);
     }
     // A logistic model has no trees to export.
@@ -224,7 +218,8 @@ fn refused(dir: &Path, needle: &str, edit: impl FnOnce(&mut serde_json::Value)) 
 fn malformed_tree_models_exit_2_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     train_gbdt(&dir.path().join("good"), &["--trees", "20"]);
-    refused(dir.path(), "features are", |v| {
+    refused(dir.path(), "two features are named \"V1\"", |v| v["features"][3] = "V1".into());
+    refused(dir.path(), "is not one of the 28 features", |v| {
         v["features"].as_array_mut().unwrap().remove(3);
     });
     refused(dir.path(), "is not a valid model", |v| v["trees"][0]["leaf_value"][0] = "NaN".into());
@@ -259,18 +254,27 @@ fn gbdt_on_one_class_exits_2() {
 }
 
 #[test]
-fn imported_models_with_other_features_exit_2() {
+fn imported_models_keep_their_own_feature_names() {
     let dir = tempfile::tempdir().unwrap();
     let text = read_text(&fixture("sample.txt"));
+    // A name list that disagrees with the feature count is refused.
     let other = dir.path().join("other.txt");
     std::fs::write(&other, text.replacen("feature_names=", "feature_names=Time ", 1)).unwrap();
     let out = import(&other, &dir.path().join("m"));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("fraud scores V1..V28 and Amount"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("feature_names has 30"), "{}", stderr(&out));
+    // Other names are the model's own: it scores data that has them, and says which are missing.
     let renamed = dir.path().join("renamed.txt");
     std::fs::write(&renamed, text.replacen(" V14 ", " V14_scaled ", 1)).unwrap();
-    let out = import(&renamed, &dir.path().join("m"));
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = import(&renamed, &dir.path().join("renamed"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let model = FraudModel::load(&dir.path().join("renamed")).unwrap();
+    assert!(model.schema().index("V14_scaled").is_some());
+    let csv = sample_csv();
+    let explain = ["explain", "--csv", csv.to_str().unwrap(), "--model-dir"];
+    let out = run(&[&explain[..], &[dir.path().join("renamed").to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no column(s) V14_scaled"), "{}", stderr(&out));
     let regression = dir.path().join("regression.txt");
     std::fs::write(&regression, text.replace("objective=binary", "objective=regression")).unwrap();
     let out = import(&regression, &dir.path().join("m"));
@@ -294,16 +298,16 @@ fn contributions_fixture(name: &str) -> Vec<(usize, std::collections::HashMap<St
 }
 
 /// Our TreeSHAP values against LightGBM's on the fixture's rows: every feature and the base.
-fn assert_contributions_match(model: &FraudModel, rows: &[FeatureRow], fixture_name: &str) -> f64 {
+fn assert_contributions_match(model: &FraudModel, rows: &[Vec<f64>], fixture_name: &str) -> f64 {
     let mut worst: f64 = 0.0;
     let reference = contributions_fixture(fixture_name);
     assert!(!reference.is_empty());
     for (r, theirs) in &reference {
-        let mut phi = [0.0; 29];
+        let mut phi = vec![0.0; model.schema().width()];
         let bias = model.contributions(&rows[*r], &mut phi);
         worst = worst.max((bias - theirs["bias"]).abs());
-        for (j, name) in fraud::schema::FEATURE_NAMES.iter().enumerate() {
-            worst = worst.max((phi[j] - theirs[*name]).abs());
+        for (j, name) in model.schema().names().enumerate() {
+            worst = worst.max((phi[j] - theirs[name]).abs());
         }
         // Local accuracy: base plus contributions is the raw score.
         let raw = model.log_odds(&rows[*r]);
@@ -317,12 +321,12 @@ fn assert_contributions_match(model: &FraudModel, rows: &[FeatureRow], fixture_n
 #[test]
 fn treeshap_equals_lightgbms_pred_contrib_on_the_sample() {
     let dir = tempfile::tempdir().unwrap();
-    let rows = sample_rows();
     for (model, contrib) in [("sample.txt", "sample_contrib.txt.gz"), ("sample_zero.txt", "sample_zero_contrib.txt.gz")]
     {
         let out = import(&fixture(model), &dir.path().join(model));
         assert!(out.status.success(), "{}", stderr(&out));
-        assert_contributions_match(&FraudModel::load(&dir.path().join(model)).unwrap(), &rows, contrib);
+        let model = FraudModel::load(&dir.path().join(model)).unwrap();
+        assert_contributions_match(&model, &rows_for(&model, &sample_csv()), contrib);
     }
 }
 
@@ -333,7 +337,5 @@ fn treeshap_equals_lightgbms_pred_contrib_on_the_full_test_split_when_present() 
         return;
     };
     let model = import_full_fixture();
-    let data = fraud::dataset::read_labelled(&full, false).unwrap();
-    let rows: Vec<FeatureRow> = data.features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect();
-    assert_contributions_match(&model, &rows, "full_contrib.txt.gz");
+    assert_contributions_match(&model, &rows_for(&model, &full), "full_contrib.txt.gz");
 }

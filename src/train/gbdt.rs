@@ -29,7 +29,8 @@ use crate::metrics::average_precision;
 use crate::model::sigmoid;
 use crate::model::tree_eval::Compiled;
 use crate::model::trees::{Missing, Tree, TreeParams};
-use crate::schema::{FeatureRow, N_FEATURES};
+#[cfg(test)]
+use crate::schema::N_FEATURES;
 use crate::train::split::stratified_folds;
 
 /// Trees between two early-stopping checkpoints.
@@ -198,8 +199,8 @@ fn fit_forust(
     seed: u64,
 ) -> Result<TreeParams, BoostError> {
     // forust takes the features column-major.
-    let n = rows.len();
-    let mut data = vec![0.0; n * N_FEATURES];
+    let (n, width) = (rows.len(), x.ncols());
+    let mut data = vec![0.0; n * width];
     for (r, &i) in rows.iter().enumerate() {
         for (j, v) in x.row(i).iter().enumerate() {
             data[j * n + r] = *v;
@@ -222,7 +223,7 @@ fn fit_forust(
         .set_seed(seed)
         .set_num_threads(Some(opts.threads))
         .set_initialize_base_score(true);
-    booster.fit(&Matrix::new(&data, n, N_FEATURES), &y, &weights, None)?;
+    booster.fit(&Matrix::new(&data, n, width), &y, &weights, None)?;
     as_tree_params(&booster)
 }
 
@@ -284,7 +285,7 @@ fn checkpoint_scores(params: &TreeParams, x: &Array2<f64>, rows: &[usize], check
             trees: params.trees[from..to].to_vec(),
             origin: serde_json::Value::Null,
         };
-        let scorer = Compiled::new(&chunk);
+        let scorer = Compiled::new(&chunk, x.ncols());
         for (r, &i) in running.iter_mut().zip(rows) {
             *r += scorer.raw(&row_of(x, i));
         }
@@ -294,15 +295,13 @@ fn checkpoint_scores(params: &TreeParams, x: &Array2<f64>, rows: &[usize], check
     out
 }
 
-fn row_of(x: &Array2<f64>, i: usize) -> FeatureRow {
-    let mut row = [0.0; N_FEATURES];
-    row.iter_mut().zip(x.row(i)).for_each(|(d, s)| *d = *s);
-    row
+fn row_of(x: &Array2<f64>, i: usize) -> Vec<f64> {
+    x.row(i).to_vec()
 }
 
 /// Counts the training rows reaching each leaf and node: TreeSHAP's cover.
 fn count_cover(params: &mut TreeParams, x: &Array2<f64>, rows: &[usize]) {
-    let scorer = Compiled::new(params);
+    let scorer = Compiled::new(params, x.ncols());
     for &i in rows {
         scorer.for_each_leaf(&row_of(x, i), |t, l| params.trees[t].leaf_count[l] += 1.0);
     }
@@ -371,14 +370,14 @@ mod tests {
         booster.fit(&matrix, &y, &vec![1.0; n], None).unwrap();
         let theirs = booster.predict(&matrix, false);
         let params = as_tree_params(&booster).unwrap();
-        let fast = Compiled::new(&params);
+        let fast = Compiled::new(&params, N_FEATURES);
         let (mut worst, mut finite) = (0.0f64, 0);
-        for i in 0..n {
-            let row: FeatureRow = std::array::from_fn(|j| x[[i, j]]);
-            worst = worst.max((params.raw_reference(&row) - theirs[i]).abs());
+        for (i, theirs) in theirs.iter().enumerate() {
+            let row: Vec<f64> = x.row(i).to_vec();
+            worst = worst.max((params.raw_reference(&row) - theirs).abs());
             // The fast scorer takes finite rows only: the readers reject the rest.
             if row.iter().all(|v| v.is_finite()) {
-                worst = worst.max((fast.raw(&row) - theirs[i]).abs());
+                worst = worst.max((fast.raw(&row) - theirs).abs());
                 finite += 1;
             }
         }

@@ -2,7 +2,7 @@
 //! sample, running commands and training; `broker` topics, records and offsets; `process` the
 //! consumers as processes (signals, metrics, kill -9 rounds); `durable` a broker that can be
 //! restarted; `outputs` each input's outputs; `scores` what a score record must say; `log` the
-//! log's transaction markers.
+//! log's transaction markers; `server` a running `fraud serve`.
 #![allow(dead_code)]
 
 pub mod broker;
@@ -11,10 +11,11 @@ pub mod log;
 pub mod outputs;
 pub mod process;
 pub mod scores;
+pub mod server;
 
 // Each test file uses some of them.
 #[allow(unused_imports)]
-pub use {broker::*, durable::*, outputs::*, process::*, scores::*};
+pub use {broker::*, durable::*, outputs::*, process::*, scores::*, server::*};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -35,7 +36,7 @@ pub fn full_dataset() -> Option<PathBuf> {
 
 pub fn fraud() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fraud"));
-    cmd.env_remove("FRAUD_BROKERS").env_remove("FRAUD_MODEL_DIR").env_remove("FRAUD_CSV");
+    cmd.env_remove("FRAUD_BROKERS").env_remove("FRAUD_MODEL_DIR").env_remove("FRAUD_CSV").env_remove("FRAUD_DATA");
     cmd
 }
 
