@@ -10,8 +10,8 @@ brokers=$(scripts/broker.sh start)
 trap 'scripts/broker.sh stop' EXIT
 export FRAUD_BROKERS=$brokers
 
-echo "== fraud train --csv data/sample.csv"
-"$fraud" train --csv data/sample.csv --model-dir fraud_model
+echo "== fraud train --data data/sample.csv"
+"$fraud" train --data data/sample.csv --model-dir fraud_model
 echo
 echo "== fraud produce --count 6"
 "$fraud" produce --count 6 --topic test

@@ -32,6 +32,27 @@ fn leading_digits(word: [u8; 8]) -> (usize, u64) {
 /// 10^n for n in 0..=8.
 const POW10_U64: [u64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
 
+/// Why one text cell is not a usable number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadCell {
+    NotANumber,
+    NotFinite,
+}
+
+/// Parses one numeric text cell (CSV): surrounding blanks are allowed; `true` and `false` (any
+/// case, as pandas writes a boolean column) are 1 and 0; NaN and infinities are refused.
+pub fn parse_cell(cell: &[u8]) -> Result<f64, BadCell> {
+    let cell = cell.trim_ascii();
+    // fast-float2 is correctly rounded, like std's parser, and reads bytes directly.
+    match fast_float2::parse::<f64, _>(cell) {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(BadCell::NotFinite),
+        Err(_) if cell.eq_ignore_ascii_case(b"true") => Ok(1.0),
+        Err(_) if cell.eq_ignore_ascii_case(b"false") => Ok(0.0),
+        Err(_) => Err(BadCell::NotANumber),
+    }
+}
+
 /// The JSON number starting at `b[start]`: its value and where it ends. One pass checks the
 /// grammar and gathers the decimal digits; when they fit in 53 bits and the decimal exponent is
 /// within ±22, one IEEE multiply or divide of two exact doubles is the correctly rounded result
@@ -125,6 +146,16 @@ pub fn json_number(b: &[u8], start: usize) -> Option<(f64, usize)> {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn parse_cell_accepts_blanks_and_booleans_and_rejects_words() {
+        assert_eq!(parse_cell(b" -1.5e3 "), Ok(-1500.0));
+        assert_eq!((parse_cell(b"True"), parse_cell(b"false")), (Ok(1.0), Ok(0.0)));
+        assert_eq!(parse_cell(b""), Err(BadCell::NotANumber));
+        assert_eq!(parse_cell(b"nan"), Err(BadCell::NotFinite));
+        assert_eq!(parse_cell(b"yes"), Err(BadCell::NotANumber));
+        assert_eq!(parse_cell(b"\xff"), Err(BadCell::NotANumber));
+    }
 
     #[test]
     fn leading_digits_of_a_word() {

@@ -20,8 +20,13 @@ const CHARTS: [(&str, [u8; 3]); 5] = [
 ];
 
 fn chromium() -> PathBuf {
-    let path = std::env::var_os("FRAUD_TEST_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    assert!(path.exists(), "{} is missing: scripts/deps.sh test installs Chromium for the report tests", path.display());
+    let path =
+        std::env::var_os("FRAUD_TEST_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(
+        path.exists(),
+        "{} is missing: scripts/deps.sh test installs Chromium for the report tests",
+        path.display()
+    );
     path
 }
 
@@ -31,8 +36,14 @@ fn screenshot(file: &Path, width: u32, height: u32) -> (Vec<u8>, u32, u32) {
     let png = dir.path().join("shot.png");
     let out = Command::new(chromium())
         .args([
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
             "--hide-scrollbars",
         ])
         .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
@@ -41,7 +52,12 @@ fn screenshot(file: &Path, width: u32, height: u32) -> (Vec<u8>, u32, u32) {
         .arg(format!("file://{}", file.display()))
         .output()
         .expect("running chromium");
-    assert!(png.exists(), "chromium wrote no screenshot of {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        png.exists(),
+        "chromium wrote no screenshot of {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     if let Ok(keep) = std::env::var("FRAUD_TEST_KEEP_SCREENSHOTS") {
         let name = format!("{}.png", file.file_name().unwrap().to_string_lossy());
         std::fs::copy(&png, Path::new(&keep).join(name)).unwrap();
@@ -81,12 +97,18 @@ fn assert_report_draws(dir: &Path) {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert_eq!(html.matches("<svg").count(), CHARTS.len(), "one inline chart each");
     assert!(html.contains("AUPRC"), "the page states the metrics");
-    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"), "self-contained, no script");
+    assert!(
+        !html.contains("<script") && !html.contains("http://") && !html.contains("https://"),
+        "self-contained, no script"
+    );
     for (chart, colour) in CHARTS {
         let (pixels, w, h) = screenshot(&dir.join(chart), 540, 380);
         let (share, colours) = ink(&pixels);
         let data = in_colour(&pixels, colour);
-        eprintln!("{chart}: {w}x{h}, {:.1} % inked, {colours} colours, {data} pixels of its data colour", share * 100.0);
+        eprintln!(
+            "{chart}: {w}x{h}, {:.1} % inked, {colours} colours, {data} pixels of its data colour",
+            share * 100.0
+        );
         assert!(share > 0.02, "{chart} draws almost nothing ({:.2} % of pixels)", share * 100.0);
         // A 2-pixel curve across the plot is over 800 pixels; axes and text have none of it.
         assert!(data > 500, "{chart} does not draw its data ({data} pixels of its colour)");
@@ -104,8 +126,15 @@ fn train_and_evaluate_write_a_report_that_renders() {
     for family in ["logistic", "gbdt"] {
         let (model, report) = (dir.path().join(format!("m-{family}")), dir.path().join(format!("train-{family}")));
         let out = run(&[
-            "train", "--model", family, "--csv", csv.to_str().unwrap(), "--model-dir", model.to_str().unwrap(),
-            "--report", report.to_str().unwrap(),
+            "train",
+            "--model",
+            family,
+            "--csv",
+            csv.to_str().unwrap(),
+            "--model-dir",
+            model.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
         ]);
         assert!(out.status.success(), "{}", stderr(&out));
         assert_report_draws(&report);
@@ -113,7 +142,12 @@ fn train_and_evaluate_write_a_report_that_renders() {
         assert!(html.contains(family), "the page names the model's family");
         let evaluated = dir.path().join(format!("eval-{family}"));
         let out = run(&[
-            "evaluate", "--csv", csv.to_str().unwrap(), "--model-dir", model.to_str().unwrap(), "--report",
+            "evaluate",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--model-dir",
+            model.to_str().unwrap(),
+            "--report",
             evaluated.to_str().unwrap(),
         ]);
         assert!(out.status.success(), "{}", stderr(&out));

@@ -222,10 +222,25 @@ fn round_trip(secure: &Secure) {
     };
     assert_eq!(keys(&inputs).len(), 200);
     assert_eq!(keys(&scores), keys(&inputs), "one score record per input, keyed as its input");
-    for line in stdout(&scores).lines() {
-        let record: serde_json::Value = serde_json::from_str(line.split_once('\t').unwrap().1).unwrap();
-        assert!(record["probabilities"][0].as_f64().is_some(), "{record}");
-    }
+    // Each score record, read back over the secure connection, as explain scores its row.
+    let records = |o: &Output| -> Vec<Record> {
+        stdout(o)
+            .lines()
+            .map(|l| {
+                let (key, payload) = l.split_once('\t').unwrap();
+                Record {
+                    partition: 0,
+                    offset: 0,
+                    key: Some(key.to_string()),
+                    payload: payload.as_bytes().to_vec(),
+                    headers: Default::default(),
+                }
+            })
+            .collect()
+    };
+    let decided =
+        Explained::sample(&model_dir).assert_scores(&records(&inputs), &records(&scores), ReasonsFor::Flagged);
+    assert_eq!(decided.values().sum::<u64>(), 200);
 }
 
 /// Each command, given `settings` the broker refuses, exits 2 with `reason` in its error.

@@ -3,71 +3,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 use common::*;
 use fraud::schema::FEATURE_NAMES;
 use rand::{Rng, SeedableRng};
-
-/// A running `fraud serve`, killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(model_dir: &std::path::Path, extra: &[&str]) -> Server {
-        let mut child = fraud()
-            .args(["serve", "--port", "0", "--model-dir", model_dir.to_str().unwrap()])
-            .args(extra)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let base = loop {
-            let line = lines.next().expect("server exited before listening").unwrap();
-            if let Some(i) = line.find("listening on http://") {
-                let rest = &line[i + "listening on ".len()..];
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Server { child, base, agent }
-    }
-
-    fn post(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
-        let mut resp = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("Content-Type", content_type)
-            .send(body)
-            .expect("a response");
-        (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap_or_default())
-    }
-
-    fn json(&self, body: &str) -> (u16, serde_json::Value) {
-        let (status, text) = self.post("/invocations", "application/json", body.as_bytes());
-        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        let mut resp = self.agent.get(format!("{}{path}", self.base)).call().expect("a response");
-        (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap())
-    }
-}
 
 fn trained() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -90,7 +28,7 @@ fn the_tutorials_request_gets_predictions() {
 
 /// Rows of the sample, as JSON numbers, and what the model says of them.
 fn sample_rows(n: usize) -> Vec<[f64; 29]> {
-    let x = fraud::dataset::read_features(&sample_csv()).unwrap();
+    let x = fraud::dataset::read_labelled(&sample_csv(), false).unwrap().features;
     x.rows().into_iter().take(n).map(|r| std::array::from_fn(|j| r[j])).collect()
 }
 
@@ -107,7 +45,9 @@ fn every_layout_gives_the_models_predictions() {
 
     let records: Vec<serde_json::Value> = rows
         .iter()
-        .map(|r| serde_json::Value::Object(FEATURE_NAMES.iter().zip(r).map(|(n, v)| (n.to_string(), (*v).into())).collect()))
+        .map(|r| {
+            serde_json::Value::Object(FEATURE_NAMES.iter().zip(r).map(|(n, v)| (n.to_string(), (*v).into())).collect())
+        })
         .collect();
     let columns: serde_json::Map<String, serde_json::Value> = FEATURE_NAMES
         .iter()
@@ -142,7 +82,8 @@ fn every_layout_gives_the_models_predictions() {
     let mut names: Vec<&str> = FEATURE_NAMES.iter().rev().copied().collect();
     names.push("Time");
     let data: Vec<Vec<f64>> = rows.iter().map(|r| r.iter().rev().copied().chain([0.0]).collect()).collect();
-    let (status, v) = server.json(&serde_json::json!({"dataframe_split": {"columns": names, "data": data}}).to_string());
+    let (status, v) =
+        server.json(&serde_json::json!({"dataframe_split": {"columns": names, "data": data}}).to_string());
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_value::<Vec<u8>>(v["predictions"].clone()).unwrap(), expected);
 }
@@ -154,7 +95,9 @@ fn csv_body_of_the_whole_sample_agrees_with_fraud_evaluate() {
     let csv = std::fs::read(sample_csv()).unwrap();
     let (status, text) = server.post("/invocations", "text/csv", &csv);
     assert_eq!(status, 200, "{text}");
-    let predictions: Vec<u8> = serde_json::from_value(serde_json::from_str::<serde_json::Value>(&text).unwrap()["predictions"].clone()).unwrap();
+    let predictions: Vec<u8> =
+        serde_json::from_value(serde_json::from_str::<serde_json::Value>(&text).unwrap()["predictions"].clone())
+            .unwrap();
     assert_eq!(predictions.len(), 8000);
     let labels = fraud::dataset::read_labelled(&sample_csv(), false).unwrap().labels;
     let (mut tp, mut fp, mut tn, mut fn_) = (0, 0, 0, 0);
@@ -166,9 +109,20 @@ fn csv_body_of_the_whole_sample_agrees_with_fraud_evaluate() {
             (false, true) => fn_ += 1,
         }
     }
-    let out = run(&["evaluate", "--csv", sample_csv().to_str().unwrap(), "--model-dir", model_dir.to_str().unwrap(), "--json"]);
+    let out = run(&[
+        "evaluate",
+        "--csv",
+        sample_csv().to_str().unwrap(),
+        "--model-dir",
+        model_dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
     let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((e["tp"].as_u64().unwrap(), e["fp"].as_u64().unwrap(), e["tn"].as_u64().unwrap(), e["fn"].as_u64().unwrap()), (tp, fp, tn, fn_));
+    assert_eq!(
+        (e["tp"].as_u64().unwrap(), e["fp"].as_u64().unwrap(), e["tn"].as_u64().unwrap(), e["fn"].as_u64().unwrap()),
+        (tp, fp, tn, fn_)
+    );
 }
 
 #[test]
@@ -295,10 +249,20 @@ fn decisions_and_reasons_on_request_for_both_families() {
     let dir = tempfile::tempdir().unwrap();
     let csv = sample_csv();
     let rows = labelled_rows(20, 20);
-    let body = serde_json::json!({"columns": FEATURE_NAMES, "data": rows.iter().map(|r| r.0.to_vec()).collect::<Vec<_>>()}).to_string();
+    let body =
+        serde_json::json!({"columns": FEATURE_NAMES, "data": rows.iter().map(|r| r.0.to_vec()).collect::<Vec<_>>()})
+            .to_string();
     for family in ["logistic", "gbdt"] {
         let model_dir = dir.path().join(family);
-        let out = run(&["train", "--model", family, "--csv", csv.to_str().unwrap(), "--model-dir", model_dir.to_str().unwrap()]);
+        let out = run(&[
+            "train",
+            "--model",
+            family,
+            "--csv",
+            csv.to_str().unwrap(),
+            "--model-dir",
+            model_dir.to_str().unwrap(),
+        ]);
         assert!(out.status.success(), "{}", stderr(&out));
         let model = fraud::model::FraudModel::load(&model_dir).unwrap();
         let server = Server::start(&model_dir, &[]);
@@ -309,7 +273,10 @@ fn decisions_and_reasons_on_request_for_both_families() {
         assert_eq!(status, 200, "{v}");
         let v: serde_json::Value = serde_json::from_str(&v).unwrap();
         let (decisions, reasons) = (v["decisions"].as_array().unwrap(), v["reasons"].as_array().unwrap());
-        assert_eq!((decisions.len(), reasons.len(), v["probabilities"].as_array().unwrap().len()), (rows.len(), rows.len(), rows.len()));
+        assert_eq!(
+            (decisions.len(), reasons.len(), v["probabilities"].as_array().unwrap().len()),
+            (rows.len(), rows.len(), rows.len())
+        );
         let bands = model.bands();
         for (k, (row, _)) in rows.iter().enumerate() {
             let p = v["probabilities"][k].as_f64().unwrap();
@@ -341,7 +308,10 @@ fn decisions_and_reasons_on_request_for_both_families() {
             sorted.sort_by(|a, b| b.total_cmp(a));
             assert_eq!(contributions, sorted[..3].to_vec());
         }
-        assert!(decisions.iter().any(|d| d != "approve") && decisions.iter().any(|d| d == "approve"), "{family}: {decisions:?}");
+        assert!(
+            decisions.iter().any(|d| d != "approve") && decisions.iter().any(|d| d == "approve"),
+            "{family}: {decisions:?}"
+        );
         let (_, metrics) = server.get("/metrics");
         assert!(metrics.contains("fraud_http_decisions_total{decision=\"approve\"}"), "{metrics}");
         assert!(metrics.contains("fraud_http_score_bucket"), "{metrics}");
@@ -352,14 +322,19 @@ fn decisions_and_reasons_on_request_for_both_families() {
 fn decision_thresholds_can_be_overridden_by_flag_and_policy_file() {
     let (_dir, model_dir) = trained();
     let rows = labelled_rows(10, 10);
-    let body = serde_json::json!({"columns": FEATURE_NAMES, "data": rows.iter().map(|r| r.0.to_vec()).collect::<Vec<_>>()}).to_string();
+    let body =
+        serde_json::json!({"columns": FEATURE_NAMES, "data": rows.iter().map(|r| r.0.to_vec()).collect::<Vec<_>>()})
+            .to_string();
     let decisions = |server: &Server| {
         let (_, v) = server.post("/invocations?decisions=true", "application/json", body.as_bytes());
         let v: serde_json::Value = serde_json::from_str(&v).unwrap();
         v["decisions"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_string()).collect::<Vec<_>>()
     };
     // Everything at or above 1e-9 is declined: every row.
-    let all = decisions(&Server::start(&model_dir, &["--review-threshold", "0.000000001", "--decline-threshold", "0.000000001"]));
+    let all = decisions(&Server::start(
+        &model_dir,
+        &["--review-threshold", "0.000000001", "--decline-threshold", "0.000000001"],
+    ));
     assert!(all.iter().all(|d| d == "decline"), "{all:?}");
     std::fs::write(model_dir.join("policy.json"), r#"{"review_threshold": 1.0, "decline_threshold": 1.0}"#).unwrap();
     let none = decisions(&Server::start(&model_dir, &[]));

@@ -8,8 +8,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use common::*;
+use fraud::dataset::Need;
 use fraud::model::FraudModel;
-use fraud::schema::FeatureRow;
 
 fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/lightgbm").join(name)
@@ -28,16 +28,26 @@ fn read_text(path: &Path) -> String {
 
 fn train_gbdt(dir: &Path, extra: &[&str]) -> serde_json::Value {
     let csv = sample_csv();
-    let mut args = vec!["train", "--model", "gbdt", "--csv", csv.to_str().unwrap(), "--model-dir", dir.to_str().unwrap(), "--json"];
+    let mut args = vec![
+        "train",
+        "--model",
+        "gbdt",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--model-dir",
+        dir.to_str().unwrap(),
+        "--json",
+    ];
     args.extend(extra);
     let out = run(&args);
     assert!(out.status.success(), "train --model gbdt failed: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn sample_rows() -> Vec<FeatureRow> {
-    let data = fraud::dataset::read_labelled(&sample_csv(), false).unwrap();
-    data.features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect()
+/// The rows of `path` as `model` reads them: its features by name, in its order.
+fn rows_for(model: &FraudModel, path: &Path) -> Vec<Vec<f64>> {
+    let table = fraud::dataset::read_table(path, model.schema_arc(), Need::IfPresent, None, false).unwrap();
+    table.features.rows().into_iter().map(|r| r.to_vec()).collect()
 }
 
 /// The LightGBM model trained on the full data (`full.txt.gz`), imported.
@@ -64,15 +74,22 @@ fn gbdt_trains_evaluates_and_is_deterministic() {
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("model.json")).unwrap()).unwrap();
     assert_eq!(file["format"], "fraud-gradient-boosted-trees");
     let origin = &file["origin"];
-    assert!(origin["trees"].as_u64().unwrap() <= 300 && origin["trees"].as_u64().unwrap() % 10 == 0, "{origin}");
+    assert!(
+        origin["trees"].as_u64().unwrap() <= 300 && origin["trees"].as_u64().unwrap().is_multiple_of(10),
+        "{origin}"
+    );
     assert_eq!(file["trees"].as_array().unwrap().len() as u64, origin["trees"].as_u64().unwrap());
     // Covers are the training rows that reach each node: the root of every tree sees them all.
+    // (A tree of one leaf has no internal node to check; most trees here have several.)
     let rows_train = file["provenance"]["rows_train"].as_f64().unwrap();
+    let mut roots = 0;
     for tree in file["trees"].as_array().unwrap() {
         if let Some(root) = tree["internal_count"].as_array().unwrap().first() {
             assert_eq!(root.as_f64().unwrap(), rows_train);
+            roots += 1;
         }
     }
+    assert!(roots * 2 > file["trees"].as_array().unwrap().len(), "{roots} trees with a root node to check");
     // Same seed, same model; another seed, another.
     assert_eq!(train_gbdt(&b, &[])["model_version"], report["model_version"]);
     assert_ne!(train_gbdt(&c, &["--seed", "7"])["model_version"], report["model_version"]);
@@ -92,7 +109,7 @@ fn assert_matches_lightgbm(model: &Path, predictions: &Path) {
     assert!(out.status.success(), "{}", stderr(&out));
     let ours = FraudModel::load(dir.path()).unwrap();
     let theirs: Vec<f64> = read_text(predictions).lines().map(|l| l.parse().unwrap()).collect();
-    let rows = sample_rows();
+    let rows = rows_for(&ours, &sample_csv());
     assert_eq!(theirs.len(), rows.len());
     let mut worst: f64 = 0.0;
     for (row, p) in rows.iter().zip(&theirs) {
@@ -109,7 +126,11 @@ fn an_imported_lightgbm_model_predicts_as_lightgbm_does() {
 
 #[test]
 fn zero_as_missing_nodes_decide_as_lightgbm_does() {
-    assert!(read_text(&fixture("sample_zero.txt")).lines().any(|l| l.starts_with("decision_type=") && l.split([' ', '=']).any(|d| d.parse::<u8>().is_ok_and(|d| (d >> 2) & 3 == 1))), "the fixture has no zero-as-missing node");
+    assert!(
+        read_text(&fixture("sample_zero.txt")).lines().any(|l| l.starts_with("decision_type=")
+            && l.split([' ', '=']).any(|d| d.parse::<u8>().is_ok_and(|d| (d >> 2) & 3 == 1))),
+        "the fixture has no zero-as-missing node"
+    );
     assert_matches_lightgbm(&fixture("sample_zero.txt"), &fixture("sample_zero_predictions.txt.gz"));
 }
 
@@ -120,15 +141,8 @@ fn on_the_full_test_split_when_present() {
         return;
     };
     let ours = import_full_fixture();
-    let data = fraud::dataset::read_labelled(&full, false).unwrap();
-    let test: Vec<FeatureRow> = data
-        .features
-        .rows()
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| i % 10 < 3)
-        .map(|(_, r)| std::array::from_fn(|j| r[j]))
-        .collect();
+    let test: Vec<Vec<f64>> =
+        rows_for(&ours, &full).into_iter().enumerate().filter(|(i, _)| i % 10 < 3).map(|(_, r)| r).collect();
     let reference = read_text(&fixture("full_predictions.txt.gz"));
     let mut lines = reference.lines().filter(|l| !l.starts_with('#'));
     let sum_hex = lines.next().and_then(|l| l.strip_prefix("sum ")).expect("the sum line");
@@ -170,11 +184,12 @@ fn export_then_import_keeps_every_decision() {
     train_gbdt(&a, &[]);
     let out = run(&["export", "--model-dir", a.to_str().unwrap(), "--lightgbm", txt.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(import(&txt, &b).status.success());
+    let out = import(&txt, &b);
+    assert!(out.status.success(), "{}", stderr(&out));
     let (ma, mb) = (FraudModel::load(&a).unwrap(), FraudModel::load(&b).unwrap());
     // The export moves the base score into the first tree's leaves, so the sum of full-precision
     // leaf values rounds differently: a few units in the last place, not a decision.
-    for row in sample_rows().iter().take(2000) {
+    for row in rows_for(&ma, &sample_csv()).iter().take(2000) {
         assert!((ma.score(row).probability - mb.score(row).probability).abs() < 1e-13);
     }
     // A logistic model has no trees to export.
@@ -190,7 +205,8 @@ fn refused(dir: &Path, needle: &str, edit: impl FnOnce(&mut serde_json::Value)) 
     let m = dir.join(format!("m-{}", needle.len()));
     let _ = std::fs::remove_dir_all(&m);
     std::fs::create_dir_all(&m).unwrap();
-    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("good/model.json")).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("good/model.json")).unwrap()).unwrap();
     edit(&mut v);
     std::fs::write(m.join("model.json"), v.to_string()).unwrap();
     let csv = sample_csv();
@@ -204,7 +220,8 @@ fn refused(dir: &Path, needle: &str, edit: impl FnOnce(&mut serde_json::Value)) 
 fn malformed_tree_models_exit_2_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     train_gbdt(&dir.path().join("good"), &["--trees", "20"]);
-    refused(dir.path(), "features are", |v| {
+    refused(dir.path(), "two features are named \"V1\"", |v| v["features"][3] = "V1".into());
+    refused(dir.path(), "is not one of the 28 features", |v| {
         v["features"].as_array_mut().unwrap().remove(3);
     });
     refused(dir.path(), "is not a valid model", |v| v["trees"][0]["leaf_value"][0] = "NaN".into());
@@ -225,24 +242,41 @@ fn gbdt_on_one_class_exits_2() {
     let header = lines.next().unwrap();
     let legit: Vec<&str> = lines.filter(|l| l.ends_with(",\"0\"") || l.ends_with(",0")).take(500).collect();
     std::fs::write(&csv, format!("{header}\n{}\n", legit.join("\n"))).unwrap();
-    let out = run(&["train", "--model", "gbdt", "--csv", csv.to_str().unwrap(), "--model-dir", dir.path().join("m").to_str().unwrap()]);
+    let out = run(&[
+        "train",
+        "--model",
+        "gbdt",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--model-dir",
+        dir.path().join("m").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("only one class"), "{}", stderr(&out));
 }
 
 #[test]
-fn imported_models_with_other_features_exit_2() {
+fn imported_models_keep_their_own_feature_names() {
     let dir = tempfile::tempdir().unwrap();
     let text = read_text(&fixture("sample.txt"));
+    // A name list that disagrees with the feature count is refused.
     let other = dir.path().join("other.txt");
     std::fs::write(&other, text.replacen("feature_names=", "feature_names=Time ", 1)).unwrap();
     let out = import(&other, &dir.path().join("m"));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("fraud scores V1..V28 and Amount"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("feature_names has 30"), "{}", stderr(&out));
+    // Other names are the model's own: it scores data that has them, and says which are missing.
     let renamed = dir.path().join("renamed.txt");
     std::fs::write(&renamed, text.replacen(" V14 ", " V14_scaled ", 1)).unwrap();
-    let out = import(&renamed, &dir.path().join("m"));
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = import(&renamed, &dir.path().join("renamed"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let model = FraudModel::load(&dir.path().join("renamed")).unwrap();
+    assert!(model.schema().index("V14_scaled").is_some());
+    let csv = sample_csv();
+    let explain = ["explain", "--csv", csv.to_str().unwrap(), "--model-dir"];
+    let out = run(&[&explain[..], &[dir.path().join("renamed").to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no column(s) V14_scaled"), "{}", stderr(&out));
     let regression = dir.path().join("regression.txt");
     std::fs::write(&regression, text.replace("objective=binary", "objective=regression")).unwrap();
     let out = import(&regression, &dir.path().join("m"));
@@ -266,16 +300,16 @@ fn contributions_fixture(name: &str) -> Vec<(usize, std::collections::HashMap<St
 }
 
 /// Our TreeSHAP values against LightGBM's on the fixture's rows: every feature and the base.
-fn assert_contributions_match(model: &FraudModel, rows: &[FeatureRow], fixture_name: &str) -> f64 {
+fn assert_contributions_match(model: &FraudModel, rows: &[Vec<f64>], fixture_name: &str) -> f64 {
     let mut worst: f64 = 0.0;
     let reference = contributions_fixture(fixture_name);
     assert!(!reference.is_empty());
     for (r, theirs) in &reference {
-        let mut phi = [0.0; 29];
+        let mut phi = vec![0.0; model.schema().width()];
         let bias = model.contributions(&rows[*r], &mut phi);
         worst = worst.max((bias - theirs["bias"]).abs());
-        for (j, name) in fraud::schema::FEATURE_NAMES.iter().enumerate() {
-            worst = worst.max((phi[j] - theirs[*name]).abs());
+        for (j, name) in model.schema().names().enumerate() {
+            worst = worst.max((phi[j] - theirs[name]).abs());
         }
         // Local accuracy: base plus contributions is the raw score.
         let raw = model.log_odds(&rows[*r]);
@@ -289,11 +323,12 @@ fn assert_contributions_match(model: &FraudModel, rows: &[FeatureRow], fixture_n
 #[test]
 fn treeshap_equals_lightgbms_pred_contrib_on_the_sample() {
     let dir = tempfile::tempdir().unwrap();
-    let rows = sample_rows();
-    for (model, contrib) in [("sample.txt", "sample_contrib.txt.gz"), ("sample_zero.txt", "sample_zero_contrib.txt.gz")] {
+    for (model, contrib) in [("sample.txt", "sample_contrib.txt.gz"), ("sample_zero.txt", "sample_zero_contrib.txt.gz")]
+    {
         let out = import(&fixture(model), &dir.path().join(model));
         assert!(out.status.success(), "{}", stderr(&out));
-        assert_contributions_match(&FraudModel::load(&dir.path().join(model)).unwrap(), &rows, contrib);
+        let model = FraudModel::load(&dir.path().join(model)).unwrap();
+        assert_contributions_match(&model, &rows_for(&model, &sample_csv()), contrib);
     }
 }
 
@@ -304,7 +339,5 @@ fn treeshap_equals_lightgbms_pred_contrib_on_the_full_test_split_when_present() 
         return;
     };
     let model = import_full_fixture();
-    let data = fraud::dataset::read_labelled(&full, false).unwrap();
-    let rows: Vec<FeatureRow> = data.features.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect();
-    assert_contributions_match(&model, &rows, "full_contrib.txt.gz");
+    assert_contributions_match(&model, &rows_for(&model, &full), "full_contrib.txt.gz");
 }

@@ -14,9 +14,9 @@ trap 'scripts/broker.sh stop' EXIT
 export FRAUD_TEST_BROKERS=$brokers
 for r in $(seq 1 "$reps"); do
     for ms in 100 1000; do
-        FRAUD_TEST_COMMIT_INTERVAL_MS=$ms cargo test --release --test faults kill_9 -- --include-ignored --nocapture 2>&1 \
+        FRAUD_TEST_COMMIT_INTERVAL_MS=$ms cargo test --release --test crash kill_9_at_random_points_loses_nothing -- --include-ignored --nocapture 2>&1 \
             | grep -E "^kill -9" | sed "s/^/at least once, round $r: /"
     done
-    cargo test --release --test exactly_once kill_9 -- --include-ignored --nocapture 2>&1 \
+    cargo test --release --test crash kill_9_at_random_points_gives_each_input_one_output -- --include-ignored --nocapture 2>&1 \
         | grep -E "by the log's markers" | sed "s/^/exactly once, round $r: /"
 done

@@ -70,10 +70,22 @@ pub struct ProduceArgs {
     /// Topic to send to.
     #[arg(short, long, env = "FRAUD_TOPIC", default_value = "test")]
     pub topic: String,
-    /// CSV of transactions (V1..V28 and Amount columns; others ignored); rows are reused in a
-    /// cycle when --count exceeds them.
-    #[arg(long, env = "FRAUD_CSV", default_value = "data/sample.csv")]
+    /// Transactions, CSV (plain or gzip) or Parquet: every column is sent but the label and
+    /// --exclude's; rows are reused in a cycle when --count exceeds them.
+    #[arg(
+        long = "data",
+        visible_alias = "csv",
+        env = "FRAUD_DATA",
+        value_name = "FILE",
+        default_value = "data/sample.csv"
+    )]
     pub csv: PathBuf,
+    /// The label column, not sent.
+    #[arg(long, value_name = "COL", default_value = crate::schema::LABEL_NAME)]
+    pub label: String,
+    /// Columns not sent.
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',', default_value = "Time")]
+    pub exclude: Vec<String>,
     /// Messages to send.
     #[arg(short, long, default_value_t = 6)]
     pub count: u64,
@@ -105,6 +117,8 @@ impl ProduceArgs {
             kafka: self.kafka.config()?,
             topic: self.topic.clone(),
             csv: self.csv.clone(),
+            label: self.label.clone(),
+            exclude: self.exclude.clone(),
             count: self.count,
             batch: self.batch,
             rate: self.rate,
@@ -187,6 +201,9 @@ pub struct ConsumeArgs {
     /// Which rows' score records carry reasons: those sent to review or declined, or every row.
     #[arg(long, value_enum, default_value_t = ReasonsFor::Flagged)]
     pub reasons: ReasonsFor,
+    /// The input field whose values score records carry as "ids" [default: the model's id column].
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
     /// This process's stable name within its group, for --exactly-once: the transactional.id
     /// is fraud-<group>-<instance-id>, so a restarted consumer fences its previous life and
     /// aborts what it left open. [default: -X group.instance.id if set, else an id kept in a
@@ -252,6 +269,7 @@ impl ConsumeArgs {
             commit_interval,
             guarantee,
             reasons_for: self.reasons,
+            id: self.id.clone(),
             model_dir: self.model_dir.clone(),
             overrides: self.bands.overrides()?,
             watch_model: self.watch_model.then_some(Duration::from_secs(1)),

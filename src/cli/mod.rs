@@ -123,7 +123,7 @@ pub enum Command {
 /// What the command line asks for, validated: the rest of the program sees only these.
 #[derive(Debug)]
 pub enum Task {
-    Train { cfg: crate::train::TrainConfig, json: bool },
+    Train { cfg: Box<crate::train::TrainConfig>, json: bool },
     Evaluate { cfg: crate::train::evaluate::EvaluateConfig, json: bool },
     Import { cfg: crate::model::interchange::ImportConfig, json: bool },
     Export(crate::model::interchange::ExportConfig),
@@ -139,7 +139,7 @@ impl Command {
     /// as the tutorial's worker did (at info level).
     pub fn task(&self, log_messages: bool) -> Result<Task, ConfigError> {
         Ok(match self {
-            Command::Train(a) => Task::Train { cfg: a.config()?, json: a.json },
+            Command::Train(a) => Task::Train { cfg: Box::new(a.config()?), json: a.json },
             Command::Evaluate(a) => Task::Evaluate { cfg: a.config()?, json: a.json },
             Command::Import(a) => Task::Import { cfg: a.config()?, json: a.json },
             Command::Export(a) => Task::Export(a.config()),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{BandArgs, ConfigError, ModelChoice, stderr_is_terminal};
+use crate::dataset::Selection;
 use crate::train::evaluate::EvaluateConfig;
 use crate::train::gbdt::BoostOptions;
 use crate::train::logistic::FitOptions;
@@ -12,9 +13,13 @@ use crate::train::{TrainConfig, Trainer};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Labelled CSV in the ULB/Kaggle schema (Time, V1..V28, Amount, Class); .csv.gz works too.
-    #[arg(long, env = "FRAUD_CSV")]
+    /// Labelled transactions: CSV (plain or gzip) or Parquet, one column per field, a header
+    /// naming them. The features are every column but the label, the id, the time and the
+    /// excluded ones, unless --features names them.
+    #[arg(long = "data", visible_alias = "csv", env = "FRAUD_DATA", value_name = "FILE")]
     pub csv: PathBuf,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
     /// Where the model is written (model.json inside).
     #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
     pub model_dir: PathBuf,
@@ -83,11 +88,80 @@ pub struct TrainArgs {
     pub report: Option<PathBuf>,
 }
 
+/// Which columns of a training file are what.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Columns")]
+pub struct ColumnArgs {
+    /// The label column: 1 (or true) for fraud, 0 (or false) for not.
+    #[arg(long, value_name = "COL", default_value = crate::schema::LABEL_NAME)]
+    pub label: String,
+    /// A column that identifies each transaction: never a feature; kept in the model, so score
+    /// records, answers and `fraud explain` carry it.
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
+    /// The event-time column: never a feature.
+    #[arg(long, value_name = "COL")]
+    pub time: Option<String>,
+    /// The features, in this order [default: every other column but --exclude's].
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',', conflicts_with = "exclude")]
+    pub features: Option<Vec<String>>,
+    /// Columns that are not features.
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',', default_value = "Time")]
+    pub exclude: Vec<String>,
+    /// Features read as categories although their values are numbers (a merchant category
+    /// code, a country code). Columns whose values are not numbers are categorical anyway.
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub categorical: Vec<String>,
+    /// Logistic: one-hot columns per categorical feature; the least frequent categories beyond
+    /// this share one "other" column.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub max_categories: usize,
+}
+
+impl ColumnArgs {
+    fn selection(&self) -> Result<Selection, ConfigError> {
+        let named = |flag: &str, names: &[String]| {
+            if names.iter().any(|n| n.trim().is_empty()) {
+                Err(ConfigError(format!("--{flag} names an empty column")))
+            } else {
+                Ok(())
+            }
+        };
+        named("features", self.features.as_deref().unwrap_or_default())?;
+        named("exclude", &self.exclude)?;
+        named("categorical", &self.categorical)?;
+        let single = [("label", Some(&self.label)), ("id", self.id.as_ref()), ("time", self.time.as_ref())];
+        for (flag, name) in single {
+            if name.is_some_and(|n| n.trim().is_empty()) {
+                return Err(ConfigError(format!("--{flag} must name a column")));
+            }
+        }
+        if self.max_categories < 2 {
+            return Err(ConfigError("--max-categories must be at least 2 (one category and \"other\")".into()));
+        }
+        Ok(Selection {
+            label: self.label.clone(),
+            id: self.id.clone(),
+            time: self.time.clone(),
+            features: self.features.clone(),
+            exclude: self.exclude.clone(),
+            categorical: self.categorical.clone(),
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The LightGBM text model: a binary classifier on V1..V28 and Amount, by name.
+    /// The LightGBM text model: a binary classifier; its features are matched by name, its
+    /// categorical ones keep their categories (from a model saved from a pandas DataFrame).
     #[arg(long, value_name = "MODEL.TXT")]
     pub lightgbm: PathBuf,
+    /// The label column of the data the model is evaluated on.
+    #[arg(long, value_name = "COL", default_value = crate::schema::LABEL_NAME)]
+    pub label: String,
+    /// A column that identifies each transaction, carried into score records and answers.
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
     /// Where the fraud model is written (model.json inside).
     #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
     pub model_dir: PathBuf,
@@ -116,6 +190,7 @@ impl ImportArgs {
             model_dir: self.model_dir.clone(),
             threshold: self.threshold,
             decline: self.decline_threshold,
+            columns: crate::model::interchange::ImportColumns { label: self.label.clone(), id: self.id.clone() },
         })
     }
 }
@@ -125,9 +200,13 @@ pub struct ExplainArgs {
     /// Model directory written by `fraud train` or `fraud import`.
     #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
     pub model_dir: PathBuf,
-    /// CSV of transactions (V1..V28 and Amount; a Class column is shown when present); .gz too.
-    #[arg(long, env = "FRAUD_CSV")]
+    /// Transactions, CSV (plain or gzip) or Parquet, with the model's features by name; the
+    /// label is shown when the file has it.
+    #[arg(long = "data", visible_alias = "csv", env = "FRAUD_DATA", value_name = "FILE")]
     pub csv: PathBuf,
+    /// The column that identifies a transaction, shown with each row [default: the model's].
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
     /// One JSON object per row instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -145,6 +224,7 @@ impl ExplainArgs {
             model_dir: self.model_dir.clone(),
             overrides: self.bands.overrides()?,
             json: self.json,
+            id: self.id.clone(),
             flagged_only: self.flagged,
         };
         Ok(cfg)
@@ -169,8 +249,9 @@ impl ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// Labelled CSV to score (same schema as train).
-    #[arg(long, env = "FRAUD_CSV")]
+    /// Labelled transactions to score, CSV (plain or gzip) or Parquet, with the model's
+    /// features and label column by name.
+    #[arg(long = "data", visible_alias = "csv", env = "FRAUD_DATA", value_name = "FILE")]
     pub csv: PathBuf,
     /// Model directory written by `fraud train`.
     #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
@@ -215,6 +296,8 @@ impl TrainArgs {
         }
         Ok(TrainConfig {
             csv: self.csv.clone(),
+            selection: self.columns.selection()?,
+            max_categories: self.columns.max_categories,
             model_dir: self.model_dir.clone(),
             test_size: self.test_size,
             seed: self.seed,

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// With ?decisions=true, which rows carry reasons.
     #[arg(long, value_enum, default_value_t = ReasonsFor::Flagged)]
     pub reasons: ReasonsFor,
+    /// The input column whose values answers carry as "ids" [default: the model's id column].
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
 }
 
 impl ServeArgs {
@@ -44,6 +47,7 @@ impl ServeArgs {
             workers: self.workers,
             overrides: self.bands.overrides()?,
             reasons_for: self.reasons,
+            id: self.id.clone(),
         })
     }
 }

@@ -1,59 +1,50 @@
-//! Labelled transactions read from a CSV in the ULB/Kaggle credit-card schema, plain or gzip.
-//!
-//! Columns are found by header name; `Class` may be quoted (`"0"`/`"1"`). Every bad cell is
+//! Transactions read from a file: CSV, plain or gzip, or Parquet ([`parquet`]), told apart by
+//! their first bytes. Columns are found by header name: for
+//! training, a [`Selection`] says which are the label, the id, the time and the features, and
+//! the features' kinds come from the data; for scoring, a model's schema says. Every bad cell is
 //! reported with its file, line and column.
 
-use std::fs::File;
-use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::{Arc, mpsc};
 use std::thread;
 
-use flate2::read::MultiGzDecoder;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
-use sha2::{Digest, Sha256};
 
-use crate::schema::{ColumnMap, FEATURE_NAMES, LABEL_NAME, N_FEATURES};
+use crate::decimal::{BadCell, parse_cell};
+use crate::schema::{Feature, Schema};
 
+mod columns;
+mod error;
 mod gunzip;
 mod layout;
 mod numeric;
+mod parquet;
+mod records;
+mod stages;
 
-use layout::{Layout, Parsed};
+use columns::{Columns, Resolved};
+pub use columns::{Need, Selection};
+pub use error::DatasetError;
+use layout::{Layout, Parsed, Role};
+use stages::Block;
 
-/// Why a labelled CSV could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum DatasetError {
-    #[error("cannot open {path}")]
-    Open { path: PathBuf, source: io::Error },
-    #[error("{path}: cannot read line {line}")]
-    Read { path: PathBuf, line: u64, source: csv::Error },
-    #[error("{path}: cannot decompress")]
-    Decode { path: PathBuf, source: io::Error },
-    #[error("{path}: the file is empty (no header row)")]
-    Empty { path: PathBuf },
-    #[error("{path}: header has {missing}; expected columns {expected}")]
-    MissingColumns { path: PathBuf, missing: String, expected: String },
-    #[error("{path} line {line}: row has {found} fields, the header has {expected}")]
-    Width { path: PathBuf, line: u64, expected: usize, found: usize },
-    #[error("{path} line {line}, column {column}: {value:?} is not a number")]
-    NotANumber { path: PathBuf, line: u64, column: String, value: String },
-    #[error("{path} line {line}, column {column}: {value} is not a finite number")]
-    NotFinite { path: PathBuf, line: u64, column: String, value: String },
-    #[error("{path} line {line}, column {LABEL_NAME}: {value:?} is not a class (expected 0 or 1)")]
-    BadClass { path: PathBuf, line: u64, value: String },
-    #[error("{path}: no data rows after the header")]
-    NoRows { path: PathBuf },
-}
-
-/// Labelled rows: features in `FEATURE_NAMES` order, `true` for fraud.
+/// Labelled rows, and the schema their features follow.
 #[derive(Debug, Clone)]
 pub struct Labelled {
+    pub schema: Arc<Schema>,
+    /// One row per transaction, one column per feature, in the schema's order; a categorical
+    /// feature's value is its code, missing values are NaN.
     pub features: Array2<f64>,
+    /// `true` for fraud.
     pub labels: Vec<bool>,
+    /// The id column's values, when the selection names one.
+    pub ids: Option<Vec<String>>,
     /// sha256 of the file's bytes as stored (compressed bytes for a `.gz`).
     pub sha256: String,
+    /// What the reader decided that the user should hear: columns read as categorical, names
+    /// that matched nothing.
+    pub notes: Vec<String>,
 }
 
 impl Labelled {
@@ -72,216 +63,116 @@ impl Labelled {
     /// The rows at `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Labelled {
         Labelled {
+            schema: Arc::clone(&self.schema),
             features: self.features.select(ndarray::Axis(0), idx),
             labels: idx.iter().map(|&i| self.labels[i]).collect(),
+            ids: self.ids.as_ref().map(|ids| idx.iter().map(|&i| ids[i].clone()).collect()),
             sha256: self.sha256.clone(),
+            notes: self.notes.clone(),
         }
     }
 }
 
-/// Reads a labelled CSV (gzip is detected from the content, not the name). `progress` shows a
-/// bar on stderr when stderr is a terminal.
+/// Rows read against a model's schema: the labels and ids when the file has them.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub features: Array2<f64>,
+    pub labels: Option<Vec<bool>>,
+    pub ids: Option<Vec<String>>,
+    pub sha256: String,
+}
+
+/// Reads a training file: the columns `selection` names, the features' kinds from the data.
+/// `progress` shows a bar on stderr when stderr is a terminal.
+pub fn read_training(path: &Path, selection: &Selection, progress: bool) -> Result<Labelled, DatasetError> {
+    let read = read(path, &Columns::Choose(selection), progress)?;
+    Ok(Labelled {
+        schema: read.schema,
+        features: read.features,
+        labels: read.labels,
+        ids: read.ids,
+        sha256: read.sha256,
+        notes: read.notes,
+    })
+}
+
+/// Reads a training file in the ULB/Kaggle layout: label `Class`, every column but `Time` a
+/// feature.
 pub fn read_labelled(path: &Path, progress: bool) -> Result<Labelled, DatasetError> {
-    read(path, progress, true)
+    read_training(path, &Selection::default(), progress)
 }
 
-/// Reads the feature columns of a CSV, labelled or not.
-pub fn read_features(path: &Path) -> Result<Array2<f64>, DatasetError> {
-    Ok(read(path, false, false)?.features)
+/// Reads a file against a model's schema: its features by name (all must be there), the label
+/// and id columns as `labels` and `id` say.
+pub fn read_table(
+    path: &Path,
+    schema: &Arc<Schema>,
+    labels: Need,
+    id: Option<(&str, Need)>,
+    progress: bool,
+) -> Result<Table, DatasetError> {
+    let read = read(path, &Columns::Of { schema, labels, id }, progress)?;
+    Ok(Table {
+        features: read.features,
+        labels: read.has_labels.then_some(read.labels),
+        ids: read.ids,
+        sha256: read.sha256,
+    })
 }
 
-/// Reads the feature columns of a CSV, and its labels when it has a label column.
-pub fn read_maybe_labelled(path: &Path) -> Result<(Array2<f64>, Option<Vec<bool>>), DatasetError> {
-    let t = read(path, false, false)?;
-    // The labels are read whenever the column is there, so there is one per row or none.
-    let labels = (t.labels.len() == t.features.nrows()).then_some(t.labels);
-    Ok((t.features, labels))
+/// Reads every column of a file but `label` (when there) and `exclude`, each a number or a
+/// category as its values are: the transactions as a producer sends them.
+pub fn read_columns(
+    path: &Path,
+    label: &str,
+    exclude: &[String],
+    progress: bool,
+) -> Result<(Arc<Schema>, Array2<f64>), DatasetError> {
+    let read = read(path, &Columns::All { label, exclude }, progress)?;
+    Ok((read.schema, read.features))
 }
 
-/// Size of the blocks passed between the reading stages.
-const BLOCK: usize = 1 << 20;
-
-/// Reads in three stages on their own threads, so they overlap: the file's bytes are read and
-/// hashed; then cut into blocks of whole lines (a gzip file is first decompressed whole, by
-/// libdeflate); then parsed on two workers, by the fast path for plain numeric CSV or else the
-/// csv crate. Fields may be quoted but may not contain line breaks (no numeric field does).
-fn read(path: &Path, progress: bool, labelled: bool) -> Result<Labelled, DatasetError> {
-    let open_err = |source| DatasetError::Open { path: path.to_path_buf(), source };
-    let mut file = File::open(path).map_err(open_err)?;
-    let size = file.metadata().map_err(open_err)?.len();
-    let bar = if progress { ProgressBar::new(size) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("reading {msg} {wide_bar} {bytes}/{total_bytes} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_message(path.display().to_string());
-
-    // The hash runs on its own thread, so a gzip file reaches the decompressor at the speed of
-    // the disk (or page cache), and is hashed while it is decompressed.
-    let (raw_tx, raw_rx) = mpsc::sync_channel::<Arc<Vec<u8>>>(8);
-    let (hash_tx, hash_rx) = mpsc::channel::<Arc<Vec<u8>>>();
-    let reader_bar = bar.clone();
-    let started = std::time::Instant::now();
-    let hasher = thread::spawn(move || {
-        let mut digest = Sha256::new();
-        for block in hash_rx {
-            digest.update(&block[..]);
-        }
-        tracing::debug!(stage = "hash", seconds = started.elapsed().as_secs_f64(), "read stage done");
-        format!("{:x}", digest.finalize())
-    });
-    let reader = thread::spawn(move || -> io::Result<()> {
-        loop {
-            let mut block = vec![0; BLOCK];
-            let n = read_full(&mut file, &mut block)?;
-            if n == 0 {
-                break;
-            }
-            block.truncate(n);
-            reader_bar.inc(n as u64);
-            let block = Arc::new(block);
-            // The hasher outlives the reader; a send error cannot happen while it runs.
-            let _ = hash_tx.send(Arc::clone(&block));
-            if raw_tx.send(block).is_err() {
-                break; // the parser stopped early (a bad row)
-            }
-        }
-        tracing::debug!(stage = "read", seconds = started.elapsed().as_secs_f64(), "read stage done");
-        Ok(())
-    });
-    let (lines_tx, lines_rx) = mpsc::sync_channel::<Block>(8);
-    let splitter = thread::spawn(move || -> io::Result<()> {
-        let mut raw = BlockReader { rx: raw_rx, block: Arc::new(Vec::new()), pos: 0 };
-        let gzip = raw.starts_with_gzip_magic();
-        let mut input: Box<dyn Read> = if gzip {
-            let mut compressed = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            raw.read_to_end(&mut compressed)?;
-            let t = std::time::Instant::now();
-            match gunzip::gunzip(&compressed) {
-                Some(text) => {
-                    tracing::debug!(stage = "gunzip", seconds = t.elapsed().as_secs_f64(), "read stage done");
-                    Box::new(io::Cursor::new(text))
-                }
-                // Not whole gzip: the streaming decoder reads as far as it can and says why it stops.
-                None => Box::new(MultiGzDecoder::new(io::Cursor::new(compressed))),
-            }
-        } else {
-            Box::new(raw)
-        };
-        let mut carry: Vec<u8> = Vec::new();
-        let (mut seq, mut first_line) = (0usize, 1u64);
-        let mut send = |bytes: Vec<u8>| {
-            let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
-            let block = Block { seq, first_line, bytes };
-            seq += 1;
-            first_line += lines;
-            lines_tx.send(block).is_ok()
-        };
-        loop {
-            let mut block = std::mem::take(&mut carry);
-            let start = block.len();
-            block.resize(start + BLOCK, 0);
-            let n = read_full(&mut input, &mut block[start..])?;
-            block.truncate(start + n);
-            if n == 0 {
-                if !block.is_empty() {
-                    send(block);
-                }
-                tracing::debug!(stage = "split", seconds = started.elapsed().as_secs_f64(), "read stage done");
-                return Ok(());
-            }
-            // Keep the partial last line for the next block.
-            if let Some(last) = memchr::memrchr(b'\n', &block) {
-                carry = block[last + 1..].to_vec();
-                block.truncate(last + 1);
-            } else {
-                carry = block;
-                continue;
-            }
-            if !send(block) {
-                return Ok(());
-            }
-        }
-    });
-    let result = parse(path, lines_rx, labelled);
-    bar.finish_and_clear();
-    let split_result = splitter.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-    let read_result = reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-    let sha256 = hasher.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-    // A broken stream first: it explains whatever the parser then made of the pieces.
-    split_result.map_err(|source| DatasetError::Decode { path: path.to_path_buf(), source })?;
-    read_result.map_err(open_err)?;
-    let (features, labels) = result?;
-    Ok(Labelled { features, labels, sha256 })
+/// What [`read`] gives back.
+struct Read {
+    schema: Arc<Schema>,
+    features: Array2<f64>,
+    has_labels: bool,
+    labels: Vec<bool>,
+    ids: Option<Vec<String>>,
+    sha256: String,
+    notes: Vec<String>,
 }
 
-/// Reads until `buf` is full or the input ends.
-fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+/// Reads in stages on their own threads, so they overlap (see [`stages`]); the blocks of lines
+/// are parsed on two workers, by the fast path for plain numeric CSV or else the csv crate.
+/// Fields may be quoted but may not contain line breaks.
+fn read(path: &Path, columns: &Columns<'_>, progress: bool) -> Result<Read, DatasetError> {
+    if parquet::is_parquet(path)? {
+        let (resolved, blocks, sha256) = parquet::read(path, columns, progress)?;
+        return finish(path, resolved, blocks, sha256);
     }
-    Ok(n)
-}
-
-/// The raw blocks of the reading stage, as a `Read`.
-struct BlockReader {
-    rx: mpsc::Receiver<Arc<Vec<u8>>>,
-    block: Arc<Vec<u8>>,
-    pos: usize,
-}
-
-impl BlockReader {
-    fn fill(&mut self) -> bool {
-        while self.pos >= self.block.len() {
-            match self.rx.recv() {
-                Ok(b) => {
-                    self.block = b;
-                    self.pos = 0;
-                }
-                Err(_) => return false,
-            }
-        }
-        true
-    }
-
-    fn starts_with_gzip_magic(&mut self) -> bool {
-        self.fill() && self.block.len() >= 2 && self.block[0] == 0x1f && self.block[1] == 0x8b
-    }
-}
-
-impl Read for BlockReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.fill() {
-            return Ok(0);
-        }
-        let n = buf.len().min(self.block.len() - self.pos);
-        buf[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-/// A run of whole lines and where it stands in the file.
-struct Block {
-    seq: usize,
-    /// 1-based line number of its first line.
-    first_line: u64,
-    bytes: Vec<u8>,
+    let (blocks, stages) = stages::start(path, progress)?;
+    let result = parse(path, blocks, columns);
+    let sha256 = stages.finish()?;
+    let (resolved, all) = result?;
+    finish(path, resolved, all, sha256)
 }
 
 /// Parses the header here, then the blocks on two workers; the rows come back in file order,
 /// and the first bad row in file order is the one reported.
-fn parse(path: &Path, blocks: mpsc::Receiver<Block>, labelled: bool) -> Result<(Array2<f64>, Vec<bool>), DatasetError> {
+fn parse(
+    path: &Path,
+    blocks: mpsc::Receiver<Block>,
+    columns: &Columns<'_>,
+) -> Result<(Resolved, Vec<Parsed>), DatasetError> {
     let path_buf = || path.to_path_buf();
     let Ok(mut first) = blocks.recv() else {
         return Err(DatasetError::Empty { path: path_buf() });
     };
+    // A byte-order mark (as spreadsheets write) is not part of the first column's name.
+    if first.bytes.starts_with(b"\xef\xbb\xbf") {
+        first.bytes.drain(..3);
+    }
     let header_end = memchr::memchr(b'\n', &first.bytes).map_or(first.bytes.len(), |i| i + 1);
     let header_line: Vec<u8> = first.bytes.drain(..header_end).collect();
     first.first_line += 1;
@@ -297,37 +188,20 @@ fn parse(path: &Path, blocks: mpsc::Receiver<Block>, labelled: bool) -> Result<(
         return Err(DatasetError::Empty { path: path_buf() });
     }
     let names: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
-    let label_col = names.iter().position(|n| n == LABEL_NAME);
-    let map = ColumnMap::from_names(names.iter().map(String::as_str));
-    let layout = match (map, label_col) {
-        (Ok(map), label_col) if label_col.is_some() || !labelled => Layout { map, label_col, width: headers.len() },
-        (map, label) => {
-            let mut missing: Vec<&str> = map.err().map(|m| m.0).unwrap_or_default();
-            if label.is_none() && labelled {
-                missing.push(LABEL_NAME);
-            }
-            return Err(DatasetError::MissingColumns {
-                path: path_buf(),
-                missing: format!("no column(s) {}", missing.join(", ")),
-                expected: if labelled {
-                    format!("{},{LABEL_NAME}", FEATURE_NAMES.join(","))
-                } else {
-                    FEATURE_NAMES.join(",")
-                },
-            });
-        }
-    };
+    let numeric = looks_numeric(&first.bytes, names.len());
+    let resolved = columns::resolve(path, &names, columns, &|c| numeric[c])?;
+    let layout = &resolved.layout;
 
     let queue = std::sync::Mutex::new(blocks);
     let next = || queue.lock().ok().and_then(|rx| rx.recv().ok());
-    let mut results: Vec<(usize, Result<Parsed, DatasetError>)> = vec![(first.seq, parse_any(path, &first, &layout))];
+    let mut results: Vec<(usize, Result<Parsed, DatasetError>)> = vec![(first.seq, parse_any(path, &first, layout))];
     thread::scope(|scope| {
         let workers: Vec<_> = (0..2)
             .map(|_| {
                 scope.spawn(|| {
                     let mut done = Vec::new();
                     while let Some(block) = next() {
-                        done.push((block.seq, parse_any(path, &block, &layout)));
+                        done.push((block.seq, parse_any(path, &block, layout)));
                     }
                     done
                 })
@@ -338,102 +212,116 @@ fn parse(path: &Path, blocks: mpsc::Receiver<Block>, labelled: bool) -> Result<(
         }
     });
     results.sort_unstable_by_key(|(seq, _)| *seq);
-    let t = std::time::Instant::now();
+    let parsed = results.into_iter().map(|(_, p)| p).collect::<Result<Vec<_>, _>>()?;
+    Ok((resolved, parsed))
+}
 
-    let mut all = Parsed::default();
-    for (_, parsed) in results {
-        let parsed = parsed?;
-        if all.values.is_empty() {
-            all.values.reserve(parsed.values.len() * 300);
+/// Per column: whether its cells in the first lines are numbers (booleans and blanks count as
+/// numbers). A column of numbers with a stray word in it (at most 1 cell in 100, among at least
+/// 100 numbers) is numbers with a typo, not categories: the parse then reports the cell, with
+/// its line. Read by the csv crate, so quoting is understood; a line it cannot read ends the
+/// look (the parse reports it).
+fn looks_numeric(bytes: &[u8], columns: usize) -> Vec<bool> {
+    let (mut numbers, mut words) = (vec![0usize; columns], vec![0usize; columns]);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+    for record in reader.byte_records() {
+        let Ok(record) = record else { break };
+        for (c, cell) in record.iter().enumerate().take(columns) {
+            if cell.trim_ascii().is_empty() {
+                continue;
+            }
+            // NaN and infinities are numbers the parse refuses, with its own message.
+            if parse_cell(cell) == Err(BadCell::NotANumber) {
+                words[c] += 1;
+            } else {
+                numbers[c] += 1;
+            }
         }
-        all.values.extend_from_slice(&parsed.values);
-        all.labels.extend_from_slice(&parsed.labels);
-        all.rows += parsed.rows;
     }
-    tracing::debug!(stage = "concat", seconds = t.elapsed().as_secs_f64(), "read stage done");
-    if all.rows == 0 {
-        return Err(DatasetError::NoRows { path: path_buf() });
-    }
-    let features = Array2::from_shape_vec((all.rows, N_FEATURES), all.values)
-        .map_err(|_| DatasetError::NoRows { path: path_buf() })?;
-    Ok((features, all.labels))
+    numbers.iter().zip(&words).map(|(&n, &w)| w == 0 || (n >= 100 && w * 100 <= n)).collect()
 }
 
 /// The fast path when it takes the block, else the csv crate (which also reports the errors).
 fn parse_any(path: &Path, block: &Block, layout: &Layout) -> Result<Parsed, DatasetError> {
-    numeric::parse_block(&block.bytes, layout).map_or_else(|| parse_block(path, block, layout), Ok)
+    numeric::parse_block(&block.bytes, layout).map_or_else(|| records::parse_block(path, block, layout), Ok)
 }
 
-fn parse_block(path: &Path, block: &Block, layout: &Layout) -> Result<Parsed, DatasetError> {
-    let path_buf = || path.to_path_buf();
-    let mut out = Parsed { values: Vec::with_capacity(block.bytes.len() / 16), ..Default::default() };
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&block.bytes[..]);
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let more = reader.read_byte_record(&mut record).map_err(|source| DatasetError::Read {
-            path: path_buf(),
-            line: block.first_line + source.position().map_or(0, |p| p.line().saturating_sub(1)),
-            source,
-        })?;
-        if !more {
-            return Ok(out);
-        }
-        let line = block.first_line + record.position().map_or(0, |p| p.line().saturating_sub(1));
-        if record.len() != layout.width {
-            // A blank line reads as one empty field: not a row.
-            if record.len() == 1 && record[0].trim_ascii().is_empty() {
-                continue;
-            }
-            return Err(DatasetError::Width { path: path_buf(), line, expected: layout.width, found: record.len() });
-        }
-        for (j, name) in FEATURE_NAMES.iter().enumerate() {
-            let col = layout.map.source(j);
-            let value = parse_cell(&record[col]).map_err(|bad| {
-                let column = name.to_string();
-                let value = String::from_utf8_lossy(&record[col]).into_owned();
-                match bad {
-                    BadCell::NotANumber => DatasetError::NotANumber { path: path_buf(), line, column, value },
-                    BadCell::NotFinite => DatasetError::NotFinite { path: path_buf(), line, column, value },
+/// Joins the blocks in order: the categories of every block merged into one sorted list per
+/// feature (when no model gave the lists), and the schema made.
+fn finish(path: &Path, resolved: Resolved, mut blocks: Vec<Parsed>, sha256: String) -> Result<Read, DatasetError> {
+    let t = std::time::Instant::now();
+    let Resolved { layout, label, id, time, notes } = resolved;
+    let width = layout.features();
+    let schema = match &layout.schema {
+        Some(schema) => Arc::clone(schema),
+        None => {
+            let mut features = Vec::with_capacity(width);
+            for (j, name) in layout.names.iter().enumerate() {
+                if !layout.has(Role::Categorical(j)) {
+                    features.push(Feature::numeric(name));
+                    continue;
                 }
-            })?;
-            out.values.push(value);
-        }
-        out.rows += 1;
-        if let Some(label_col) = layout.label_col {
-            out.labels.push(match record[label_col].trim_ascii() {
-                b"0" | b"0.0" => false,
-                b"1" | b"1.0" => true,
-                other => {
-                    return Err(DatasetError::BadClass {
-                        path: path_buf(),
-                        line,
-                        value: String::from_utf8_lossy(other).into_owned(),
+                let categories = merge_categories(&mut blocks, j, width);
+                if layout.inferred[j] && layout.max_categories.is_some_and(|max| categories.len() > max) {
+                    return Err(DatasetError::TooManyCategories {
+                        path: path.to_path_buf(),
+                        column: name.clone(),
+                        count: categories.len(),
                     });
                 }
-            });
+                features.push(Feature::categorical(name, categories));
+            }
+            let schema = Schema::new(features, &label, id.clone(), time.clone())
+                .map_err(|source| DatasetError::Schema { path: path.to_path_buf(), source })?;
+            Arc::new(schema)
+        }
+    };
+    let rows: usize = blocks.iter().map(|b| b.rows).sum();
+    if rows == 0 {
+        return Err(DatasetError::NoRows { path: path.to_path_buf() });
+    }
+    let has_labels = layout.has(Role::Label);
+    let mut values = Vec::with_capacity(rows * width);
+    let mut labels = Vec::with_capacity(if has_labels { rows } else { 0 });
+    let mut ids = layout.has(Role::Id).then(|| Vec::with_capacity(rows));
+    for block in blocks {
+        values.extend_from_slice(&block.values);
+        labels.extend_from_slice(&block.labels);
+        if let Some(ids) = &mut ids {
+            ids.extend(block.ids);
         }
     }
+    tracing::debug!(stage = "concat", seconds = t.elapsed().as_secs_f64(), "read stage done");
+    let features =
+        Array2::from_shape_vec((rows, width), values).map_err(|_| DatasetError::NoRows { path: path.to_path_buf() })?;
+    Ok(Read { schema, features, has_labels, labels, ids, sha256, notes })
 }
 
-/// Why one cell is not a usable number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BadCell {
-    NotANumber,
-    NotFinite,
+/// Feature `j`'s categories over all blocks, sorted by their text (code-point order, as
+/// scikit-learn's encoder and pandas sort strings); each block's codes are rewritten to
+/// positions in that list.
+fn merge_categories(blocks: &mut [Parsed], j: usize, width: usize) -> Vec<String> {
+    let all: BTreeSet<&str> = blocks.iter().flat_map(|b| b.categories[j].iter().map(String::as_str)).collect();
+    let sorted: Vec<String> = all.into_iter().map(String::from).collect();
+    for block in blocks.iter_mut() {
+        let to_global: Vec<f64> =
+            block.categories[j].iter().map(|c| sorted.binary_search(c).map_or(f64::NAN, |g| g as f64)).collect();
+        for row in block.values.chunks_exact_mut(width) {
+            if !row[j].is_nan() {
+                row[j] = to_global[row[j] as usize];
+            }
+        }
+    }
+    sorted
 }
 
-/// Parses one numeric cell; surrounding blanks are allowed, NaN and infinities are not.
-pub fn parse_cell(cell: &[u8]) -> Result<f64, BadCell> {
-    // fast-float2 is correctly rounded, like std's parser, and reads bytes directly.
-    let value: f64 = fast_float2::parse(cell.trim_ascii()).map_err(|_| BadCell::NotANumber)?;
-    if value.is_finite() { Ok(value) } else { Err(BadCell::NotFinite) }
-}
-
-/// Lower-case hex of a digest.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::{FEATURE_NAMES, Kind, N_FEATURES};
+    use sha2::{Digest, Sha256};
     use std::io::Write;
+    use std::path::PathBuf;
 
     fn header() -> String {
         let mut cols = vec!["\"Time\"".to_string()];
@@ -460,12 +348,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = format!("{}\n{}\n{}\n", header(), row(0.0, 1.0, 0), row(1.0, 2.0, 1));
         let t = read_labelled(&write(&dir, "a.csv", &text), false).unwrap();
+        assert_eq!(*t.schema, Schema::kaggle());
         assert_eq!(t.labels, vec![false, true]);
         assert_eq!(t.features.shape(), &[2, N_FEATURES]);
         assert_eq!(t.features[[0, 0]], 1.0); // V1
         assert_eq!(t.features[[1, N_FEATURES - 1]], 2.0 + 28.0); // Amount
         // sha256 of the file as stored
         assert_eq!(t.sha256, format!("{:x}", Sha256::digest(text.as_bytes())));
+        assert!(t.notes.is_empty(), "{:?}", t.notes);
     }
 
     #[test]
@@ -503,7 +393,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut rows: Vec<String> = (0..20000).map(|i| row(i as f64, i as f64, (i % 3 == 0) as u8)).collect();
         let text = format!("{}\n{}\n", header(), rows.join("\n"));
-        assert!(text.len() > 2 * BLOCK);
+        assert!(text.len() > 2 * stages::BLOCK);
         let t = read_labelled(&write(&dir, "big.csv", &text), false).unwrap();
         assert_eq!(t.len(), 20000);
         assert_eq!(t.features[[19999, 0]], 19999.0);
@@ -515,7 +405,7 @@ mod tests {
     }
 
     #[test]
-    fn finds_columns_by_name_whatever_their_order() {
+    fn features_follow_the_file_and_a_model_finds_its_own_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let mut names: Vec<&str> = FEATURE_NAMES.to_vec();
         names.reverse();
@@ -523,10 +413,18 @@ mod tests {
         let values: Vec<String> =
             std::iter::once("1".to_string()).chain((0..N_FEATURES).rev().map(|j| format!("{}", j * 10))).collect();
         let text = format!("{}\n{}\n", names.join(","), values.join(","));
-        let t = read_labelled(&write(&dir, "c.csv", &text), false).unwrap();
-        assert_eq!(t.features[[0, 0]], 0.0);
-        assert_eq!(t.features[[0, 5]], 50.0);
+        let path = write(&dir, "c.csv", &text);
+        // Training takes the file's order: Amount first.
+        let t = read_labelled(&path, false).unwrap();
+        assert_eq!(t.schema.name(0), "Amount");
+        assert_eq!(t.features[[0, 0]], 280.0);
         assert_eq!(t.labels, vec![true]);
+        // Scoring takes the model's: V1 first, wherever the file has it.
+        let kaggle = Arc::new(Schema::kaggle());
+        let table = read_table(&path, &kaggle, Need::IfPresent, None, false).unwrap();
+        assert_eq!(table.features[[0, 0]], 0.0);
+        assert_eq!(table.features[[0, 5]], 50.0);
+        assert_eq!(table.labels, Some(vec![true]));
     }
 
     fn error_for(text: &str) -> String {
@@ -536,9 +434,16 @@ mod tests {
 
     #[test]
     fn reports_file_line_and_column_of_bad_cells() {
+        // Read by a model, V3 is a number.
         let bad = row(0.0, 1.0, 0).replacen(",3,", ",abc,", 1); // V3
-        let e = error_for(&format!("{}\n{}\n{}\n", header(), row(0.0, 1.0, 0), bad));
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "bad.csv", &format!("{}\n{}\n{}\n", header(), row(0.0, 1.0, 0), bad));
+        let e = read_table(&path, &Arc::new(Schema::kaggle()), Need::Required, None, false).unwrap_err().to_string();
         assert!(e.contains("bad.csv line 3, column V3") && e.contains("\"abc\""), "{e}");
+        // For training, a column that is not all numbers is categorical, and the user is told.
+        let t = read_labelled(&path, false).unwrap();
+        assert!(t.schema.is_categorical(2));
+        assert_eq!(t.notes, vec!["V3: not numbers, read as categorical".to_string()]);
 
         let nan = row(0.0, 1.0, 0).replacen(",3,", ",NaN,", 1);
         let e = error_for(&format!("{}\n{}\n", header(), nan));
@@ -556,8 +461,6 @@ mod tests {
     fn rejects_bad_shapes() {
         assert!(error_for("").contains("empty"));
         assert!(error_for(&format!("{}\n", header())).contains("no data rows"));
-        let e = error_for(&format!("{}\n", header().replace("\"V7\",", "")));
-        assert!(e.contains("no column(s) V7"), "{e}");
         let e = error_for(&format!("{}\n", header().replace(",\"Class\"", "")));
         assert!(e.contains("no column(s) Class"), "{e}");
         let short = row(0.0, 1.0, 0).replacen(",3,", ",", 1);
@@ -566,19 +469,35 @@ mod tests {
     }
 
     #[test]
-    fn features_alone_need_no_class_column() {
+    fn a_model_needs_its_features_and_the_label_only_when_asked() {
         let dir = tempfile::tempdir().unwrap();
+        let kaggle = Arc::new(Schema::kaggle());
         let text = format!(
             "{}\n{}\n",
             FEATURE_NAMES.join(","),
             (0..N_FEATURES).map(|j| j.to_string()).collect::<Vec<_>>().join(",")
         );
-        let x = read_features(&write(&dir, "f.csv", &text)).unwrap();
-        assert_eq!(x.shape(), &[1, N_FEATURES]);
-        assert_eq!(x[[0, 28]], 28.0);
-        assert!(
-            read_labelled(&dir.path().join("f.csv"), false).unwrap_err().to_string().contains("no column(s) Class")
-        );
+        let path = write(&dir, "f.csv", &text);
+        let t = read_table(&path, &kaggle, Need::IfPresent, None, false).unwrap();
+        assert_eq!(t.features.shape(), &[1, N_FEATURES]);
+        assert_eq!(t.features[[0, 28]], 28.0);
+        assert_eq!(t.labels, None);
+        let e = read_table(&path, &kaggle, Need::Required, None, false).unwrap_err().to_string();
+        assert!(e.contains("no column(s) Class"), "{e}");
+        let without_v7 = write(&dir, "g.csv", &text.replacen("V7,", "", 1).replacen(",6,", ",", 1));
+        let e = read_table(&without_v7, &kaggle, Need::IfPresent, None, false).unwrap_err().to_string();
+        assert!(e.contains("no column(s) V7"), "{e}");
+        let e = read_table(&path, &kaggle, Need::IfPresent, Some(("tx", Need::Required)), false).unwrap_err();
+        assert!(e.to_string().contains("no column(s) tx"), "{e}");
+    }
+
+    #[test]
+    fn a_stray_word_among_numbers_is_a_bad_cell_not_a_category() {
+        let mut rows: Vec<String> = (0..300).map(|i| row(i as f64, i as f64, (i % 2) as u8)).collect();
+        rows[150] = rows[150].replacen(",152,", ",x,", 1); // V3 of line 152
+        let e = error_for(&format!("{}\n{}\n", header(), rows.join("\n")));
+        assert!(e.contains("line 152, column V3: \"x\" is not a number"), "{e}");
+        assert!(e.contains("--categorical"), "the hint: {e}");
     }
 
     #[test]
@@ -587,11 +506,111 @@ mod tests {
         assert!(e.to_string().starts_with("cannot open /nonexistent/x.csv"), "{e}");
     }
 
+    const SHOP: &str = "tx,when,amount,mcc,country,online,label\n\
+                        a1,2025-01-01T00:00:00Z,12.5,5411,FR,true,0\n\
+                        a2,2025-01-01T00:01:00Z,,6011,,false,1\n\
+                        a3,2025-01-01T00:02:00Z,7,5411,\"DE\",1,0\n\
+                        a4,2025-01-01T00:03:00Z,1e3,4829,FR,0,true\n";
+
+    fn shop(selection: &Selection) -> Result<Labelled, DatasetError> {
+        let dir = tempfile::tempdir().unwrap();
+        read_training(&write(&dir, "shop.csv", SHOP), selection, false)
+    }
+
+    fn shop_selection() -> Selection {
+        Selection {
+            label: "label".into(),
+            id: Some("tx".into()),
+            time: Some("when".into()),
+            features: None,
+            exclude: vec![],
+            categorical: vec!["mcc".into()],
+        }
+    }
+
     #[test]
-    fn parse_cell_accepts_blanks_and_rejects_words() {
-        assert_eq!(parse_cell(b" -1.5e3 "), Ok(-1500.0));
-        assert_eq!(parse_cell(b""), Err(BadCell::NotANumber));
-        assert_eq!(parse_cell(b"nan"), Err(BadCell::NotFinite));
-        assert_eq!(parse_cell(b"\xff"), Err(BadCell::NotANumber));
+    fn a_schema_of_numbers_categories_and_booleans_comes_from_the_file() {
+        let t = shop(&shop_selection()).unwrap();
+        let s = &t.schema;
+        assert_eq!(s.names().collect::<Vec<_>>(), ["amount", "mcc", "country", "online"]);
+        assert_eq!(s.features()[1].kind, Kind::Categorical(vec!["4829".into(), "5411".into(), "6011".into()]));
+        assert_eq!(s.features()[2].kind, Kind::Categorical(vec!["DE".into(), "FR".into()]));
+        assert_eq!(s.features()[3].kind, Kind::Numeric, "true/false and 1/0 are numbers");
+        assert_eq!((s.label.as_str(), s.id.as_deref(), s.time.as_deref()), ("label", Some("tx"), Some("when")));
+        let row = |i: usize| t.features.row(i).to_vec();
+        assert_eq!(row(0), vec![12.5, 1.0, 1.0, 1.0]);
+        assert!(row(1)[0].is_nan() && row(1)[2].is_nan(), "empty cells are missing: {:?}", row(1));
+        assert_eq!(row(1)[1], 2.0);
+        assert_eq!(row(2), vec![7.0, 1.0, 0.0, 1.0]);
+        assert_eq!(row(3), vec![1000.0, 0.0, 1.0, 0.0]);
+        assert_eq!(t.labels, vec![false, true, false, true]);
+        assert_eq!(t.ids, Some(vec!["a1".into(), "a2".into(), "a3".into(), "a4".into()]));
+        assert_eq!(t.notes, vec!["country: not numbers, read as categorical".to_string()]);
+    }
+
+    #[test]
+    fn features_and_exclude_choose_the_columns() {
+        let mut sel = shop_selection();
+        sel.features = Some(vec!["country".into(), "amount".into()]);
+        sel.categorical = vec![];
+        let t = shop(&sel).unwrap();
+        assert_eq!(t.schema.names().collect::<Vec<_>>(), ["country", "amount"]);
+        let mut sel = shop_selection();
+        sel.exclude = vec!["online".into(), "nope".into()];
+        let t = shop(&sel).unwrap();
+        assert_eq!(t.schema.names().collect::<Vec<_>>(), ["amount", "mcc", "country"]);
+        assert!(t.notes.iter().any(|n| n.contains("--exclude names \"nope\"")), "{:?}", t.notes);
+    }
+
+    #[test]
+    fn wrong_selections_say_what_is_wrong() {
+        let err = |edit: &dyn Fn(&mut Selection)| {
+            let mut sel = shop_selection();
+            edit(&mut sel);
+            shop(&sel).unwrap_err().to_string()
+        };
+        assert!(err(&|s| s.label = "Class".into()).contains("no column(s) Class"));
+        assert!(
+            err(&|s| s.features = Some(vec!["amount".into(), "label".into()])).contains("cannot also be a feature")
+        );
+        assert!(err(&|s| s.categorical = vec!["tx".into()]).contains("--categorical names \"tx\""));
+        assert!(err(&|s| s.id = Some("label".into())).contains("named for two roles"));
+        // A text column that is not named as the id: each value its own category... refused
+        // when there are too many, so an id is not silently a feature.
+        let mut many = String::from("card,label\n");
+        for i in 0..=layout::MAX_INFERRED_CATEGORIES {
+            many.push_str(&format!("c{i},{}\n", i % 2));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let sel = Selection { label: "label".into(), exclude: vec![], ..Selection::default() };
+        let e = read_training(&write(&dir, "many.csv", &many), &sel, false).unwrap_err().to_string();
+        assert!(e.contains("column card is not numbers and has 1001 distinct values") && e.contains("--id"), "{e}");
+    }
+
+    #[test]
+    fn a_model_codes_categories_by_its_own_lists() {
+        let t = shop(&shop_selection()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let other = SHOP.replace("4829", "9999").replace(",DE,", ",ZZ,");
+        let table = read_table(
+            &write(&dir, "other.csv", &other),
+            &t.schema,
+            Need::Required,
+            Some(("tx", Need::Required)),
+            false,
+        )
+        .unwrap();
+        assert_eq!(table.features[[0, 1]], 1.0, "5411 keeps its code");
+        assert_eq!(table.features[[3, 1]], crate::schema::UNSEEN, "9999 is unseen");
+        assert_eq!(table.ids.as_ref().map(Vec::len), Some(4));
+    }
+
+    #[test]
+    fn producers_read_every_column_uncapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (schema, x) = read_columns(&write(&dir, "shop.csv", SHOP), "label", &["when".to_string()], false).unwrap();
+        assert_eq!(schema.names().collect::<Vec<_>>(), ["tx", "amount", "mcc", "country", "online"]);
+        assert!(schema.is_categorical(0) && !schema.is_categorical(2), "mcc's values are numbers");
+        assert_eq!(x.nrows(), 4);
     }
 }

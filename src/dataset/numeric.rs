@@ -7,35 +7,24 @@
 //! cell) it returns `None` and the csv path parses the block again, so every error keeps its
 //! line, column and message.
 
-use super::layout::{Layout, Parsed};
+use super::layout::{Layout, Parsed, Role};
 use crate::decimal::json_number;
-use crate::schema::N_FEATURES;
-
-/// What one input column is for.
-#[derive(Clone, Copy)]
-enum Role {
-    Feature(usize),
-    Label,
-    Skip,
-}
 
 /// Parses a block of whole lines, or returns None to leave it to the csv path.
 pub(super) fn parse_block(bytes: &[u8], layout: &Layout) -> Option<Parsed> {
-    let mut roles = vec![Role::Skip; layout.width];
-    for (j, role) in (0..N_FEATURES).map(|j| (j, Role::Feature(j))) {
-        *roles.get_mut(layout.map.source(j))? = role;
+    if !layout.all_numeric() {
+        return None;
     }
-    if let Some(c) = layout.label_col {
-        *roles.get_mut(c)? = Role::Label;
-    }
+    let roles = &layout.roles;
+    let labelled = layout.has(Role::Label);
     let mut out = Parsed { values: Vec::with_capacity(bytes.len() / 16), ..Default::default() };
+    let mut row = vec![0.0; layout.features()];
     let mut p = 0;
     while p < bytes.len() {
         if bytes[p] == b'\n' {
             p += 1; // a blank line is not a row, on the csv path too
             continue;
         }
-        let mut row = [0.0; N_FEATURES];
         let mut label = false;
         for (c, role) in roles.iter().enumerate() {
             if c > 0 {
@@ -45,7 +34,7 @@ pub(super) fn parse_block(bytes: &[u8], layout: &Layout) -> Option<Parsed> {
                 p += 1;
             }
             match role {
-                Role::Feature(j) => {
+                Role::Numeric(j) => {
                     let (v, end) = json_number(bytes, p)?;
                     row[*j] = v;
                     p = end;
@@ -63,7 +52,8 @@ pub(super) fn parse_block(bytes: &[u8], layout: &Layout) -> Option<Parsed> {
                     label = l;
                     p += len;
                 }
-                Role::Skip => p = skip_field(bytes, p)?,
+                Role::Skip | Role::Time => p = skip_field(bytes, p)?,
+                Role::Categorical(_) | Role::Id => return None,
             }
         }
         match bytes.get(p) {
@@ -72,7 +62,7 @@ pub(super) fn parse_block(bytes: &[u8], layout: &Layout) -> Option<Parsed> {
             Some(_) => return None,
         }
         out.values.extend_from_slice(&row);
-        if layout.label_col.is_some() {
+        if labelled {
             out.labels.push(label);
         }
         out.rows += 1;
@@ -96,17 +86,30 @@ fn skip_field(bytes: &[u8], p: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{Block, parse_block as by_csv};
-    use crate::schema::ColumnMap;
+    use crate::dataset::records::parse_block as by_csv;
+    use crate::dataset::stages::Block;
+    use crate::schema::Schema;
     use rand::{Rng, SeedableRng};
     use std::path::Path;
 
-    fn layout(header: &str) -> Layout {
+    pub(in crate::dataset) fn kaggle_layout(header: &str) -> Layout {
         let names: Vec<&str> = header.split(',').map(|n| n.trim_matches('"')).collect();
+        let schema = Schema::kaggle();
+        let roles = names
+            .iter()
+            .map(|n| match schema.index(n) {
+                Some(j) => Role::Numeric(j),
+                None if *n == "Class" => Role::Label,
+                None => Role::Skip,
+            })
+            .collect();
         Layout {
-            map: ColumnMap::from_names(names.iter().copied()).unwrap(),
-            label_col: names.iter().position(|n| *n == "Class"),
-            width: names.len(),
+            roles,
+            label: "Class".into(),
+            names: schema.names().map(String::from).collect(),
+            inferred: vec![false; schema.width()],
+            max_categories: None,
+            schema: Some(std::sync::Arc::new(schema)),
         }
     }
 
@@ -132,7 +135,7 @@ mod tests {
     #[test]
     fn takes_the_real_sample_and_agrees_with_the_csv_path() {
         let (header, lines) = sample();
-        let layout = layout(&header);
+        let layout = kaggle_layout(&header);
         let body = lines.join("\n") + "\n";
         let fast = fast_rows(body.as_bytes(), &layout).expect("the fast path takes the real data");
         assert_eq!(fast.2, 8000);
@@ -151,7 +154,7 @@ mod tests {
             .collect();
         let mut h: Vec<&str> = header.split(',').collect();
         h.reverse();
-        let layout = super::tests::layout(&h.join(","));
+        let layout = kaggle_layout(&h.join(","));
         let body = reordered[..25].join("\n") + "\n\n" + &reordered[25..].join("\n");
         let fast = fast_rows(body.as_bytes(), &layout).expect("taken");
         assert_eq!(fast.2, 50);
@@ -161,7 +164,7 @@ mod tests {
     #[test]
     fn never_accepts_what_the_csv_path_rejects_or_reads_differently() {
         let (header, lines) = sample();
-        let layout = layout(&header);
+        let layout = kaggle_layout(&header);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let junk = b",\n\r\"0123456789-+eE. xa";
         let (mut accepted, mut refused) = (0, 0);
@@ -185,7 +188,7 @@ mod tests {
     #[test]
     fn leaves_odd_forms_to_the_csv_path() {
         let (header, lines) = sample();
-        let layout = layout(&header);
+        let layout = kaggle_layout(&header);
         let row = &lines[0];
         for odd in [
             row.replace(',', ", "),                                // blanks around numbers

@@ -17,7 +17,7 @@ pub mod reasons;
 use serde::{Deserialize, Serialize};
 
 use crate::model::FraudModel;
-use crate::schema::FeatureRow;
+use crate::schema::Rows;
 
 pub use model_dir::{ModelDir, ModelDirError};
 pub use policy::{Overrides, POLICY_FILE, Policy, PolicyError};
@@ -70,13 +70,13 @@ pub struct Judgments {
 }
 
 impl Judgments {
-    pub fn judge(&mut self, model: &FraudModel, policy: &Policy, reasons_for: ReasonsFor, rows: &[FeatureRow]) {
+    pub fn judge(&mut self, model: &FraudModel, policy: &Policy, reasons_for: ReasonsFor, rows: &Rows) {
         self.predictions.clear();
         self.probabilities.clear();
         self.decisions.clear();
         self.reasons.clear();
         self.ends.clear();
-        for row in rows {
+        for row in rows.iter() {
             let probability = model.score(row).probability;
             let decision = policy.decide(probability);
             self.predictions.push(u8::from(decision != Decision::Approve));
@@ -94,7 +94,8 @@ impl Judgments {
         }
     }
 
-    pub fn row_reasons(&self) -> RowReasons<'_> {
-        RowReasons { flat: &self.reasons, ends: &self.ends }
+    /// Each row's reasons, named by `model`'s schema.
+    pub fn row_reasons<'a>(&'a self, model: &'a FraudModel) -> RowReasons<'a> {
+        RowReasons { flat: &self.reasons, ends: &self.ends, schema: model.schema() }
     }
 }

@@ -1,6 +1,12 @@
 //! LightGBM's text model format (`booster.save_model("model.txt")`), both ways: reading one
-//! into our trees (parsed once, every index and value checked, features matched to ours by
-//! name), and writing our trees as one, for LightGBM's own tools and for tree compilers.
+//! into our trees and a schema (parsed once, every index and value checked), and writing our
+//! trees and schema as one, for LightGBM's own tools and for tree compilers.
+//!
+//! The schema is the model's features in its order, by name. A categorical feature's
+//! categories are the model's `pandas_categorical` lists when it was trained on a pandas
+//! DataFrame (a value's code is its position in its list, as LightGBM's Python package codes
+//! it), and otherwise the integer codes themselves (`"0"`, `"1"`, ... up to the largest the
+//! model knows).
 //!
 //! Why by hand: the format is a few `key=value` lines per tree (LightGBM's `Tree::ToString`),
 //! and the crates that read it bind LightGBM's C++ library. Only what a binary classifier can
@@ -12,7 +18,7 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use super::trees::{Missing, Tree, TreeParams};
-use crate::schema::{FEATURE_NAMES, feature_index};
+use crate::schema::{Feature, LABEL_NAME, Schema, number_text};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -20,11 +26,8 @@ pub enum ImportError {
     Syntax { line: usize, what: String },
     #[error("{0}")]
     Unsupported(String),
-    #[error(
-        "the model's features are [{found}]; fraud scores V1..V28 and Amount, each by name \
-         (train on exactly those columns)"
-    )]
-    Features { found: String },
+    #[error("features: {0}")]
+    Features(String),
     #[error("tree {tree}: {what}")]
     Tree { tree: usize, what: String },
 }
@@ -33,16 +36,20 @@ pub enum ImportError {
 struct Sections<'a> {
     header: HashMap<&'a str, &'a str>,
     trees: Vec<(usize, HashMap<&'a str, &'a str>)>,
+    /// What follows `end of trees`: importances, parameters, `pandas_categorical`.
+    tail: &'a str,
 }
 
 fn sections(text: &str) -> Result<Sections<'_>, ImportError> {
     let mut header = HashMap::new();
     let mut trees: Vec<(usize, HashMap<&str, &str>)> = Vec::new();
-    let mut ended = false;
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim_end_matches('\r');
+    let mut ended = None;
+    let mut offset = 0;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        offset += line.len();
+        let line = line.trim_end_matches(['\r', '\n']);
         if line == "end of trees" {
-            ended = true;
+            ended = Some(offset);
             break;
         }
         if line.is_empty() || line == "tree" {
@@ -59,13 +66,13 @@ fn sections(text: &str) -> Result<Sections<'_>, ImportError> {
             header.insert(key, value);
         }
     }
-    if !ended {
+    let Some(end) = ended else {
         return Err(ImportError::Syntax {
             line: text.lines().count(),
             what: "no `end of trees` line: not a whole LightGBM text model".into(),
         });
-    }
-    Ok(Sections { header, trees })
+    };
+    Ok(Sections { header, trees, tail: &text[end..] })
 }
 
 fn numbers<T: std::str::FromStr>(
@@ -89,8 +96,8 @@ fn numbers<T: std::str::FromStr>(
     Ok(values)
 }
 
-/// Parses a LightGBM text model into trees over our feature order.
-pub fn parse(text: &str) -> Result<TreeParams, ImportError> {
+/// Parses a LightGBM text model into its schema and trees.
+pub fn parse(text: &str) -> Result<(Schema, TreeParams), ImportError> {
     let s = sections(text)?;
     let header = |key: &str| s.header.get(key).copied();
     let objective = header("objective").unwrap_or("");
@@ -113,19 +120,27 @@ pub fn parse(text: &str) -> Result<TreeParams, ImportError> {
         return Err(ImportError::Unsupported("averaged output (a random forest), not boosted trees".into()));
     }
     let names: Vec<&str> = header("feature_names").unwrap_or("").split(' ').filter(|n| !n.is_empty()).collect();
-    // Our index of each of the model's features; every one of ours exactly once.
-    let ours: Vec<Option<usize>> = names.iter().map(|n| feature_index(n)).collect();
-    let mut covered: Vec<usize> = ours.iter().flatten().copied().collect();
-    covered.sort_unstable();
-    covered.dedup();
-    if ours.iter().any(Option::is_none) || covered.len() != FEATURE_NAMES.len() || names.len() != FEATURE_NAMES.len() {
-        return Err(ImportError::Features { found: names.join(",") });
+    if names.is_empty() {
+        return Err(ImportError::Features("the model names no features (no feature_names line)".into()));
+    }
+    // As LightGBM's own loader: names and indices that disagree are a damaged file.
+    if let Some(max) = header("max_feature_idx") {
+        let count = max.trim().parse::<usize>().ok().and_then(|m| m.checked_add(1));
+        if count != Some(names.len()) {
+            return Err(ImportError::Features(format!(
+                "max_feature_idx {max} says {} features, feature_names has {}",
+                count.map_or_else(|| "?".to_string(), |c| c.to_string()),
+                names.len()
+            )));
+        }
     }
     let mut trees = Vec::with_capacity(s.trees.len());
     for (t, (_, map)) in s.trees.iter().enumerate() {
-        trees.push(tree(t, map, &ours)?);
+        trees.push(tree(t, map, names.len())?);
     }
-    Ok(TreeParams {
+    let infos: Vec<&str> = header("feature_infos").unwrap_or("").split(' ').collect();
+    let schema = schema(&names, &infos, &trees, s.tail)?;
+    let params = TreeParams {
         base_score: 0.0,
         sigmoid,
         trees,
@@ -135,10 +150,110 @@ pub fn parse(text: &str) -> Result<TreeParams, ImportError> {
             "objective": objective,
             "feature_names": names,
         }),
-    })
+    };
+    Ok((schema, params))
 }
 
-fn tree(t: usize, map: &HashMap<&str, &str>, ours: &[Option<usize>]) -> Result<Tree, ImportError> {
+/// The model's schema: its features in order; categorical ones (those the parameters name,
+/// else those whose `feature_infos` lists categories, and any a categorical split uses) with
+/// their categories.
+fn schema(names: &[&str], infos: &[&str], trees: &[Tree], tail: &str) -> Result<Schema, ImportError> {
+    let named = tail.lines().find_map(|l| l.trim().strip_prefix("[categorical_feature: ")?.strip_suffix(']'));
+    let mut categorical = vec![false; names.len()];
+    match named {
+        Some(list) => {
+            for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                let j: usize = item.parse().map_err(|_| {
+                    ImportError::Features(format!("categorical_feature {item:?} is not a feature index"))
+                })?;
+                *categorical.get_mut(j).ok_or_else(|| {
+                    ImportError::Features(format!("categorical_feature {j} is beyond the model's features"))
+                })? = true;
+            }
+        }
+        None => {
+            for (j, info) in infos.iter().enumerate().take(names.len()) {
+                categorical[j] = !info.starts_with('[') && *info != "none" && !info.is_empty();
+            }
+        }
+    }
+    // The largest code each categorical feature is known to have.
+    let mut max_code: Vec<Option<u32>> = vec![None; names.len()];
+    for tree in trees {
+        for i in 0..tree.split_feature.len() {
+            if tree.is_categorical(i) {
+                let f = usize::from(tree.split_feature[i]);
+                categorical[f] = true;
+                let top = tree.left_codes(i).into_iter().max();
+                max_code[f] = max_code[f].max(top);
+            }
+        }
+    }
+    for (j, info) in infos.iter().enumerate().take(names.len()) {
+        if categorical[j] {
+            let top = info.split(':').filter_map(|c| c.parse::<u32>().ok()).max();
+            max_code[j] = max_code[j].max(top);
+        }
+    }
+    let lists = pandas_categorical(tail)?;
+    let wanted = categorical.iter().filter(|c| **c).count();
+    if let Some(lists) = &lists
+        && lists.len() != wanted
+    {
+        return Err(ImportError::Features(format!(
+            "pandas_categorical has {} lists of categories, the model has {wanted} categorical features",
+            lists.len()
+        )));
+    }
+    let mut lists = lists.map(Vec::into_iter);
+    let features = names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            if !categorical[j] {
+                return Feature::numeric(name);
+            }
+            let categories = match lists.as_mut().and_then(Iterator::next) {
+                Some(list) => list,
+                None => (0..=max_code[j].unwrap_or(0)).map(|c| c.to_string()).collect(),
+            };
+            Feature::categorical(name, categories)
+        })
+        .collect();
+    Schema::new(features, LABEL_NAME, None, None).map_err(|e| ImportError::Features(e.to_string()))
+}
+
+/// The `pandas_categorical:` line's lists (None when it is `null` or absent): one list of
+/// categories per categorical column of the DataFrame, in column order; numbers become their
+/// text.
+fn pandas_categorical(tail: &str) -> Result<Option<Vec<Vec<String>>>, ImportError> {
+    let Some(json) = tail.lines().find_map(|l| l.strip_prefix("pandas_categorical:")) else {
+        return Ok(None);
+    };
+    let bad = |what: String| ImportError::Features(format!("pandas_categorical: {what}"));
+    let value: serde_json::Value = serde_json::from_str(json.trim()).map_err(|e| bad(e.to_string()))?;
+    let serde_json::Value::Array(lists) = value else {
+        return if value.is_null() { Ok(None) } else { Err(bad("not a list of lists".into())) };
+    };
+    lists
+        .iter()
+        .map(|list| {
+            let serde_json::Value::Array(items) = list else { return Err(bad("not a list of lists".into())) };
+            items
+                .iter()
+                .map(|item| match item {
+                    serde_json::Value::String(s) => Ok(s.clone()),
+                    serde_json::Value::Number(n) => n.as_f64().map(number_text).ok_or_else(|| bad(format!("{n}"))),
+                    serde_json::Value::Bool(b) => Ok(b.to_string()),
+                    other => Err(bad(format!("{other} is not a category"))),
+                })
+                .collect()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn tree(t: usize, map: &HashMap<&str, &str>, features: usize) -> Result<Tree, ImportError> {
     let err = |what: String| ImportError::Tree { tree: t, what };
     let leaves: usize =
         map.get("num_leaves").and_then(|v| v.parse().ok()).ok_or_else(|| err("no num_leaves".into()))?;
@@ -180,12 +295,11 @@ fn tree(t: usize, map: &HashMap<&str, &str>, ours: &[Option<usize>]) -> Result<T
         tree.cat_threshold = numbers(t, map, "cat_threshold", words)?;
     }
     for (i, (&f, &d)) in split.iter().zip(&decision).enumerate() {
-        let feature = ours
-            .get(f)
-            .copied()
-            .flatten()
-            .ok_or_else(|| err(format!("node {i} splits on feature {f}, which the model does not name")))?;
-        tree.split_feature.push(feature as u16);
+        if f >= features {
+            return Err(err(format!("node {i} splits on feature {f}, which the model does not name")));
+        }
+        let feature = u16::try_from(f).map_err(|_| err(format!("node {i}: feature {f} is beyond 65535")))?;
+        tree.split_feature.push(feature);
         if d & 1 != 0 {
             if num_cat == 0 {
                 return Err(err(format!(
@@ -212,7 +326,9 @@ fn tree(t: usize, map: &HashMap<&str, &str>, ours: &[Option<usize>]) -> Result<T
 /// Our trees as a LightGBM text model: LightGBM, and tools that read its models (lleaves,
 /// treelite), score it as we do. The base score goes into the first tree's leaves, as
 /// LightGBM's `boost_from_average` keeps its own; numbers are written to round-trip exactly.
-pub fn to_text(params: &TreeParams) -> String {
+/// The categorical features are named in the parameters, and their categories written as
+/// `pandas_categorical` lists, so LightGBM's Python package codes a DataFrame's strings as we do.
+pub fn to_text(params: &TreeParams, schema: &Schema) -> String {
     use std::fmt::Write;
     let join = |v: Vec<String>| v.join(" ");
     let mut trees = Vec::with_capacity(params.trees.len());
@@ -267,8 +383,11 @@ pub fn to_text(params: &TreeParams) -> String {
     // such as lleaves read the brackets as "numerical"); an unused feature's is `none`.
     // A categorical feature's info is its categories, LightGBM's `-1` (NaN and the rest) first:
     // here the codes its sets name.
-    let mut range = vec![(f64::INFINITY, f64::NEG_INFINITY); FEATURE_NAMES.len()];
-    let mut codes: Vec<Option<std::collections::BTreeSet<u32>>> = vec![None; FEATURE_NAMES.len()];
+    let width = schema.width();
+    let mut range = vec![(f64::INFINITY, f64::NEG_INFINITY); width];
+    let mut codes: Vec<Option<std::collections::BTreeSet<u32>>> = (0..width)
+        .map(|j| schema.is_categorical(j).then(|| (0..schema.features()[j].categories().len() as u32).collect()))
+        .collect();
     for tree in &params.trees {
         for (i, (f, t)) in tree.split_feature.iter().zip(&tree.threshold).enumerate() {
             if tree.is_categorical(i) {
@@ -293,27 +412,44 @@ pub fn to_text(params: &TreeParams) -> String {
     let mut out = format!(
         "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx={}\n\
          objective=binary sigmoid:{:?}\nfeature_names={}\nfeature_infos={}\ntree_sizes={}\n\n",
-        FEATURE_NAMES.len() - 1,
+        width - 1,
         params.sigmoid,
-        FEATURE_NAMES.join(" "),
+        schema.names().collect::<Vec<_>>().join(" "),
         infos.join(" "),
         join(trees.iter().map(|t| t.len().to_string()).collect()),
     );
     for t in trees {
         out.push_str(&t);
     }
-    out.push_str("end of trees\n\nfeature_importances:\n\nparameters:\nend of parameters\n\npandas_categorical:null\n");
+    let categorical: Vec<usize> = (0..width).filter(|&j| schema.is_categorical(j)).collect();
+    let named = if categorical.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "[categorical_feature: {}]\n",
+            join(categorical.iter().map(usize::to_string).collect()).replace(' ', ",")
+        )
+    };
+    let lists: Vec<&[String]> =
+        schema.features().iter().filter(|f| f.is_categorical()).map(|f| f.categories()).collect();
+    let pandas = if lists.is_empty() { "null".to_string() } else { json!(lists).to_string() };
+    let _ = write!(
+        out,
+        "end of trees\n\nfeature_importances:\n\nparameters:\n{named}end of parameters\n\npandas_categorical:{pandas}\n"
+    );
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::{FEATURE_NAMES, N_FEATURES, UNSEEN};
 
-    /// A hand-written model in LightGBM's text format: two trees, features in another order.
+    /// A hand-written model in LightGBM's text format: two trees, the Kaggle features in
+    /// reverse order (model feature 0 is Amount, 15 is V14, 25 is V4).
     fn text() -> String {
         let mut names: Vec<&str> = FEATURE_NAMES.to_vec();
-        names.reverse(); // model feature 0 is Amount, 15 is V14, 25 is V4
+        names.reverse();
         format!(
             "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=28\n\
              objective=binary sigmoid:1\nfeature_names={}\nfeature_infos=none\ntree_sizes=1 1\n\n\
@@ -329,29 +465,73 @@ mod tests {
         )
     }
 
+    /// A row of the Kaggle data (V1..V28, Amount) in the model's order, each feature found by name.
+    fn by_name(schema: &Schema, kaggle: &[f64; N_FEATURES]) -> Vec<f64> {
+        let map = schema.columns(&FEATURE_NAMES).unwrap();
+        (0..schema.width()).map(|j| kaggle[map.source(j)]).collect()
+    }
+
     #[test]
-    fn reads_trees_and_maps_features_by_name() {
-        let p = parse(&text()).unwrap();
-        p.check().unwrap();
+    fn reads_trees_in_the_models_order_and_data_maps_onto_it_by_name() {
+        let (schema, p) = parse(&text()).unwrap();
+        p.check(&schema).unwrap();
+        let mut reversed = FEATURE_NAMES.to_vec();
+        reversed.reverse();
+        assert_eq!(schema.names().collect::<Vec<_>>(), reversed, "the model's features, in its order");
+        assert!(!schema.has_categorical());
+        assert_eq!((schema.label.as_str(), &schema.id, &schema.time), (LABEL_NAME, &None, &None));
         assert_eq!(p.trees.len(), 2);
         let t = &p.trees[0];
-        assert_eq!(t.split_feature, vec![13, 3], "V14 and V4 in our order");
+        assert_eq!(t.split_feature, vec![15, 25], "the model's own indices");
+        assert_eq!((schema.name(15), schema.name(25)), ("V14", "V4"));
         assert_eq!(t.threshold[1], 1.0000000000000002);
         assert_eq!(t.missing, vec![Missing::None, Missing::Nan]);
         assert_eq!(t.default_left, vec![true, true]);
         assert_eq!(p.trees[1].leaf_value, vec![-0.75]);
-        let mut row = [0.0; 29];
-        row[13] = -3.0;
+        let mut kaggle = [0.0; N_FEATURES];
+        kaggle[13] = -3.0; // V14 <= -2.5: leaf 0
+        let row = by_name(&schema, &kaggle);
+        assert_eq!((row[15], row[25]), (-3.0, 0.0));
         assert_eq!(p.raw_reference(&row), 0.5 - 0.75);
+        kaggle[13] = 0.0;
+        kaggle[3] = 2.0; // V4 > 1.0000000000000002: leaf 2
+        assert_eq!(p.raw_reference(&by_name(&schema, &kaggle)), 0.125 - 0.75);
+        kaggle[3] = f64::NAN; // V4's node: NaN is missing, default left
+        assert_eq!(p.raw_reference(&by_name(&schema, &kaggle)), -0.25 - 0.75);
+    }
+
+    #[test]
+    fn a_model_of_other_features_reads_and_data_without_them_is_refused_by_name() {
+        // Once refused at import; now any features are the model's own, and what must agree is
+        // the data: columns are mapped by name, and a feature the data lacks is named.
+        let (schema, p) = parse(&text().replace("Amount", "Time")).unwrap();
+        p.check(&schema).unwrap();
+        assert_eq!(schema.name(0), "Time");
+        assert_eq!(schema.columns(&FEATURE_NAMES).unwrap_err().0, ["Time"]);
+        let extra = text()
+            .replacen("feature_names=", "feature_names=Time ", 1)
+            .replace("max_feature_idx=28", "max_feature_idx=29");
+        let (schema, p) = parse(&extra).unwrap();
+        p.check(&schema).unwrap();
+        assert_eq!(schema.width(), 30);
+        assert_eq!(schema.columns(&FEATURE_NAMES).unwrap_err().0, ["Time"]);
+        let mut with_time = vec!["Time"];
+        with_time.extend(FEATURE_NAMES);
+        assert_eq!(schema.columns(&with_time).unwrap().source(0), 0);
     }
 
     #[test]
     fn refuses_what_it_cannot_score() {
         let e = |t: String| parse(&t).unwrap_err().to_string();
         assert!(e(text().replace("objective=binary sigmoid:1", "objective=regression")).contains("only `binary`"));
-        assert!(e(text().replace("Amount", "Time")).contains("features are"));
+        assert!(e(text().replace(" V13 ", " V14 ")).contains("two features are named \"V14\""));
+        assert!(e(text().replace("feature_names=", "feature_nomes=")).contains("names no features"));
         let extra = text().replacen("feature_names=", "feature_names=Time ", 1);
-        assert!(e(extra).contains("features are"));
+        assert!(e(extra).contains("max_feature_idx 28 says 29 features, feature_names has 30"));
+        assert!(
+            e(text().replace("split_feature=15 25", "split_feature=15 29"))
+                .contains("node 1 splits on feature 29, which the model does not name")
+        );
         assert!(e(text().replace("decision_type=2 10", "decision_type=3 10")).contains("no category sets"));
         assert!(e(text().replace("leaf_value=0.5 -0.25 0.125", "leaf_value=0.5 -0.25")).contains("expected 3"));
         assert!(e(text().replace("threshold=-2.5", "threshold=abc")).contains("not a number"));
@@ -372,8 +552,14 @@ mod tests {
     fn written_models_read_back_to_the_same_scores() {
         let mut p = crate::model::trees::tests::example_params();
         p.trees[0].threshold[0] = 0.1 + 0.2; // not a short decimal
-        let back = parse(&to_text(&p)).unwrap();
-        back.check().unwrap();
+        let kaggle = Schema::kaggle();
+        let text = to_text(&p, &kaggle);
+        assert!(!text.contains("[categorical_feature"), "no categorical features to name");
+        assert!(text.ends_with("pandas_categorical:null\n"));
+        let (schema, back) = parse(&text).unwrap();
+        assert_eq!(schema, kaggle);
+        assert!(schema.is_kaggle());
+        back.check(&schema).unwrap();
         assert_eq!(back.trees[0].threshold, p.trees[0].threshold);
         assert_eq!(back.trees[1].missing, p.trees[1].missing);
         assert_eq!(back.trees[1].default_left, p.trees[1].default_left);
@@ -387,11 +573,12 @@ mod tests {
 
     #[test]
     fn a_cycle_passes_parsing_and_fails_the_model_check() {
-        let p = parse(&text().replace("right_child=1 -3", "right_child=1 0")).unwrap();
-        assert!(p.check().unwrap_err().contains("reached twice"));
+        let (schema, p) = parse(&text().replace("right_child=1 -3", "right_child=1 0")).unwrap();
+        assert!(p.check(&schema).unwrap_err().contains("reached twice"));
     }
 
-    /// The text with its first tree's root a categorical split (set 0: codes {1, 2, 3, 7}).
+    /// The text with its first tree's root a categorical split on model feature 15 (set 0:
+    /// codes {1, 2, 3, 7}).
     fn categorical_text() -> String {
         text()
             .replacen("num_cat=0", "num_cat=1", 1)
@@ -402,22 +589,85 @@ mod tests {
 
     #[test]
     fn reads_and_writes_category_sets() {
-        let p = parse(&categorical_text()).unwrap();
-        p.check().unwrap();
+        let (schema, p) = parse(&categorical_text()).unwrap();
+        p.check(&schema).unwrap();
+        // Neither the parameters nor pandas name it: the split makes V14 categorical, and its
+        // categories are the codes up to the largest its set holds.
+        let categorical: Vec<&str> =
+            schema.features().iter().filter(|f| f.is_categorical()).map(|f| f.name.as_str()).collect();
+        assert_eq!(categorical, ["V14"]);
+        assert_eq!(schema.features()[15].categories(), ["0", "1", "2", "3", "4", "5", "6", "7"]);
         let t = &p.trees[0];
         assert_eq!(
             (t.categorical.clone(), t.cat_boundaries.clone(), t.cat_threshold.clone()),
             (vec![true, false], vec![0, 1], vec![142])
         );
         let mut row = [0.0; 29];
-        row[13] = 7.0; // V14, the categorical feature: code 7 is in the set
+        row[15] = schema.code(15, "7"); // in the set
         assert_eq!(t.leaf(&row), 0);
-        row[13] = 4.0;
-        assert_ne!(t.leaf(&row), 0);
-        let again = parse(&to_text(&p)).unwrap();
+        for v in [schema.code(15, "4"), schema.code(15, "9"), UNSEEN, f64::NAN] {
+            row[15] = v;
+            assert_ne!(t.leaf(&row), 0, "{v} goes right");
+        }
+        let written = to_text(&p, &schema);
+        assert!(written.contains("decision_type=9 10\n"), "{written}");
+        assert!(written.contains("\n[categorical_feature: 15]\n"), "{written}");
+        assert!(
+            written.contains("\npandas_categorical:[[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\"]]\n"),
+            "{written}"
+        );
+        let (again_schema, again) = parse(&written).unwrap();
+        assert_eq!(again_schema, schema);
         assert_eq!(again.trees, p.trees, "a round trip keeps every node and set");
-        assert!(to_text(&p).contains("decision_type=9 10\n"), "{}", to_text(&p));
         let bad = categorical_text().replace("cat_threshold=142\n", "");
         assert!(parse(&bad).unwrap_err().to_string().contains("no cat_threshold"));
+    }
+
+    /// The categorical text with feature_infos for every feature (15 knows codes up to 12, 20
+    /// up to 2), `[categorical_feature: ...]` naming `named`, and a `pandas_categorical` line.
+    fn named_text(named: &str, pandas: &str) -> String {
+        let infos: Vec<&str> = (0..N_FEATURES)
+            .map(|j| match j {
+                15 => "-1:1:2:12:3:7",
+                20 => "-1:0:2",
+                _ => "[-1:1]",
+            })
+            .collect();
+        categorical_text()
+            .replace("feature_infos=none", &format!("feature_infos={}", infos.join(" ")))
+            .replace("[boosting: gbdt]\n", &format!("[boosting: gbdt]\n[categorical_feature: {named}]\n"))
+            + &format!("\npandas_categorical:{pandas}\n")
+    }
+
+    #[test]
+    fn categories_are_the_pandas_lists_else_the_codes_the_model_knows() {
+        let (schema, p) = parse(&named_text("15,20", "null")).unwrap();
+        p.check(&schema).unwrap();
+        let codes = |n: usize| (0..=n).map(|c| c.to_string()).collect::<Vec<_>>();
+        assert_eq!(schema.features()[15].categories(), codes(12), "feature_infos knows 12, the set 7");
+        assert_eq!(schema.features()[20].categories(), codes(2), "named, though no node splits on it");
+        assert_eq!(schema.features().iter().filter(|f| f.is_categorical()).count(), 2);
+
+        let lists = r#"[["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m"], [4829, 5411.0, "NA"]]"#;
+        let (schema, p) = parse(&named_text("15,20", lists)).unwrap();
+        p.check(&schema).unwrap();
+        assert_eq!(schema.features()[15].categories()[7], "h");
+        assert_eq!(schema.features()[20].categories(), ["4829", "5411", "NA"]);
+        assert_eq!((schema.code(20, "5411"), schema.code(20, "NA"), schema.code(20, "7995")), (1.0, 2.0, UNSEEN));
+        let mut row = [0.0; 29];
+        row[15] = schema.code(15, "h"); // code 7: in the set
+        assert_eq!(p.trees[0].leaf(&row), 0);
+        row[15] = schema.code(15, "z"); // unseen
+        assert_ne!(p.trees[0].leaf(&row), 0);
+
+        let e = |t: String| parse(&t).unwrap_err().to_string();
+        assert!(e(named_text("15,20", r#"[["a"]]"#)).contains("pandas_categorical has 1 lists"));
+        assert!(e(named_text("15,20", r#"[["a"], {"b": 1}]"#)).contains("not a list of lists"));
+        assert!(e(named_text("15,20", r#"[["a"], [null]]"#)).contains("null is not a category"));
+        assert!(e(named_text("15,29", "null")).contains("categorical_feature 29 is beyond"));
+        assert!(e(named_text("15,x", "null")).contains("\"x\" is not a feature index"));
+        // Named categorical, split numerically: the model check refuses it.
+        let (schema, p) = parse(&named_text("15,25", "null")).unwrap();
+        assert!(p.check(&schema).unwrap_err().contains("numeric split on \"V4\", a categorical feature"));
     }
 }

@@ -16,15 +16,18 @@ pub mod trees;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ndarray::Array2;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::metrics::Evaluation;
-use crate::schema::{FEATURE_NAMES, FeatureRow, N_FEATURES};
+use crate::schema::{Schema, SchemaFile};
 
-pub use logistic::{LogisticParams, Scaler};
+pub use logistic::{LogisticParams, OneHot, Scaler};
 pub use trees::TreeParams;
 
 /// The file inside a model directory.
@@ -134,7 +137,9 @@ pub struct ModelFile<P> {
     pub format: String,
     pub format_version: u32,
     pub model_version: String,
-    pub features: Vec<String>,
+    /// The feature names, and whatever else of the schema differs from the default.
+    #[serde(flatten)]
+    pub schema: SchemaFile,
     #[serde(flatten)]
     pub params: P,
     /// A row is flagged when its fraud probability is >= threshold (the review band's start).
@@ -149,6 +154,7 @@ pub struct ModelFile<P> {
 #[derive(Debug, Clone)]
 pub struct FraudModel {
     kind: Kind,
+    schema: Arc<Schema>,
 }
 
 #[derive(Debug, Clone)]
@@ -168,15 +174,15 @@ pub struct Score {
 pub trait Params: Serialize + DeserializeOwned + Clone {
     const FORMAT: &'static str;
     const FORMAT_VERSION: u32;
-    fn check(&self) -> Result<(), String>;
+    fn check(&self, schema: &Schema) -> Result<(), String>;
     fn digest_input(&self) -> serde_json::Value;
 }
 
 impl Params for LogisticParams {
     const FORMAT: &'static str = logistic::FORMAT;
     const FORMAT_VERSION: u32 = logistic::FORMAT_VERSION;
-    fn check(&self) -> Result<(), String> {
-        LogisticParams::check(self)
+    fn check(&self, schema: &Schema) -> Result<(), String> {
+        LogisticParams::check(self, schema)
     }
     fn digest_input(&self) -> serde_json::Value {
         LogisticParams::digest_input(self)
@@ -186,8 +192,8 @@ impl Params for LogisticParams {
 impl Params for TreeParams {
     const FORMAT: &'static str = trees::FORMAT;
     const FORMAT_VERSION: u32 = trees::FORMAT_VERSION;
-    fn check(&self) -> Result<(), String> {
-        TreeParams::check(self)
+    fn check(&self, schema: &Schema) -> Result<(), String> {
+        TreeParams::check(self, schema)
     }
     fn digest_input(&self) -> serde_json::Value {
         TreeParams::digest_input(self)
@@ -195,12 +201,12 @@ impl Params for TreeParams {
 }
 
 impl<P: Params> ModelFile<P> {
-    fn new(params: P, bands: Bands, provenance: Provenance) -> Self {
+    fn new(schema: &Schema, params: P, bands: Bands, provenance: Provenance) -> Self {
         let mut file = ModelFile {
             format: P::FORMAT.to_string(),
             format_version: P::FORMAT_VERSION,
             model_version: String::new(),
-            features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+            schema: SchemaFile::from(schema),
             params,
             threshold: bands.review,
             bands: Some(bands),
@@ -215,7 +221,11 @@ impl<P: Params> ModelFile<P> {
     fn digest(&self) -> String {
         let mut params = self.params.digest_input();
         if let Some(map) = params.as_object_mut() {
-            map.insert("features".into(), serde_json::json!(self.features));
+            map.insert("features".into(), serde_json::json!(self.schema.features));
+            // Categories decide outputs too; a model without them keeps its version.
+            if !self.schema.categories.is_empty() {
+                map.insert("categories".into(), serde_json::json!(self.schema.categories));
+            }
             map.insert("threshold".into(), serde_json::json!(self.threshold));
             // Bands decide outputs too; files from before them keep their version.
             if let Some(b) = &self.bands {
@@ -227,15 +237,9 @@ impl<P: Params> ModelFile<P> {
         format!("{:x}", h.finalize())[..12].to_string()
     }
 
-    /// The checks every family shares, then the family's own.
-    fn check(&self) -> Result<(), String> {
-        if self.features.len() != N_FEATURES || self.features.iter().zip(FEATURE_NAMES).any(|(a, b)| a != b) {
-            return Err(format!(
-                "features are [{}], this build scores [{}]",
-                self.features.join(","),
-                FEATURE_NAMES.join(",")
-            ));
-        }
+    /// The checks every family shares, then the family's own; the schema they describe.
+    fn check(&self) -> Result<Schema, String> {
+        let schema = Schema::try_from(&self.schema).map_err(|e| e.to_string())?;
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
             return Err(format!("threshold {} is outside (0, 1]", self.threshold));
         }
@@ -247,19 +251,30 @@ impl<P: Params> ModelFile<P> {
                 return Err(format!("bands.decline {:?} is outside [review, 1]", b.decline));
             }
         }
-        self.params.check()
+        self.params.check(&schema)?;
+        Ok(schema)
     }
 }
 
 impl FraudModel {
     /// A logistic regression from fitted parameters, checked as a loaded file is.
-    pub fn logistic(params: LogisticParams, bands: Bands, provenance: Provenance) -> Result<Self, ModelError> {
-        Self::from_logistic(ModelFile::new(params, bands, provenance), Path::new("<new model>"))
+    pub fn logistic(
+        schema: &Schema,
+        params: LogisticParams,
+        bands: Bands,
+        provenance: Provenance,
+    ) -> Result<Self, ModelError> {
+        Self::from_logistic(ModelFile::new(schema, params, bands, provenance), Path::new("<new model>"))
     }
 
     /// Gradient-boosted trees from fitted or imported parameters, checked as a loaded file is.
-    pub fn trees(params: TreeParams, bands: Bands, provenance: Provenance) -> Result<Self, ModelError> {
-        Self::from_trees(ModelFile::new(params, bands, provenance), Path::new("<new model>"))
+    pub fn trees(
+        schema: &Schema,
+        params: TreeParams,
+        bands: Bands,
+        provenance: Provenance,
+    ) -> Result<Self, ModelError> {
+        Self::from_trees(ModelFile::new(schema, params, bands, provenance), Path::new("<new model>"))
     }
 
     /// Loads `dir/model.json`, checking kind, version, schema and every number.
@@ -291,16 +306,26 @@ impl FraudModel {
     }
 
     fn from_logistic(file: ModelFile<LogisticParams>, path: &Path) -> Result<Self, ModelError> {
-        file.check().map_err(|what| ModelError::Invalid { path: path.to_path_buf(), what })?;
-        let scorer = file.params.compile();
-        Ok(Self { kind: Kind::Logistic { file, scorer } })
+        let schema = file.check().map_err(|what| ModelError::Invalid { path: path.to_path_buf(), what })?;
+        let scorer = file.params.compile(&schema);
+        Ok(Self { kind: Kind::Logistic { file, scorer }, schema: Arc::new(schema) })
     }
 
     fn from_trees(file: ModelFile<TreeParams>, path: &Path) -> Result<Self, ModelError> {
-        file.check().map_err(|what| ModelError::Invalid { path: path.to_path_buf(), what })?;
-        let scorer = tree_eval::Compiled::new(&file.params);
+        let schema = file.check().map_err(|what| ModelError::Invalid { path: path.to_path_buf(), what })?;
+        let scorer = tree_eval::Compiled::new(&file.params, schema.width());
         let shap = shap::TreeShap::new(&file.params);
-        Ok(Self { kind: Kind::Trees { file, scorer, shap } })
+        Ok(Self { kind: Kind::Trees { file, scorer, shap }, schema: Arc::new(schema) })
+    }
+
+    /// The features the model scores, and the columns around them.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The schema, shared: the readers of inputs for this model hold it.
+    pub fn schema_arc(&self) -> &Arc<Schema> {
+        &self.schema
     }
 
     /// Writes `dir/model.json` atomically: a temporary file in the same directory, synced, then
@@ -331,18 +356,19 @@ impl FraudModel {
         Ok(path)
     }
 
-    /// The log-odds of fraud (the raw score before the sigmoid) for one row of raw features.
+    /// The log-odds of fraud (the raw score before the sigmoid) for one row of raw values, in
+    /// the schema's order.
     #[inline]
-    pub fn log_odds(&self, row: &FeatureRow) -> f64 {
+    pub fn log_odds(&self, row: &[f64]) -> f64 {
         match &self.kind {
             Kind::Logistic { scorer, .. } => scorer.log_odds(row),
             Kind::Trees { scorer, .. } => scorer.raw(row),
         }
     }
 
-    /// The fraud probability and decision for one row of raw features.
+    /// The fraud probability and decision for one row of raw values.
     #[inline]
-    pub fn score(&self, row: &FeatureRow) -> Score {
+    pub fn score(&self, row: &[f64]) -> Score {
         let probability = match &self.kind {
             Kind::Logistic { scorer, .. } => sigmoid(scorer.log_odds(row)),
             Kind::Trees { scorer, .. } => scorer.probability(row),
@@ -350,15 +376,18 @@ impl FraudModel {
         Score { probability, fraud: probability >= self.threshold() }
     }
 
-    /// Fraud probabilities for the rows of a feature matrix (n × N_FEATURES).
-    pub fn probabilities(&self, features: &ndarray::Array2<f64>) -> Vec<f64> {
-        features
-            .rows()
+    /// Fraud probabilities of the rows of a matrix whose columns are the schema's features.
+    pub fn probabilities(&self, x: &Array2<f64>) -> Vec<f64> {
+        let mut row = Vec::with_capacity(x.ncols());
+        x.rows()
             .into_iter()
-            .map(|r| {
-                let mut row = [0.0; N_FEATURES];
-                row.iter_mut().zip(r.iter()).for_each(|(d, s)| *d = *s);
-                self.score(&row).probability
+            .map(|r| match r.as_slice() {
+                Some(r) => self.score(r).probability,
+                None => {
+                    row.clear();
+                    row.extend(r.iter());
+                    self.score(&row).probability
+                }
             })
             .collect()
     }
@@ -367,9 +396,9 @@ impl FraudModel {
     /// base they start from. Base plus contributions is the log-odds. Logistic regression: the
     /// weight times the standardised value (the base is the intercept). Trees: TreeSHAP, as
     /// LightGBM's `pred_contrib` (the base is the expected raw score).
-    pub fn contributions(&self, row: &FeatureRow, phi: &mut [f64; N_FEATURES]) -> f64 {
+    pub fn contributions(&self, row: &[f64], phi: &mut [f64]) -> f64 {
         match &self.kind {
-            Kind::Logistic { file, .. } => file.params.contributions(row, phi),
+            Kind::Logistic { scorer, .. } => scorer.contributions(row, phi),
             Kind::Trees { file, shap, .. } => shap.contributions(&file.params, row, phi),
         }
     }
@@ -440,6 +469,7 @@ pub fn sigmoid(z: f64) -> f64 {
 pub(crate) mod tests {
     use super::*;
     use crate::metrics::Evaluation;
+    use crate::schema::N_FEATURES;
 
     pub(crate) fn example_provenance() -> Provenance {
         Provenance {
@@ -463,7 +493,8 @@ pub(crate) mod tests {
         weights[3] = 0.8; // V4
         let scaler = Scaler { mean: vec![0.5; N_FEATURES], std: vec![2.0; N_FEATURES] };
         FraudModel::logistic(
-            LogisticParams { scaler, weights, intercept: -6.0 },
+            &Schema::kaggle(),
+            LogisticParams { scaler, weights, intercept: -6.0, onehot: vec![] },
             Bands::review_only(0.3),
             example_provenance(),
         )
@@ -545,10 +576,58 @@ pub(crate) mod tests {
             v["weights"].as_array_mut().unwrap().pop();
         });
         assert!(e.to_string().contains("weights has 28 values, expected 29"), "{e}");
+        // A feature more is a schema of 30 features, which 29 weights do not fit.
         let e = load_edited(|v| {
             v["features"].as_array_mut().unwrap().push("Time".into());
         });
         assert!(matches!(e, ModelError::Invalid { .. }), "{e}");
+        assert!(e.to_string().contains("weights has 29 values, expected 30"), "{e}");
+        let e = load_edited(|v| v["features"][3] = "V1".into());
+        assert!(e.to_string().contains("two features are named \"V1\""), "{e}");
+    }
+
+    /// Trees on the Kaggle schema with V1 categorical (codes 0..=40): the first tree's root
+    /// sends codes {1, 2, 3, 7} left (1.5), the rest right (-0.5).
+    fn categorical_tree_model(schema: &Schema) -> FraudModel {
+        let mut p = trees::tests::example_params();
+        let t = &mut p.trees[0];
+        t.split_feature[0] = 0;
+        t.threshold[0] = 0.0;
+        t.categorical = vec![true];
+        t.cat_boundaries = vec![0, 1];
+        t.cat_threshold = vec![142];
+        FraudModel::trees(schema, p, Bands::review_only(0.5), example_provenance()).unwrap()
+    }
+
+    #[test]
+    fn a_categorical_tree_model_keeps_its_categories() {
+        let schema = trees::tests::with_categorical_v1();
+        let m = categorical_tree_model(&schema);
+        let dir = tempfile::tempdir().unwrap();
+        m.save(dir.path()).unwrap();
+        let back = FraudModel::load(dir.path()).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.schema(), &schema);
+        assert_eq!(back.version(), m.version());
+        // The second tree's V4 (0 <= 1) goes left: -0.25; the base is -1.
+        let mut row = [0.0; N_FEATURES];
+        row[0] = back.schema().code(0, "7");
+        assert_eq!(back.log_odds(&row), -1.0 + 1.5 - 0.25);
+        for v in [back.schema().code(0, "4"), back.schema().code(0, "41"), f64::NAN] {
+            row[0] = v;
+            assert_eq!(back.log_odds(&row), -1.0 - 0.5 - 0.25, "{v} goes right");
+        }
+        // The categories decide the codes, so they are part of the version.
+        let mut features = schema.features().to_vec();
+        features[0] = crate::schema::Feature::categorical("V1", (0..=41).map(|c| c.to_string()).collect());
+        let more = Schema::new(features, "Class", None, None).unwrap();
+        assert_ne!(categorical_tree_model(&more).version(), m.version());
+        // A file without them has a numeric V1, which a categorical split cannot be on.
+        let mut v: serde_json::Value = serde_json::from_slice(&fs::read(dir.path().join(MODEL_FILE)).unwrap()).unwrap();
+        assert!(v.as_object_mut().unwrap().remove("categories").is_some());
+        fs::write(dir.path().join(MODEL_FILE), v.to_string()).unwrap();
+        let e = FraudModel::load(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("categorical split on \"V1\", a numeric feature"), "{e}");
     }
 
     #[test]

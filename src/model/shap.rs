@@ -23,7 +23,6 @@
 //!   depth 6 or less); deeper trees take the recursion.
 
 use super::trees::{Tree, TreeParams};
-use crate::schema::{FeatureRow, N_FEATURES};
 
 #[derive(Debug, Clone, Copy, Default)]
 struct PathElement {
@@ -92,7 +91,7 @@ impl TreeShap {
 
     /// Adds each feature's contribution to the raw score into `phi`, and returns the expected
     /// value (the base the contributions start from, `base_score` included).
-    pub fn contributions(&self, params: &TreeParams, row: &FeatureRow, phi: &mut [f64; N_FEATURES]) -> f64 {
+    pub fn contributions(&self, params: &TreeParams, row: &[f64], phi: &mut [f64]) -> f64 {
         let mut scratch = Vec::new();
         let mut bias = params.base_score;
         for ((tree, expected), tables) in params.trees.iter().zip(&self.expected).zip(&self.tables) {
@@ -205,7 +204,7 @@ impl TreeTables {
 
     /// Adds row `row` of unit `unit`'s table.
     #[inline]
-    fn add(&self, unit: u32, row: usize, phi: &mut [f64; N_FEATURES]) {
+    fn add(&self, unit: u32, row: usize, phi: &mut [f64]) {
         let Unit { features, table, m } = self.units[unit as usize];
         let (f, t, m) = (features as usize, table as usize, usize::from(m));
         for (feature, c) in self.features[f..f + m].iter().zip(&self.table[t + row * m..t + (row + 1) * m]) {
@@ -215,7 +214,7 @@ impl TreeTables {
 
     /// Walks every branch, clearing a slot's bit where the row goes the other way; each leaf,
     /// or pair of sibling leaves, then adds its table's row for the conditions met.
-    fn visit(&self, tree: &Tree, node: i32, met: u32, row: &FeatureRow, phi: &mut [f64; N_FEATURES]) {
+    fn visit(&self, tree: &Tree, node: i32, met: u32, row: &[f64], phi: &mut [f64]) {
         if node < 0 {
             let unit = self.leaf[!node as usize];
             let m = self.units[unit as usize].m;
@@ -332,8 +331,8 @@ fn unwound_sum(path: &[PathElement], depth: usize, index: usize) -> f64 {
 #[allow(clippy::too_many_arguments)]
 fn shap(
     tree: &Tree,
-    row: &FeatureRow,
-    phi: &mut [f64; N_FEATURES],
+    row: &[f64],
+    phi: &mut [f64],
     node: i32,
     depth: usize,
     scratch: &mut [PathElement],
@@ -378,6 +377,7 @@ fn shap(
 mod tests {
     use super::*;
     use crate::model::trees::tests::example_params;
+    use crate::schema::{FeatureRow, N_FEATURES};
 
     #[test]
     fn contributions_add_up_to_the_raw_score() {
@@ -415,6 +415,49 @@ mod tests {
             for j in 0..N_FEATURES {
                 assert!((fast[j] - slow[j]).abs() < 1e-12, "feature {j}: {} vs {}", fast[j], slow[j]);
             }
+        }
+    }
+
+    /// The same on LightGBM's categorical splits (the fixture of tests/categorical_lightgbm.rs,
+    /// which checks the tables against LightGBM itself), with codes in and out of the sets,
+    /// unseen (-1), past every set, and missing.
+    #[test]
+    fn tables_equal_the_recursion_on_categorical_splits() {
+        use rand::{Rng, SeedableRng};
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/categorical/lightgbm.txt");
+        let (schema, p) = crate::model::lightgbm::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+        p.check(&schema).unwrap();
+        assert!(p.has_categorical());
+        let shap = TreeShap::new(&p);
+        assert!(shap.tables.iter().all(Option::is_some), "six features: every leaf has a table");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let width = schema.width();
+        for _ in 0..500 {
+            let row: Vec<f64> = (0..width)
+                .map(|j| match rng.gen_range(0..10) {
+                    0 => f64::NAN,
+                    1 if schema.is_categorical(j) => crate::schema::UNSEEN,
+                    2 if schema.is_categorical(j) => 64.0,
+                    _ if schema.is_categorical(j) => rng.gen_range(0..schema.features()[j].categories().len()) as f64,
+                    _ => match schema.name(j) {
+                        "is_night" => f64::from(rng.gen_range(0..2u8)),
+                        "hour" => f64::from(rng.gen_range(0..24u8)),
+                        _ => rng.gen_range(0.0..1500.0),
+                    },
+                })
+                .collect();
+            let mut fast = vec![0.0; width];
+            let mut slow = vec![0.0; width];
+            let bias = shap.contributions(&p, &row, &mut fast);
+            let mut scratch = vec![PathElement::default(); shap.max_path * (shap.max_path + 1) / 2];
+            for tree in p.trees.iter().filter(|t| !t.split_feature.is_empty()) {
+                super::shap(tree, &row, &mut slow, 0, 0, &mut scratch, 1.0, 1.0, -1);
+            }
+            for j in 0..width {
+                assert!((fast[j] - slow[j]).abs() < 1e-12, "{row:?}, feature {j}: {} vs {}", fast[j], slow[j]);
+            }
+            let total = bias + fast.iter().sum::<f64>();
+            assert!((total - p.raw_reference(&row)).abs() < 1e-12, "{row:?}");
         }
     }
 

@@ -14,12 +14,15 @@
 //!   its deepest tree (trees are grouped by depth, and the last group is padded with trees of
 //!   one zero leaf, which add exactly 0).
 //!
-//! Decisions are LightGBM's for every finite input (the readers reject NaN and infinity): a
-//! row goes left when `x <= threshold`. A model whose nodes treat values near zero as missing
-//! is scored by the reference walk instead.
+//! Decisions are LightGBM's: a row goes left when `x <= threshold`. What that compare cannot
+//! decide goes through the reference walk ([`Tree::goes_left`](super::trees::Tree::goes_left)):
+//! a row with a missing value, and every row of a model whose nodes treat values near zero as
+//! missing or split on categories.
 
 use super::trees::TreeParams;
-use crate::schema::{FeatureRow, N_FEATURES};
+
+/// Rows this wide or narrower have their keys on the stack.
+const STACK_KEYS: usize = 64;
 
 /// Trees walked together: enough independent chains of loads to keep the CPU busy, few enough
 /// to stay in registers (chosen by measurement, docs/design.md).
@@ -56,8 +59,12 @@ pub struct Compiled {
     groups: Vec<Group>,
     base_score: f64,
     sigmoid: f64,
-    /// Set when the fast walk would not decide as LightGBM does (zero-as-missing nodes).
-    reference: Option<Box<TreeParams>>,
+    /// The features a row has.
+    width: usize,
+    /// The stored trees, for what the fast walk cannot decide.
+    reference: Box<TreeParams>,
+    /// Whether no row can take the fast walk (zero-as-missing nodes, categorical splits).
+    always_reference: bool,
 }
 
 /// A double as an integer that orders as the double does (for non-NaN values): comparisons
@@ -74,8 +81,8 @@ fn key(v: f64) -> u64 {
 const PADDING: (u32, u32) = (u32::MAX, u32::MAX);
 
 impl Compiled {
-    /// Lays out checked trees.
-    pub fn new(params: &TreeParams) -> Self {
+    /// Lays out checked trees for rows of `width` features.
+    pub fn new(params: &TreeParams, width: usize) -> Self {
         let mut c = Compiled {
             nodes: Vec::new(),
             values: Vec::new(),
@@ -83,9 +90,10 @@ impl Compiled {
             groups: Vec::new(),
             base_score: params.base_score,
             sigmoid: params.sigmoid,
-            // Nodes that treat zero as missing, or split on categories, are not plain compares:
-            // such a model is scored by the reference walk.
-            reference: (params.has_zero_missing() || params.has_categorical()).then(|| Box::new(params.clone())),
+            width,
+            reference: Box::new(params.clone()),
+            // Nodes that treat zero as missing, or split on categories, are not plain compares.
+            always_reference: params.has_zero_missing() || params.has_categorical(),
         };
         // The padding tree: one leaf of value 0.
         let pad = c.push_leaf(0.0, PADDING);
@@ -108,7 +116,7 @@ impl Compiled {
         assert!(
             c.nodes.iter().all(|node| node.first + 1 < n || (node.threshold == key(f64::INFINITY) && node.first < n))
         );
-        assert!(c.nodes.iter().all(|node| (node.feature as usize) < 8 * N_FEATURES));
+        assert!(c.nodes.iter().all(|node| (node.feature as usize) < 8 * width));
         assert!(c.groups.iter().all(|g| g.root.iter().all(|r| *r < n)));
         c
     }
@@ -160,30 +168,21 @@ impl Compiled {
 
     /// The raw score (log-odds) of one row.
     #[inline]
-    pub fn raw(&self, row: &FeatureRow) -> f64 {
-        if let Some(reference) = &self.reference {
-            return reference.raw_reference(row);
-        }
+    pub fn raw(&self, row: &[f64]) -> f64 {
         let mut sum = 0.0;
         let values = &self.values[..];
-        self.walk(row, |at| {
+        let fast = self.walk(row, |at| {
             for a in at {
                 // SAFETY: the walk ends on nodes of `nodes`, and `values` is aligned with it.
                 sum += unsafe { values.get_unchecked(a as usize) };
             }
         });
-        self.base_score + sum
+        if fast { self.base_score + sum } else { self.reference.raw_reference(row) }
     }
 
     /// Calls `f(tree, leaf)` with the leaf each stored tree sends `row` to.
-    pub fn for_each_leaf(&self, row: &FeatureRow, mut f: impl FnMut(usize, usize)) {
-        if let Some(reference) = &self.reference {
-            for (t, tree) in reference.trees.iter().enumerate() {
-                f(t, tree.leaf(row));
-            }
-            return;
-        }
-        self.walk(row, |at| {
+    pub fn for_each_leaf(&self, row: &[f64], mut f: impl FnMut(usize, usize)) {
+        let fast = self.walk(row, |at| {
             for a in at {
                 let (t, l) = self.leaf_of[a as usize];
                 if (t, l) != PADDING {
@@ -191,13 +190,39 @@ impl Compiled {
                 }
             }
         });
+        if !fast {
+            for (t, tree) in self.reference.trees.iter().enumerate() {
+                f(t, tree.leaf(row));
+            }
+        }
     }
 
-    /// Walks every group to its leaves; `done` gets the node each lane ended on.
+    /// Walks every group to its leaves, `done` getting the node each lane ended on; false,
+    /// with nothing walked, when the row needs the reference walk.
     #[inline(always)]
-    fn walk(&self, row: &FeatureRow, mut done: impl FnMut([u32; LANES])) {
-        debug_assert!(row.iter().all(|x| x.is_finite()));
-        let keys: [u64; N_FEATURES] = std::array::from_fn(|j| key(row[j]));
+    fn walk(&self, row: &[f64], done: impl FnMut([u32; LANES])) -> bool {
+        assert_eq!(row.len(), self.width, "a row of the model's width");
+        if self.always_reference {
+            return false;
+        }
+        if self.width <= STACK_KEYS {
+            let mut keys = [0u64; STACK_KEYS];
+            self.walk_keys(row, &mut keys[..self.width], done)
+        } else {
+            self.walk_keys(row, &mut vec![0; self.width], done)
+        }
+    }
+
+    #[inline(always)]
+    fn walk_keys(&self, row: &[f64], keys: &mut [u64], mut done: impl FnMut([u32; LANES])) -> bool {
+        let mut missing = false;
+        for (k, &v) in keys.iter_mut().zip(row) {
+            missing |= v.is_nan();
+            *k = key(v);
+        }
+        if missing {
+            return false;
+        }
         let x = keys.as_ptr().cast::<u8>();
         let nodes = self.nodes.as_ptr();
         for g in &self.groups {
@@ -205,8 +230,9 @@ impl Compiled {
             for _ in 0..g.steps {
                 for a in at.iter_mut() {
                     // SAFETY: every root and every `first` (+1) indexes `nodes`, and every
-                    // feature offset lies within a row: `new` lays them out so and checks it,
-                    // and nothing changes them afterwards.
+                    // feature offset lies within a row of `width` keys: `new` lays them out so
+                    // and checks it, nothing changes them afterwards, and `walk` checks the
+                    // row's width.
                     let (n, value) = unsafe {
                         let n = &*nodes.add(*a as usize);
                         (n, x.add(n.feature as usize).cast::<u64>().read())
@@ -216,10 +242,11 @@ impl Compiled {
             }
             done(at);
         }
+        true
     }
 
     #[inline]
-    pub fn probability(&self, row: &FeatureRow) -> f64 {
+    pub fn probability(&self, row: &[f64]) -> f64 {
         1.0 / (1.0 + (-self.sigmoid * self.raw(row)).exp())
     }
 }
@@ -229,6 +256,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::model::trees::tests::example_params;
     use crate::model::trees::{Missing, Tree};
+    use crate::schema::{FeatureRow, N_FEATURES, Schema};
     use rand::{Rng, SeedableRng};
 
     /// Random trees of random shapes, against the reference walk.
@@ -270,9 +298,9 @@ pub(crate) mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         for trees in [1, 7, 8, 9, 61] {
             let p = random_params(&mut rng, trees);
-            p.check().unwrap();
-            let c = Compiled::new(&p);
-            assert!(c.reference.is_none());
+            p.check(&Schema::kaggle()).unwrap();
+            let c = Compiled::new(&p, N_FEATURES);
+            assert!(!c.always_reference);
             assert_eq!(c.nodes.len(), 1 + p.trees.iter().map(|t| 2 * t.split_feature.len() + 1).sum::<usize>());
             for _ in 0..500 {
                 let mut row: FeatureRow = std::array::from_fn(|_| rng.gen_range(-2.5..2.5));
@@ -323,9 +351,34 @@ pub(crate) mod tests {
         p.trees[0].missing[0] = Missing::Zero;
         p.trees[0].default_left[0] = false;
         p.trees[0].threshold[0] = 5.0;
-        let c = Compiled::new(&p);
+        let c = Compiled::new(&p, N_FEATURES);
         let row = [0.0; N_FEATURES];
         assert_eq!(p.trees[0].leaf(&row), 1, "zero is missing and goes right, though 0 <= 5");
         assert_eq!(c.raw(&row), p.raw_reference(&row));
+    }
+
+    #[test]
+    fn a_row_with_a_missing_value_takes_the_reference_walk() {
+        let p = example_params();
+        let c = Compiled::new(&p, N_FEATURES);
+        let mut row = [0.0; N_FEATURES];
+        row[3] = 2.0;
+        row[11] = f64::NAN; // the second tree's NaN-missing node: default left
+        assert_eq!(c.raw(&row), p.raw_reference(&row));
+        assert_eq!(p.trees[1].leaf(&row), 1);
+        let mut leaves = vec![];
+        c.for_each_leaf(&row, |t, l| leaves.push((t, l)));
+        assert_eq!(leaves, [(0, 1), (1, 1)]);
+    }
+
+    #[test]
+    fn rows_wider_than_the_stack_keys() {
+        let mut p = example_params();
+        p.trees[0].split_feature[0] = 99;
+        let c = Compiled::new(&p, 100);
+        let mut row = vec![0.0; 100];
+        row[99] = -3.0;
+        assert_eq!(c.raw(&row), p.raw_reference(&row));
+        assert_eq!(p.trees[0].leaf(&row), 0);
     }
 }

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::schema::N_FEATURES;
+use crate::schema::Schema;
 
 pub const FORMAT: &str = "fraud-gradient-boosted-trees";
 pub const FORMAT_VERSION: u32 = 1;
@@ -26,7 +26,7 @@ pub const ZERO_THRESHOLD: f64 = 1e-35_f32 as f64;
 pub enum Missing {
     /// Nothing is missing; a NaN counts as 0.
     None,
-    /// Values within ±1e-35 (and NaN) are missing.
+    /// Values within ±1e-35, both bounds included (and NaN), are missing.
     Zero,
     /// NaN is missing.
     Nan,
@@ -136,7 +136,9 @@ impl Tree {
         let value = if value.is_nan() && missing != Missing::Nan { 0.0 } else { value };
         let is_missing = match missing {
             Missing::None => false,
-            Missing::Zero => value > -ZERO_THRESHOLD && value <= ZERO_THRESHOLD,
+            // LightGBM 4's `Tree::IsZero`: `fval >= -kZeroThreshold && fval <= kZeroThreshold`
+            // (3.x left the lower bound out).
+            Missing::Zero => (-ZERO_THRESHOLD..=ZERO_THRESHOLD).contains(&value),
             Missing::Nan => value.is_nan(),
         };
         if is_missing { self.default_left[i] } else { value <= self.threshold[i] }
@@ -185,8 +187,9 @@ impl Tree {
     }
 
     /// Every index in range, every node and leaf reached exactly once from the root (so no
-    /// cycles and no shared subtrees), every number finite.
-    fn check(&self) -> Result<(), String> {
+    /// cycles and no shared subtrees), every number finite, every categorical split on a
+    /// categorical feature of `schema` and every other on a numeric one.
+    fn check(&self, schema: &Schema) -> Result<(), String> {
         let n = self.split_feature.len();
         for (name, len) in [
             ("threshold", self.threshold.len()),
@@ -208,8 +211,9 @@ impl Tree {
                 self.leaf_count.len()
             ));
         }
-        if let Some(f) = self.split_feature.iter().find(|f| **f as usize >= N_FEATURES) {
-            return Err(format!("split_feature {f} is not one of the {N_FEATURES} features"));
+        let width = schema.width();
+        if let Some(f) = self.split_feature.iter().find(|f| **f as usize >= width) {
+            return Err(format!("split_feature {f} is not one of the {width} features"));
         }
         if self.threshold.iter().any(|t| t.is_nan()) {
             return Err("a threshold is NaN".into());
@@ -221,6 +225,14 @@ impl Tree {
             return Err("a count is negative or not finite".into());
         }
         self.check_categories()?;
+        for (i, &f) in self.split_feature.iter().enumerate() {
+            let f = f as usize;
+            if self.is_categorical(i) != schema.is_categorical(f) {
+                let (node, feature) =
+                    if self.is_categorical(i) { ("categorical", "numeric") } else { ("numeric", "categorical") };
+                return Err(format!("node {i} is a {node} split on {:?}, a {feature} feature", schema.name(f)));
+            }
+        }
         if n == 0 {
             return Ok(());
         }
@@ -302,7 +314,7 @@ pub fn in_set(set: &[u32], value: f64) -> bool {
 }
 
 impl TreeParams {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self, schema: &Schema) -> Result<(), String> {
         if self.trees.is_empty() {
             return Err("the model has no trees".into());
         }
@@ -313,7 +325,7 @@ impl TreeParams {
             return Err(format!("sigmoid {} is not a positive number", self.sigmoid));
         }
         for (t, tree) in self.trees.iter().enumerate() {
-            tree.check().map_err(|e| format!("tree {t}: {e}"))?;
+            tree.check(schema).map_err(|e| format!("tree {t}: {e}"))?;
         }
         Ok(())
     }
@@ -346,6 +358,14 @@ impl TreeParams {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::schema::{Feature, N_FEATURES};
+
+    /// The Kaggle schema with feature 0 (V1) categorical: codes 0..=40.
+    pub(crate) fn with_categorical_v1() -> Schema {
+        let mut features: Vec<Feature> = Schema::kaggle().features().to_vec();
+        features[0] = Feature::categorical("V1", (0..=40).map(|c| c.to_string()).collect());
+        Schema::new(features, "Class", None, None).unwrap()
+    }
 
     /// A stump on V14 (index 13) and a two-level tree on V4 then V12.
     pub(crate) fn example_params() -> TreeParams {
@@ -406,9 +426,25 @@ pub(crate) mod tests {
         row[13] = ZERO_THRESHOLD;
         assert_eq!(t.leaf(&row), 1, "the upper bound is inside");
         row[13] = -ZERO_THRESHOLD;
-        assert_eq!(t.leaf(&row), 0, "the lower bound is outside");
-        row[13] = 1e-30;
-        assert_eq!(t.leaf(&row), 0);
+        assert_eq!(t.leaf(&row), 1, "the lower bound is inside too, as in LightGBM 4");
+        for v in [ZERO_THRESHOLD.next_up(), (-ZERO_THRESHOLD).next_down(), 1e-30, -1e-30] {
+            row[13] = v;
+            assert_eq!(t.leaf(&row), 0, "{v:e} is outside: <= 5 goes left");
+        }
+    }
+
+    /// Regression: LightGBM 4.7.0 (the fixtures' version) takes -1e-35 (as f32) for zero, so
+    /// the default way; we sent it by the threshold, as LightGBM 3 did.
+    #[test]
+    fn zero_as_missing_includes_the_lower_bound() {
+        let mut t = example_params().trees[0].clone();
+        t.missing[0] = Missing::Zero;
+        t.default_left[0] = false;
+        t.threshold[0] = 5.0;
+        let mut row = [0.0; N_FEATURES];
+        row[13] = -1.0000000180025095e-35;
+        assert_eq!(-ZERO_THRESHOLD, row[13]);
+        assert!(!t.goes_left(0, row[13]));
     }
 
     #[test]
@@ -416,7 +452,7 @@ pub(crate) mod tests {
         let check = |edit: &dyn Fn(&mut TreeParams)| {
             let mut p = example_params();
             edit(&mut p);
-            p.check().unwrap_err()
+            p.check(&Schema::kaggle()).unwrap_err()
         };
         assert!(check(&|p| p.trees[1].right_child[0] = 0).contains("reached twice"), "a cycle");
         assert!(check(&|p| p.trees[1].right_child[0] = 7).contains("past the 2 internal"));
@@ -432,7 +468,7 @@ pub(crate) mod tests {
         assert!(check(&|p| p.trees.clear()).contains("no trees"));
         assert!(check(&|p| p.sigmoid = 0.0).contains("sigmoid"));
         assert!(check(&|p| p.trees[1].left_child[1] = -3).contains("leaf 2 is reached twice"));
-        example_params().check().unwrap();
+        example_params().check(&Schema::kaggle()).unwrap();
     }
 
     /// A categorical stump on feature 0: codes {1, 2, 3, 7} left (LightGBM's word 142), the
@@ -450,7 +486,7 @@ pub(crate) mod tests {
     #[test]
     fn categorical_nodes_decide_as_lightgbm() {
         let t = categorical_stump(vec![142]);
-        t.check().unwrap();
+        t.check(&with_categorical_v1()).unwrap();
         let at = |v: f64| {
             let mut row = [0.0; N_FEATURES];
             row[0] = v;
@@ -475,7 +511,7 @@ pub(crate) mod tests {
         let bad = |edit: &dyn Fn(&mut Tree)| {
             let mut t = categorical_stump(vec![142]);
             edit(&mut t);
-            t.check().unwrap_err()
+            t.check(&with_categorical_v1()).unwrap_err()
         };
         assert!(bad(&|t| t.threshold[0] = 1.0).contains("names set 1"));
         assert!(bad(&|t| t.threshold[0] = 0.5).contains("names set 0.5"));
@@ -488,5 +524,11 @@ pub(crate) mod tests {
             })
             .contains("without categorical nodes")
         );
+        let t = categorical_stump(vec![142]);
+        assert!(t.check(&Schema::kaggle()).unwrap_err().contains("categorical split on \"V1\", a numeric feature"));
+        let numeric = example_params().trees[0].clone();
+        let mut on_v1 = numeric.clone();
+        on_v1.split_feature[0] = 0;
+        assert!(on_v1.check(&with_categorical_v1()).unwrap_err().contains("numeric split on \"V1\", a categorical"));
     }
 }

@@ -22,6 +22,7 @@ pub(super) struct AppState {
     pub model: FraudModel,
     pub policy: Policy,
     pub reasons_for: ReasonsFor,
+    pub id: Option<String>,
     pub metrics: Arc<ServerMetrics>,
     pub registry: Registry,
     pub max_body_bytes: usize,
@@ -90,30 +91,33 @@ fn score(state: &AppState, q: &InvocationQuery, headers: &HeaderMap, body: Resul
         }
         Err(rejection) => return error(rejection.status(), "BAD_REQUEST", rejection.body_text()),
     };
-    let mut parser = RowParser::new(state.max_body_bytes);
-    let rows = if csv { parser.parse_csv(&body) } else { parser.parse_json(&body) };
-    let rows = match rows {
-        Ok(rows) => rows,
+    let mut parser = RowParser::new(Arc::clone(state.model.schema_arc()), state.id.clone(), state.max_body_bytes);
+    let parsed = if csv { parser.parse_csv(&body) } else { parser.parse_json(&body) };
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => return bad_request(&e),
     };
     let mut j = Judgments::default();
-    j.judge(&state.model, &state.policy, state.reasons_for, rows);
+    j.judge(&state.model, &state.policy, state.reasons_for, parsed.rows);
     for (d, p) in j.decisions.iter().zip(&j.probabilities) {
         state.metrics.decisions.get_or_create(&DecisionLabel { decision: d.as_str() }).inc();
         state.metrics.scores.observe(*p);
     }
-    state.metrics.rows_scored.inc_by(rows.len() as u64);
+    state.metrics.rows_scored.inc_by(parsed.rows.len() as u64);
     // MLflow's shape unless more is asked for.
-    let body = match (q.probabilities, q.decisions) {
+    let mut body = match (q.probabilities, q.decisions) {
         (_, true) => json!({
             "predictions": j.predictions,
             "probabilities": j.probabilities,
             "decisions": j.decisions,
-            "reasons": j.row_reasons(),
+            "reasons": j.row_reasons(&state.model),
         }),
         (true, false) => json!({ "predictions": j.predictions, "probabilities": j.probabilities }),
         (false, false) => json!({ "predictions": j.predictions }),
     };
+    if let Some(ids) = parsed.ids {
+        body["ids"] = json!(ids);
+    }
     axum::Json(body).into_response()
 }
 

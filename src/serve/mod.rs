@@ -29,14 +29,16 @@ pub struct ServeConfig {
     /// Decision thresholds given as flags, over the model's bands and policy.json.
     pub overrides: Overrides,
     pub reasons_for: ReasonsFor,
+    /// The input column carried as each row's id; the model's id column without it.
+    pub id: Option<String>,
 }
 
-/// The server's routes over one model and policy.
-pub fn router(dir: ModelDir, reasons_for: ReasonsFor, max_body_bytes: usize) -> Router {
+/// The server's routes over one model and policy; `id` as [`ServeConfig::id`].
+pub fn router(dir: ModelDir, reasons_for: ReasonsFor, id: Option<String>, max_body_bytes: usize) -> Router {
     let mut registry = Registry::default();
     let metrics = ServerMetrics::register(&mut registry);
     let ModelDir { model, policy } = dir;
-    let state = Arc::new(AppState { model, policy, reasons_for, metrics, registry, max_body_bytes });
+    let state = Arc::new(AppState { model, policy, reasons_for, id, metrics, registry, max_body_bytes });
     Router::new()
         .route("/invocations", post(invocations::invocations))
         .route("/ping", get(invocations::ping))
@@ -59,7 +61,7 @@ pub fn run(cfg: &ServeConfig, dir: ModelDir) -> std::io::Result<()> {
             decline = ?dir.policy.decline,
             "fraud serve listening on http://{addr}"
         );
-        axum::serve(listener, router(dir, cfg.reasons_for, cfg.max_body_bytes))
+        axum::serve(listener, router(dir, cfg.reasons_for, cfg.id.clone(), cfg.max_body_bytes))
             .with_graceful_shutdown(crate::signal::shutdown())
             .await
     })
@@ -81,6 +83,7 @@ mod tests {
         router(
             ModelDir { model, policy: Policy { review: 0.3, decline: Some(0.9) } },
             ReasonsFor::Flagged,
+            None,
             max_body_bytes,
         )
     }

@@ -58,6 +58,9 @@ pub struct ConsumeConfig {
     pub commit_interval: Duration,
     pub guarantee: Guarantee,
     pub reasons_for: ReasonsFor,
+    /// The input field carried as each row's id in the score records; the model's id column
+    /// without it.
+    pub id: Option<String>,
     /// The model directory, and the band thresholds given as flags over its own.
     pub model_dir: PathBuf,
     pub overrides: Overrides,
@@ -264,6 +267,7 @@ pub fn consume(
     let mut scorer = Scorer::new(
         dir,
         cfg.reasons_for,
+        cfg.id.clone(),
         cfg.max_message_bytes,
         &cfg.output_topic,
         &cfg.dlq_topic,

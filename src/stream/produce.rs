@@ -1,5 +1,7 @@
 //! `fraud produce`: send transactions read from a CSV as JSON messages in MLflow's split layout,
-//! one random UUID key per message, and wait for every delivery report.
+//! one random UUID key per message, and wait for every delivery report. Every column is sent
+//! but the label and the excluded ones: numbers as numbers, other values as strings, empty
+//! cells as null.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +13,6 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use crate::dataset;
-use crate::schema::FeatureRow;
 use crate::stream::client::{BULK_LINGER_MS, ClientErrors, ConnectionRefused, KafkaConfig};
 use crate::stream::send::send_when_room;
 use crate::wire::split_json;
@@ -21,6 +22,10 @@ pub struct ProduceConfig {
     pub kafka: KafkaConfig,
     pub topic: String,
     pub csv: PathBuf,
+    /// The label column, left out when the file has it.
+    pub label: String,
+    /// Columns left out.
+    pub exclude: Vec<String>,
     pub count: u64,
     /// Rows per message.
     pub batch: usize,
@@ -83,8 +88,8 @@ impl ProducerContext for Context {
 }
 
 pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
-    let table = dataset::read_features(&cfg.csv)?;
-    let rows: Vec<FeatureRow> = table.rows().into_iter().map(|r| std::array::from_fn(|j| r[j])).collect();
+    let (schema, rows) = dataset::read_columns(&cfg.csv, &cfg.label, &cfg.exclude, false)?;
+    let n = rows.nrows();
     let reports = Arc::new(Reports::default());
     let errors = ClientErrors::default();
     let producer: ThreadedProducer<Context> = cfg
@@ -95,7 +100,7 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
 
     let started = Instant::now();
     let mut next_row = 0;
-    let mut batch: Vec<FeatureRow> = Vec::with_capacity(cfg.batch);
+    let mut batch: Vec<usize> = Vec::with_capacity(cfg.batch);
     for i in 0..cfg.count {
         errors.check()?;
         if let Some(rate) = cfg.rate {
@@ -106,10 +111,10 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
         }
         batch.clear();
         for _ in 0..cfg.batch {
-            batch.push(rows[next_row]);
-            next_row = (next_row + 1) % rows.len();
+            batch.push(next_row);
+            next_row = (next_row + 1) % n;
         }
-        let payload = split_json(&batch);
+        let payload = split_json(&schema, batch.iter().map(|&i| rows.row(i).to_slice().unwrap_or_default()));
         let key = uuid::Uuid::new_v4().to_string();
         let record = BaseRecord::to(&cfg.topic).key(&key).payload(&payload);
         // The local queue is full: let deliveries catch up, then try again.

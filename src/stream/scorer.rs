@@ -29,16 +29,18 @@ impl Scorer {
     pub fn new(
         dir: ModelDir,
         reasons_for: ReasonsFor,
+        id: Option<String>,
         max_message_bytes: usize,
         output_topic: &str,
         dlq_topic: &str,
         log_messages: bool,
         metrics: std::sync::Arc<ConsumerMetrics>,
     ) -> Self {
+        let parser = RowParser::new(std::sync::Arc::clone(dir.model.schema_arc()), id, max_message_bytes);
         Self {
             dir,
             reasons_for,
-            parser: RowParser::new(max_message_bytes),
+            parser,
             judgments: Judgments::default(),
             out: Vec::with_capacity(512),
             output_topic: output_topic.to_string(),
@@ -63,17 +65,18 @@ impl Scorer {
             dead_letter: None,
         };
         let source = Source { topic: msg.topic(), partition: msg.partition(), offset: msg.offset() };
+        self.parser.follow(self.dir.model.schema_arc());
         match self.parser.parse_json(payload) {
-            Ok(rows) => {
+            Ok(parsed) => {
                 let j = &mut self.judgments;
-                j.judge(&self.dir.model, &self.dir.policy, self.reasons_for, rows);
+                j.judge(&self.dir.model, &self.dir.policy, self.reasons_for, parsed.rows);
                 // Decisions are counted once the output is durable (the tally), so an exactly-once
                 // redo does not count twice; the score histogram shows what was scored.
                 for (d, p) in j.decisions.iter().zip(&j.probabilities) {
                     input.decisions[*d as usize] += 1;
                     self.metrics.scores.observe(*p);
                 }
-                input.rows = rows.len() as u64;
+                input.rows = parsed.rows.len() as u64;
                 if self.log_messages {
                     tracing::info!("Input data: {}", String::from_utf8_lossy(payload));
                     tracing::info!("Fraud detection result: {:?}", j.predictions);
@@ -82,7 +85,8 @@ impl Scorer {
                     predictions: &j.predictions,
                     probabilities: &j.probabilities,
                     decisions: &j.decisions,
-                    reasons: j.row_reasons(),
+                    reasons: j.row_reasons(&self.dir.model),
+                    ids: parsed.ids,
                     model_version: self.dir.model.version(),
                     source: Some(source),
                 }

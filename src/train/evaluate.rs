@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::dataset::{self, DatasetError};
+use ndarray::Array2;
+
+use crate::dataset::{self, DatasetError, Need};
 use crate::decision::{Overrides, Policy, PolicyError};
 use crate::metrics::Evaluation;
 use crate::model::{FraudModel, MODEL_FILE};
@@ -37,19 +39,13 @@ pub fn write_report(
     title: String,
     model: &FraudModel,
     probabilities: &[f64],
-    data: &dataset::Labelled,
+    rows: &Array2<f64>,
+    labels: &[bool],
     evaluation: &Evaluation,
 ) -> Result<PathBuf, EvaluateError> {
     let policy = Policy::new(model, Overrides::default()).map_err(EvaluateError::Bands)?;
-    let input = crate::train::report::html::ReportInput {
-        title,
-        model,
-        policy,
-        probabilities,
-        labels: &data.labels,
-        rows: &data.features,
-        evaluation,
-    };
+    let input =
+        crate::train::report::html::ReportInput { title, model, policy, probabilities, labels, rows, evaluation };
     let path = crate::train::report::html::write(dir, &input)
         .map_err(|source| EvaluateError::Report { path: dir.to_path_buf(), source })?;
     tracing::info!("report written to {}", path.display());
@@ -58,24 +54,25 @@ pub fn write_report(
 
 pub fn evaluate(cfg: &EvaluateConfig, model: &FraudModel) -> Result<Report, EvaluateError> {
     let started = Instant::now();
-    let data = dataset::read_labelled(&cfg.csv, cfg.progress)?;
+    let table = dataset::read_table(&cfg.csv, model.schema_arc(), Need::Required, None, cfg.progress)?;
     let read_seconds = started.elapsed().as_secs_f64();
-    let frauds = data.frauds();
-    if frauds == 0 || frauds == data.len() {
+    let Some(labels) = table.labels else { unreachable!("the label column is required") };
+    let frauds = labels.iter().filter(|l| **l).count();
+    if frauds == 0 || frauds == labels.len() {
         let class = if frauds == 0 { "non-fraud" } else { "fraud" };
-        return Err(EvaluateError::OneClass { path: cfg.csv.clone(), rows: data.len(), class });
+        return Err(EvaluateError::OneClass { path: cfg.csv.clone(), rows: labels.len(), class });
     }
-    let probabilities = model.probabilities(&data.features);
-    let evaluation = Evaluation::new(&probabilities, &data.labels, model.threshold());
+    let probabilities = model.probabilities(&table.features);
+    let evaluation = Evaluation::new(&probabilities, &labels, model.threshold());
     if let Some(dir) = &cfg.report {
         let title = format!("fraud evaluate: {} on {}", cfg.model_dir.display(), cfg.csv.display());
-        write_report(dir, title, model, &probabilities, &data, &evaluation)?;
+        write_report(dir, title, model, &probabilities, &table.features, &labels, &evaluation)?;
     }
     Ok(Report {
         evaluation,
         evaluated_on: cfg.csv.display().to_string(),
         rows_train: 0,
-        rows_test: data.len(),
+        rows_test: labels.len(),
         fit_seconds: 0.0,
         read_seconds,
         total_seconds: started.elapsed().as_secs_f64(),
@@ -83,6 +80,6 @@ pub fn evaluate(cfg: &EvaluateConfig, model: &FraudModel) -> Result<Report, Eval
         model_path: cfg.model_dir.join(MODEL_FILE).display().to_string(),
         gradient_max: None,
         family: model.family().as_str().to_string(),
-        decline: model.bands().decline.map(|d| crate::metrics::AtThreshold::new(&probabilities, &data.labels, d)),
+        decline: model.bands().decline.map(|d| crate::metrics::AtThreshold::new(&probabilities, &labels, d)),
     })
 }

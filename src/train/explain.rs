@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::dataset::{self, DatasetError};
+use crate::dataset::{self, DatasetError, Need};
 use crate::decision::{Decision, Judgments, ModelDir, Overrides, ReasonsFor};
-use crate::schema::feature_rows;
+use crate::schema::Rows;
 
 #[derive(Debug, Clone)]
 pub struct ExplainConfig {
@@ -19,6 +19,9 @@ pub struct ExplainConfig {
     /// Band thresholds given as flags.
     pub overrides: Overrides,
     pub json: bool,
+    /// The column that identifies a transaction, shown with each row; else the model's id
+    /// column, when the file has it.
+    pub id: Option<String>,
     /// Only rows sent to review or declined.
     pub flagged_only: bool,
 }
@@ -29,21 +32,34 @@ const BATCH: usize = 4096;
 /// Writes every row's probability, decision and reasons to `out`; returns the rows written.
 /// Each row is judged as a score record judges it, with reasons for every row.
 pub fn explain(cfg: &ExplainConfig, dir: &ModelDir, out: &mut impl Write) -> Result<usize, ExplainError> {
-    let (features, labels) = dataset::read_maybe_labelled(&cfg.csv)?;
-    let rows = feature_rows(&features);
+    let schema = dir.model.schema_arc();
+    let id = match (&cfg.id, &schema.id) {
+        (Some(id), _) => Some((id.as_str(), Need::Required)),
+        (None, Some(id)) => Some((id.as_str(), Need::IfPresent)),
+        (None, None) => None,
+    };
+    let table = dataset::read_table(&cfg.csv, schema, Need::IfPresent, id, false)?;
+    let (labels, ids) = (table.labels, table.ids);
+    let mut rows = Rows::with_capacity(schema.width(), BATCH);
     let mut judgments = Judgments::default();
     let mut line = String::new();
     let mut written = 0;
     if !cfg.json {
+        let id = ids.as_ref().map_or(String::new(), |ids| format!("  {:<w$}", "id", w = id_width(ids)));
         let label = if labels.is_some() { "  label" } else { "" };
         writeln!(
             out,
-            "{:>7}{label}  {:>11}  {:<8}  reasons (feature=value: contribution to the log-odds)",
+            "{:>7}{id}{label}  {:>11}  {:<8}  reasons (feature=value: contribution to the log-odds)",
             "row", "probability", "decision"
         )?;
     }
-    for (b, batch) in rows.chunks(BATCH).enumerate() {
-        judgments.judge(&dir.model, &dir.policy, ReasonsFor::Every, batch);
+    let id_width = ids.as_ref().map_or(0, |ids| id_width(ids));
+    for (b, batch) in table.features.axis_chunks_iter(ndarray::Axis(0), BATCH).enumerate() {
+        rows.clear();
+        for r in batch.rows() {
+            rows.push_missing().iter_mut().zip(r).for_each(|(v, x)| *v = *x);
+        }
+        judgments.judge(&dir.model, &dir.policy, ReasonsFor::Every, &rows);
         let mut start = 0;
         for (k, &end) in judgments.ends.iter().enumerate() {
             let (i, probability, decision) = (b * BATCH + k, judgments.probabilities[k], judgments.decisions[k]);
@@ -53,22 +69,32 @@ pub fn explain(cfg: &ExplainConfig, dir: &ModelDir, out: &mut impl Write) -> Res
                 continue;
             }
             let label = labels.as_ref().map(|l| u8::from(l[i]));
+            let id = ids.as_ref().map(|ids| ids[i].as_str());
             line.clear();
             if cfg.json {
+                let reasons: Vec<_> = reasons.iter().map(|r| r.in_schema(schema)).collect();
                 let mut v = json!({ "row": i, "probability": probability, "decision": decision, "reasons": reasons });
+                if let Some(id) = id {
+                    v["id"] = id.into();
+                }
                 if let Some(l) = label {
                     v["label"] = l.into();
                 }
                 line.push_str(&v.to_string());
             } else {
                 let _ = write!(line, "{i:>7}");
+                if let Some(id) = id {
+                    let _ = write!(line, "  {id:<id_width$}");
+                }
                 if let Some(l) = label {
                     let _ = write!(line, "  {l:>5}");
                 }
                 let _ = write!(line, "  {probability:>11.6}  {:<8}  ", decision.as_str());
                 let parts: Vec<String> = reasons
                     .iter()
-                    .map(|r| format!("{}={}: {:+.3}", r.feature, short(r.value), r.contribution))
+                    .map(|r| {
+                        format!("{}={}: {:+.3}", schema.name(r.feature as usize), r.value_text(schema), r.contribution)
+                    })
                     .collect();
                 line.push_str(&parts.join(", "));
             }
@@ -79,11 +105,9 @@ pub fn explain(cfg: &ExplainConfig, dir: &ModelDir, out: &mut impl Write) -> Res
     Ok(written)
 }
 
-/// A value as an analyst reads it: four significant figures.
-fn short(v: f64) -> String {
-    let s = format!("{v:.4}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.to_string() }
+/// The width of the id column: its longest id, at most 36 characters (a UUID).
+fn id_width(ids: &[String]) -> usize {
+    ids.iter().map(|id| id.chars().count()).max().unwrap_or(0).clamp(2, 36)
 }
 
 #[derive(Debug, thiserror::Error)]

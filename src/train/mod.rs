@@ -2,6 +2,7 @@
 //! the training part (a logistic regression here, trees in [`crate::train::gbdt`]), choose the
 //! decision threshold on training data only, measure on the held-out part, save the model.
 
+pub mod design;
 pub mod evaluate;
 pub mod explain;
 pub mod gbdt;
@@ -12,14 +13,15 @@ pub mod split;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ndarray::{Array2, Axis, ShapeBuilder};
+use ndarray::{Array2, Axis};
 
-use crate::dataset::{self, DatasetError, Labelled};
+use crate::dataset::{self, DatasetError, Labelled, Selection};
 use crate::decision::policy::decline_threshold;
 use crate::metrics::{Confusion, Evaluation, best_f1_threshold};
-use crate::model::{Bands, DeclineRule, FraudModel, LogisticParams, ModelError, Provenance, Scaler};
-use crate::schema::N_FEATURES;
+use crate::model::{Bands, DeclineRule, FraudModel, LogisticParams, ModelError, Provenance};
+use crate::schema::Schema;
 use crate::train::report::Report;
+use design::Encoding;
 use gbdt::{BoostError, BoostOptions};
 use logistic::{FitError, FitOptions, Fitted};
 use split::{stratified_folds, stratified_split};
@@ -28,6 +30,10 @@ use split::{stratified_folds, stratified_split};
 #[derive(Debug, Clone)]
 pub struct TrainConfig {
     pub csv: PathBuf,
+    /// Which columns are the label, the id, the time and the features.
+    pub selection: Selection,
+    /// Logistic: one-hot columns per categorical feature, "other" included.
+    pub max_categories: usize,
     pub model_dir: PathBuf,
     /// Share of rows held out for testing, in [0, 1). 0 trains on every row.
     pub test_size: f64,
@@ -76,7 +82,10 @@ struct FamilyFit {
 /// Reads, fits, evaluates and saves; returns what to print.
 pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     let started = Instant::now();
-    let data = dataset::read_labelled(&cfg.csv, cfg.progress)?;
+    let data = dataset::read_training(&cfg.csv, &cfg.selection, cfg.progress)?;
+    for note in &data.notes {
+        tracing::warn!("{}: {note}", cfg.csv.display());
+    }
     let read_seconds = started.elapsed().as_secs_f64();
     phase("read", started);
     let t = Instant::now();
@@ -109,8 +118,12 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
         training_metrics: Some(Evaluation::new(oof, &train_labels, threshold)),
     };
     let fitted = match &cfg.trainer {
-        Trainer::Logistic(fit) => fit_logistic(&data.features, &train_idx, &train_labels, fit, cfg, provenance)?,
-        Trainer::Trees(opts) => fit_trees(&data.features, &train_idx, &train_labels, opts, cfg, provenance)?,
+        Trainer::Logistic(fit) => {
+            fit_logistic(&data.schema, &data.features, &train_idx, &train_labels, fit, cfg, provenance)?
+        }
+        Trainer::Trees(opts) => {
+            fit_trees(&data.schema, &data.features, &train_idx, &train_labels, opts, cfg, provenance)?
+        }
     };
     let model = fitted.model;
     let t = Instant::now();
@@ -123,7 +136,15 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     phase("evaluate", t);
     if let Some(dir) = &cfg.report {
         let title = format!("fraud train: {} ({} rows held out)", cfg.csv.display(), evaluated.labels.len());
-        crate::train::evaluate::write_report(dir, title, &model, &probabilities, &evaluated, &evaluation)?;
+        crate::train::evaluate::write_report(
+            dir,
+            title,
+            &model,
+            &probabilities,
+            &evaluated.features,
+            &evaluated.labels,
+            &evaluation,
+        )?;
     }
     let t = Instant::now();
     let model_path = model.save(&cfg.model_dir)?;
@@ -151,8 +172,9 @@ fn phase(name: &str, since: Instant) {
     tracing::debug!(phase = name, seconds = since.elapsed().as_secs_f64(), "train phase");
 }
 
-/// The logistic regression: standardise on the training part, fit, threshold.
+/// The logistic regression: encode on the training part ([`design`]), fit, threshold.
 fn fit_logistic(
+    schema: &Schema,
     features: &Array2<f64>,
     train_idx: &[usize],
     train_labels: &[bool],
@@ -164,8 +186,8 @@ fn fit_logistic(
     let fit_started = Instant::now();
     // One pass gathers the training rows, standardised, in the column-major layout the fit
     // wants: no intermediate copies of the feature matrix.
-    let scaler = scaler_of_rows(features, train_idx);
-    let x = standardised_columns(features, train_idx, &scaler);
+    let encoding = Encoding::fit(schema, features, train_idx, cfg.max_categories);
+    let x = encoding.design(features, train_idx);
     phase("standardise", fit_started);
     let t = Instant::now();
     let fitted = logistic::fit(x.view(), train_labels, fit_opts).map_err(fit_err)?;
@@ -185,12 +207,14 @@ fn fit_logistic(
     phase("threshold", t);
     let fit_seconds = fit_started.elapsed().as_secs_f64();
     let provenance = provenance(fit_seconds, Some(fitted.gradient_max), &oof, threshold);
-    let params = LogisticParams { scaler, weights: fitted.weights, intercept: fitted.intercept };
-    Ok(FamilyFit { model: FraudModel::logistic(params, bands, provenance)?, fit_seconds })
+    let (weights, onehot) = encoding.split_weights(&fitted.weights);
+    let params = LogisticParams { scaler: encoding.scaler, weights, intercept: fitted.intercept, onehot };
+    Ok(FamilyFit { model: FraudModel::logistic(schema, params, bands, provenance)?, fit_seconds })
 }
 
 /// Gradient-boosted trees: trees and threshold from K-fold out-of-fold predictions.
 fn fit_trees(
+    schema: &Schema,
     features: &Array2<f64>,
     train_idx: &[usize],
     train_labels: &[bool],
@@ -199,8 +223,7 @@ fn fit_trees(
     provenance: impl Fn(f64, Option<f64>, &[f64], f64) -> Provenance,
 ) -> Result<FamilyFit, TrainError> {
     let started = Instant::now();
-    // Every feature numeric until the schema names categorical ones.
-    let categorical = vec![false; features.ncols()];
+    let categorical: Vec<bool> = (0..schema.width()).map(|j| schema.is_categorical(j)).collect();
     let boosted = gbdt::fit(features, &categorical, train_idx, train_labels, opts, cfg.seed)
         .map_err(|source| TrainError::Boost { path: cfg.csv.clone(), source })?;
     let threshold = best_f1_threshold(&boosted.oof, train_labels);
@@ -208,7 +231,7 @@ fn fit_trees(
     let fit_seconds = started.elapsed().as_secs_f64();
     phase("fit", started);
     let provenance = provenance(fit_seconds, None, &boosted.oof, threshold);
-    Ok(FamilyFit { model: FraudModel::trees(boosted.params, bands, provenance)?, fit_seconds })
+    Ok(FamilyFit { model: FraudModel::trees(schema, boosted.params, bands, provenance)?, fit_seconds })
 }
 
 /// Review at the threshold; decline at the precision target, chosen on the same training
@@ -241,66 +264,6 @@ fn bands(scores: &[f64], labels: &[bool], threshold: f64, target: f64, on: &str)
             recall,
         }),
     }
-}
-
-/// Population mean and standard deviation per column (scikit-learn's `StandardScaler`); a
-/// constant column gets 1, so it passes through centred.
-pub fn fit_scaler(x: &Array2<f64>) -> Scaler {
-    let n = x.nrows() as f64;
-    let mean = x.sum_axis(Axis(0)) / n;
-    let mut var = vec![0.0; N_FEATURES];
-    for row in x.rows() {
-        for j in 0..N_FEATURES {
-            let d = row[j] - mean[j];
-            var[j] += d * d;
-        }
-    }
-    let std = var.iter().map(|v| (v / n).sqrt()).map(|s| if s > 0.0 { s } else { 1.0 }).collect();
-    Scaler { mean: mean.to_vec(), std }
-}
-
-/// [`fit_scaler`] over the rows at `rows`, without gathering them.
-pub fn scaler_of_rows(x: &Array2<f64>, rows: &[usize]) -> Scaler {
-    let n = rows.len() as f64;
-    let mut mean = [0.0; N_FEATURES];
-    for &i in rows {
-        for (m, v) in mean.iter_mut().zip(x.row(i)) {
-            *m += v;
-        }
-    }
-    mean.iter_mut().for_each(|m| *m /= n);
-    let mut var = [0.0; N_FEATURES];
-    for &i in rows {
-        for ((s, v), m) in var.iter_mut().zip(x.row(i)).zip(&mean) {
-            *s += (v - m) * (v - m);
-        }
-    }
-    let std = var.iter().map(|v| (v / n).sqrt()).map(|s| if s > 0.0 { s } else { 1.0 }).collect();
-    Scaler { mean: mean.to_vec(), std }
-}
-
-/// The rows at `rows`, standardised, in column-major order.
-pub fn standardised_columns(x: &Array2<f64>, rows: &[usize], scaler: &Scaler) -> Array2<f64> {
-    let n = rows.len();
-    let mut data = vec![0.0; n * N_FEATURES];
-    let inv: Vec<f64> = scaler.std.iter().map(|s| 1.0 / s).collect();
-    // Read each source row once, contiguously; write one element into each column.
-    for (r, &i) in rows.iter().enumerate() {
-        for (j, v) in x.row(i).iter().enumerate() {
-            data[j * n + r] = (v - scaler.mean[j]) * inv[j];
-        }
-    }
-    Array2::from_shape_vec((n, N_FEATURES).f(), data).expect("n x N_FEATURES values")
-}
-
-pub fn standardise(x: &Array2<f64>, scaler: &Scaler) -> Array2<f64> {
-    let mut out = x.clone();
-    for mut row in out.rows_mut() {
-        for j in 0..N_FEATURES {
-            row[j] = (row[j] - scaler.mean[j]) / scaler.std[j];
-        }
-    }
-    out
 }
 
 /// Each training row's probability from a model that did not see it (stratified folds, each
@@ -351,37 +314,5 @@ mod tests {
         let (train, test) = stratified_split(&labels, 0.0, 1);
         assert_eq!(train, vec![0, 1, 2]);
         assert!(test.is_empty());
-    }
-
-    #[test]
-    fn the_fused_pass_equals_select_then_standardise() {
-        let x = Array2::from_shape_fn((50, N_FEATURES), |(i, j)| ((i * 31 + j * 7) % 13) as f64 * 0.5 - j as f64);
-        let rows: Vec<usize> = (0..50).filter(|i| i % 3 != 0).collect();
-        let picked = x.select(Axis(0), &rows);
-        let s = fit_scaler(&picked);
-        let fused = scaler_of_rows(&x, &rows);
-        for j in 0..N_FEATURES {
-            assert!((s.mean[j] - fused.mean[j]).abs() < 1e-12 && (s.std[j] - fused.std[j]).abs() < 1e-12);
-        }
-        let columns = standardised_columns(&x, &rows, &fused);
-        assert!(columns.t().is_standard_layout(), "column-major");
-        let expected = standardise(&picked, &fused);
-        assert!(columns.iter().zip(expected.iter()).all(|(a, b)| (a - b).abs() < 1e-12));
-    }
-
-    #[test]
-    fn scaler_is_population_std_and_guards_constants() {
-        let mut x = Array2::zeros((4, N_FEATURES));
-        for (i, v) in [1.0, 2.0, 3.0, 4.0].iter().enumerate() {
-            x[[i, 0]] = *v;
-            x[[i, 1]] = 5.0;
-        }
-        let s = fit_scaler(&x);
-        assert!((s.mean[0] - 2.5).abs() < 1e-12);
-        assert!((s.std[0] - 1.25f64.sqrt()).abs() < 1e-12);
-        assert_eq!(s.std[1], 1.0);
-        let z = standardise(&x, &s);
-        assert!((z[[0, 0]] + 1.5 / 1.25f64.sqrt()).abs() < 1e-12);
-        assert_eq!(z[[0, 1]], 0.0);
     }
 }

@@ -2,15 +2,18 @@
 //! parsed into feature rows, and the score record written back. The Kafka consumer and the
 //! HTTP server both go through [`RowParser`] and nothing else.
 //!
-//! Accepted inputs (columns matched by name, in any order; extra columns ignored; a missing
-//! feature column is an error, as MLflow's schema enforcement does):
+//! Accepted inputs (columns matched by the model's feature names, in any order; extra columns
+//! ignored; a missing feature column is an error, as MLflow's schema enforcement does):
 //! - legacy top level `{"columns": [...], "data": [[...]], "index"?: [...]}` (the tutorial's)
 //! - `{"dataframe_split": {"columns", "data", "index"?}}`
 //! - `{"dataframe_records": [{"V1": ..., ...}, ...]}`
 //! - `{"instances": ...}` and `{"inputs": ...}`: a list of records, a list of positional rows in
 //!   feature order, or an object of columns `{"V1": [...], ...}`
 //!
-//! `params` may accompany any of them and is ignored.
+//! `params` may accompany any of them and is ignored. A value is a number for a numeric
+//! feature (`true`/`false` are 1/0), a category for a categorical one (a string, or a number
+//! read as its text: `5411`), or null for a missing value. With an id column, each row's id is
+//! carried too.
 //!
 //! [`parse`] reads them ([`RowParser`], with [`scan`] the fast path for the tutorial's layout and
 //! `layouts` the rest); [`record`] writes what goes out: score records, and the tutorial's
@@ -24,11 +27,10 @@ mod scan;
 use std::fmt;
 
 use serde::Serialize;
-use serde::de;
 
-use crate::schema::FEATURE_NAMES;
+use crate::schema::Schema;
 
-pub use parse::RowParser;
+pub use parse::{Parsed, RowParser};
 pub use record::{ScoreRecord, Source, split_json};
 
 /// Largest input accepted by default (a Kafka message's default maximum).
@@ -105,20 +107,12 @@ pub(crate) fn width_error(row: usize, found: usize, expected: usize) -> WireErro
     WireError::new(ErrorCode::WrongWidth, format!("row {row} has {found} values, expected {expected}"))
 }
 
-pub(crate) fn not_numeric(row: usize, feature: usize, what: &str) -> WireError {
-    WireError::new(
-        ErrorCode::NotNumeric,
-        format!("row {row}, column {}: {what} is not a number", FEATURE_NAMES[feature]),
-    )
+pub(crate) fn not_numeric(schema: &Schema, row: usize, feature: usize, what: &str) -> WireError {
+    WireError::new(ErrorCode::NotNumeric, format!("row {row}, column {}: {what} is not a number", schema.name(feature)))
 }
 
-pub(crate) fn non_finite(row: usize, feature: usize) -> WireError {
-    WireError::new(ErrorCode::NonFinite, format!("row {row}, column {}: not a finite number", FEATURE_NAMES[feature]))
-}
-
-/// Raises one of our own errors from inside a visitor, carrying its code.
-pub(crate) fn fail<E: de::Error>(code: ErrorCode, message: impl fmt::Display) -> E {
-    E::custom(format_args!("{}: {message}", code.as_str()))
+pub(crate) fn non_finite(schema: &Schema, row: usize, feature: usize) -> WireError {
+    WireError::new(ErrorCode::NonFinite, format!("row {row}, column {}: not a finite number", schema.name(feature)))
 }
 
 #[cfg(test)]

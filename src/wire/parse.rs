@@ -1,79 +1,139 @@
-//! Inputs in: JSON in every MLflow layout, and CSV bodies with a header row.
+//! Inputs in: JSON in every MLflow layout, and CSV bodies with a header row, turned into rows
+//! by the model's schema.
 
-use super::layouts::Envelope;
+use std::sync::Arc;
+
+use super::layouts::{Envelope, Sink};
 use super::{ErrorCode, WireError, non_finite, not_numeric, scan, width_error};
-use crate::schema::{ColumnMap, FeatureRow, N_FEATURES};
+use crate::schema::{Rows, Schema};
 
-/// Parses inputs into feature rows, reusing its buffers from one input to the next.
+/// Parses inputs into rows, reusing its buffers from one input to the next.
 #[derive(Debug)]
 pub struct RowParser {
+    schema: Arc<Schema>,
+    /// The id column asked for (`--id`); without it, the schema's.
+    asked_id: Option<String>,
+    /// The column whose values are carried as each row's id, if any.
+    id: Option<String>,
     max_bytes: usize,
-    rows: Vec<FeatureRow>,
+    rows: Rows,
+    ids: Vec<Option<String>>,
     columns: scan::ColumnCache,
 }
 
+/// What an input held: its rows, and, with an id column, each row's id (None where the row has
+/// none).
+#[derive(Debug, Clone, Copy)]
+pub struct Parsed<'a> {
+    pub rows: &'a Rows,
+    pub ids: Option<&'a [Option<String>]>,
+}
+
 impl RowParser {
-    pub fn new(max_bytes: usize) -> Self {
-        Self { max_bytes, rows: Vec::with_capacity(16), columns: scan::ColumnCache::default() }
+    /// Reads rows of `schema`'s features; each row's id from column `id`, or else the schema's
+    /// id column, if either.
+    pub fn new(schema: Arc<Schema>, id: Option<String>, max_bytes: usize) -> Self {
+        let width = schema.width();
+        Self {
+            id: id.clone().or_else(|| schema.id.clone()),
+            asked_id: id,
+            schema,
+            max_bytes,
+            rows: Rows::with_capacity(width, 16),
+            ids: Vec::new(),
+            columns: scan::ColumnCache::default(),
+        }
     }
 
-    /// The rows of one JSON input, in feature order.
-    pub fn parse_json(&mut self, bytes: &[u8]) -> Result<&[FeatureRow], WireError> {
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Reads by `schema` from now on, if it is not the one it reads by (a model was reloaded).
+    pub fn follow(&mut self, schema: &Arc<Schema>) {
+        if !Arc::ptr_eq(&self.schema, schema) {
+            *self = Self::new(Arc::clone(schema), self.asked_id.clone(), self.max_bytes);
+        }
+    }
+
+    fn parsed(&self) -> Parsed<'_> {
+        Parsed { rows: &self.rows, ids: self.id.is_some().then_some(&self.ids[..]) }
+    }
+
+    fn check_size(&self, bytes: &[u8]) -> Result<(), WireError> {
         if bytes.len() > self.max_bytes {
             return Err(WireError::new(
                 ErrorCode::TooLarge,
                 format!("{} bytes, the limit is {}", bytes.len(), self.max_bytes),
             ));
         }
+        Ok(())
+    }
+
+    /// The rows of one JSON input, in the schema's feature order.
+    pub fn parse_json(&mut self, bytes: &[u8]) -> Result<Parsed<'_>, WireError> {
+        self.check_size(bytes)?;
         self.rows.clear();
-        if scan::split_layout(bytes, &mut self.columns, &mut self.rows).is_some() {
-            return Ok(&self.rows);
+        self.ids.clear();
+        let id = self.id.as_deref();
+        if scan::split_layout(bytes, &self.schema, id, &mut self.columns, &mut self.rows, &mut self.ids).is_some() {
+            return Ok(self.parsed());
         }
         self.rows.clear();
+        self.ids.clear();
         let text = std::str::from_utf8(bytes).map_err(|e| {
             WireError::new(ErrorCode::InvalidUtf8, format!("invalid UTF-8 at byte {}", e.valid_up_to()))
         })?;
         let envelope: Envelope = serde_json::from_str(text).map_err(|e| json_error(text, e))?;
-        envelope.into_rows(&mut self.rows)?;
+        let mut sink = Sink { schema: &self.schema, id, rows: &mut self.rows, ids: &mut self.ids };
+        envelope.into_rows(&mut sink)?;
         if self.rows.is_empty() {
             return Err(WireError::new(ErrorCode::EmptyData, "the input holds no rows"));
         }
-        Ok(&self.rows)
+        Ok(self.parsed())
     }
 
-    /// The rows of a CSV body with a header row (MLflow's `text/csv`).
-    pub fn parse_csv(&mut self, bytes: &[u8]) -> Result<&[FeatureRow], WireError> {
-        if bytes.len() > self.max_bytes {
-            return Err(WireError::new(
-                ErrorCode::TooLarge,
-                format!("{} bytes, the limit is {}", bytes.len(), self.max_bytes),
-            ));
-        }
+    /// The rows of a CSV body with a header row (MLflow's `text/csv`). An empty cell is a
+    /// missing value.
+    pub fn parse_csv(&mut self, bytes: &[u8]) -> Result<Parsed<'_>, WireError> {
+        self.check_size(bytes)?;
         let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
         let headers = reader.headers().map_err(|e| csv_error(&e, "the header"))?.clone();
-        let map = ColumnMap::from_names(headers.iter())
-            .map_err(|m| WireError::new(ErrorCode::MissingColumn, m.to_string()))?;
+        let names: Vec<&str> = headers.iter().collect();
+        let map = self.schema.columns(&names).map_err(|m| WireError::new(ErrorCode::MissingColumn, m.to_string()))?;
+        let id_col = self.id.as_deref().and_then(|id| names.iter().position(|n| *n == id));
         self.rows.clear();
+        self.ids.clear();
         for (i, record) in reader.records().enumerate() {
             let record = record.map_err(|e| csv_error(&e, &format!("row {i}")))?;
             if record.len() != map.width() {
                 return Err(width_error(i, record.len(), map.width()));
             }
-            let mut row = [0.0; N_FEATURES];
+            let row = self.rows.push_missing();
             for (j, value) in row.iter_mut().enumerate() {
                 let cell = &record[map.source(j)];
-                *value = match crate::dataset::parse_cell(cell.as_bytes()) {
-                    Ok(v) => v,
-                    Err(crate::dataset::BadCell::NotFinite) => return Err(non_finite(i, j)),
-                    Err(crate::dataset::BadCell::NotANumber) => return Err(not_numeric(i, j, &format!("{cell:?}"))),
+                *value = if cell.is_empty() {
+                    f64::NAN
+                } else if self.schema.is_categorical(j) {
+                    self.schema.code(j, cell)
+                } else {
+                    match crate::decimal::parse_cell(cell.as_bytes()) {
+                        Ok(v) => v,
+                        Err(crate::decimal::BadCell::NotFinite) => return Err(non_finite(&self.schema, i, j)),
+                        Err(crate::decimal::BadCell::NotANumber) => {
+                            return Err(not_numeric(&self.schema, i, j, &format!("{cell:?}")));
+                        }
+                    }
                 };
             }
-            self.rows.push(row);
+            if self.id.is_some() {
+                self.ids.push(id_col.map(|c| record[c].to_string()).filter(|s| !s.is_empty()));
+            }
         }
         if self.rows.is_empty() {
             return Err(WireError::new(ErrorCode::EmptyData, "the input holds no rows"));
         }
-        Ok(&self.rows)
+        Ok(self.parsed())
     }
 }
 
@@ -105,18 +165,8 @@ fn json_error(text: &str, e: serde_json::Error) -> WireError {
                 WireError::new(ErrorCode::InvalidJson, e.to_string())
             }
         }
-        Category::Data => {
-            // Only our own checks and serde's unknown-field check raise data errors; ours carry
-            // their code as a prefix.
-            let msg = e.to_string();
-            for code in ErrorCode::ALL {
-                if let Some(rest) = msg.strip_prefix(&format!("{}: ", code.as_str())) {
-                    let rest = rest.split(" at line ").next().unwrap_or(rest);
-                    return WireError::new(code, rest);
-                }
-            }
-            WireError::new(ErrorCode::UnknownLayout, msg)
-        }
+        // serde's own shape checks (an unknown field, a wrong type): not a layout we know.
+        Category::Data => WireError::new(ErrorCode::UnknownLayout, e.to_string()),
         Category::Eof | Category::Io => WireError::new(ErrorCode::InvalidJson, e.to_string()),
     }
 }

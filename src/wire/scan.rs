@@ -8,17 +8,29 @@
 //! only ASCII outside the column names, and the names are checked as UTF-8 when cached, so it
 //! needs no separate UTF-8 pass. On anything else (escapes, other value types, other layouts,
 //! any error) it returns `None` and the serde path decides, so every rejection keeps its code
-//! and message.
+//! and message. It takes numbers for numeric features, numbers or plain strings for
+//! categorical ones and for the id; anything else (null, booleans, escapes) is the serde path's.
 
 use crate::decimal::json_number;
-use crate::schema::{ColumnMap, FeatureRow, N_FEATURES};
+use crate::schema::{Rows, Schema};
+
+/// What an input column holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    /// Numeric feature `j`.
+    Number(usize),
+    /// Categorical feature `j`.
+    Category(usize),
+    Id,
+    Ignored,
+}
 
 /// The column mapping of the last `columns` array seen, keyed by its exact bytes.
 #[derive(Debug, Default)]
 pub(super) struct ColumnCache {
     bytes: Vec<u8>,
-    /// `target[c]`: the feature held by input column `c`, if any.
-    target: Vec<Option<usize>>,
+    /// `target[c]`: what input column `c` holds.
+    target: Vec<Target>,
 }
 
 struct Scanner<'a> {
@@ -74,8 +86,16 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Parses `bytes` if it is the split layout in its plain form, appending its rows to `out`.
-pub(super) fn split_layout(bytes: &[u8], cache: &mut ColumnCache, out: &mut Vec<FeatureRow>) -> Option<()> {
+/// Parses `bytes` if it is the split layout in its plain form, appending its rows to `out` (and,
+/// with an id column, each row's id to `ids`).
+pub(super) fn split_layout(
+    bytes: &[u8],
+    schema: &Schema,
+    id: Option<&str>,
+    cache: &mut ColumnCache,
+    out: &mut Rows,
+    ids: &mut Vec<Option<String>>,
+) -> Option<()> {
     let mut s = Scanner { b: bytes, p: 0 };
     s.eat(b'{')?;
     let nested = if s.peek()? == b'"' && s.b[s.p..].starts_with(b"\"dataframe_split\"") {
@@ -94,7 +114,7 @@ pub(super) fn split_layout(bytes: &[u8], cache: &mut ColumnCache, out: &mut Vec<
     // same array (it was validated when cached and ends at its own `]`).
     if cache.bytes.is_empty() || !bytes[columns_start..].starts_with(&cache.bytes) {
         s.eat(b'[')?;
-        let mut names: Vec<&str> = Vec::with_capacity(N_FEATURES + 2);
+        let mut names: Vec<&str> = Vec::with_capacity(schema.width() + 2);
         if s.peek()? != b']' {
             loop {
                 names.push(std::str::from_utf8(s.plain_string()?).ok()?);
@@ -107,13 +127,23 @@ pub(super) fn split_layout(bytes: &[u8], cache: &mut ColumnCache, out: &mut Vec<
         }
         s.eat(b']')?;
         // Missing columns and duplicates are the serde path's to report.
-        let map = ColumnMap::from_names(names.iter().copied()).ok()?;
+        let map = schema.columns(&names).ok()?;
         let mut sorted = names.clone();
         sorted.sort_unstable();
         if sorted.windows(2).any(|w| w[0] == w[1]) {
             return None;
         }
-        cache.target = map.inverse();
+        cache.target = map
+            .inverse()
+            .iter()
+            .zip(&names)
+            .map(|(j, name)| match j {
+                Some(j) if schema.is_categorical(*j) => Target::Category(*j),
+                Some(j) => Target::Number(*j),
+                None if Some(*name) == id => Target::Id,
+                None => Target::Ignored,
+            })
+            .collect();
         cache.bytes = bytes[columns_start..s.p].to_vec();
     } else {
         s.p += cache.bytes.len();
@@ -124,61 +154,113 @@ pub(super) fn split_layout(bytes: &[u8], cache: &mut ColumnCache, out: &mut Vec<
     s.eat(b':')?;
     s.eat(b'[')?;
     let before = out.len();
+    let ids_before = ids.len();
+    let fail = |out: &mut Rows, ids: &mut Vec<Option<String>>| {
+        while out.len() > before {
+            out.pop();
+        }
+        ids.truncate(ids_before);
+        None
+    };
     if s.peek()? != b']' {
         loop {
-            s.eat(b'[')?;
-            let mut row = [0.0; N_FEATURES];
-            for (c, target) in cache.target.iter().enumerate() {
-                if c > 0 {
-                    s.eat(b',')?;
-                }
-                let v = s.number()?;
-                if let Some(j) = target {
-                    row[*j] = v;
-                }
+            if s.eat(b'[').is_none() {
+                return fail(out, ids);
             }
-            s.eat(b']')?;
-            out.push(row);
-            match s.peek()? {
-                b',' => s.p += 1,
-                b']' => break,
-                _ => return None,
+            let mut row_id = None;
+            if fill_row(&mut s, &cache.target, schema, out.push_missing(), &mut row_id).is_none() {
+                return fail(out, ids);
+            }
+            if id.is_some() {
+                ids.push(row_id);
+            }
+            if s.eat(b']').is_none() {
+                return fail(out, ids);
+            }
+            match s.peek() {
+                Some(b',') => s.p += 1,
+                Some(b']') => break,
+                _ => return fail(out, ids),
             }
         }
     }
-    s.eat(b']')?;
-    if nested {
-        s.eat(b'}')?;
-    }
-    s.eat(b'}')?;
+    let closed = s.eat(b']').is_some() && (!nested || s.eat(b'}').is_some()) && s.eat(b'}').is_some();
     s.ws();
     // Trailing bytes, or no rows (empty_data is the serde path's to report).
-    if s.p != bytes.len() || out.len() == before {
-        out.truncate(before);
-        return None;
+    if !closed || s.p != bytes.len() || out.len() == before {
+        return fail(out, ids);
     }
     Some(())
+}
+
+/// One row's values, column by column, into `row`; the id's into `row_id`.
+#[inline]
+fn fill_row(
+    s: &mut Scanner<'_>,
+    targets: &[Target],
+    schema: &Schema,
+    row: &mut [f64],
+    row_id: &mut Option<String>,
+) -> Option<()> {
+    for (c, target) in targets.iter().enumerate() {
+        if c > 0 {
+            s.eat(b',')?;
+        }
+        match *target {
+            Target::Number(j) => row[j] = s.number()?,
+            Target::Category(j) => row[j] = category(s, schema, j)?,
+            Target::Id => *row_id = Some(text(s)?),
+            Target::Ignored => {
+                s.number()?;
+            }
+        }
+    }
+    Some(())
+}
+
+/// A categorical value: a plain string, or a number read as its text.
+fn category(s: &mut Scanner<'_>, schema: &Schema, j: usize) -> Option<f64> {
+    if s.peek()? == b'"' {
+        Some(schema.code(j, std::str::from_utf8(s.plain_string()?).ok()?))
+    } else {
+        s.number().map(|v| schema.code_of_number(j, v))
+    }
+}
+
+/// An id: a plain string, or a number as its text.
+fn text(s: &mut Scanner<'_>) -> Option<String> {
+    if s.peek()? == b'"' {
+        std::str::from_utf8(s.plain_string()?).ok().map(String::from)
+    } else {
+        s.number().map(crate::schema::number_text)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::schema::FEATURE_NAMES;
-    use crate::wire::layouts::Envelope;
+    use crate::wire::layouts::{Envelope, Sink};
     use rand::{Rng, SeedableRng};
 
-    /// What the serde path makes of `bytes`.
-    fn by_serde(bytes: &[u8]) -> Option<Vec<FeatureRow>> {
-        let text = std::str::from_utf8(bytes).ok()?;
-        let envelope: Envelope = serde_json::from_str(text).ok()?;
-        let mut rows = Vec::new();
-        envelope.into_rows(&mut rows).ok()?;
-        (!rows.is_empty()).then_some(rows)
+    type Found = (Vec<Vec<f64>>, Vec<Option<String>>);
+
+    fn found(rows: &Rows, ids: Vec<Option<String>>) -> Found {
+        (rows.iter().map(<[f64]>::to_vec).collect(), ids)
     }
 
-    fn by_fast(bytes: &[u8], cache: &mut ColumnCache) -> Option<Vec<FeatureRow>> {
-        let mut rows = Vec::new();
-        split_layout(bytes, cache, &mut rows).map(|()| rows)
+    /// What the serde path makes of `bytes`.
+    fn by_serde(bytes: &[u8], schema: &Schema, id: Option<&str>) -> Option<Found> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let envelope: Envelope = serde_json::from_str(text).ok()?;
+        let (mut rows, mut ids) = (Rows::new(schema.width()), Vec::new());
+        envelope.into_rows(&mut Sink { schema, id, rows: &mut rows, ids: &mut ids }).ok()?;
+        (!rows.is_empty()).then(|| found(&rows, ids))
+    }
+
+    fn by_fast(bytes: &[u8], schema: &Schema, id: Option<&str>, cache: &mut ColumnCache) -> Option<Found> {
+        let (mut rows, mut ids) = (Rows::new(schema.width()), Vec::new());
+        split_layout(bytes, schema, id, cache, &mut rows, &mut ids).map(|()| found(&rows, ids))
     }
 
     fn number(rng: &mut impl Rng) -> String {
@@ -225,12 +307,14 @@ mod tests {
     fn takes_every_plain_split_message_and_agrees_with_serde() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let mut cache = ColumnCache::default();
+        let schema = Schema::kaggle();
         for _ in 0..3000 {
             let m = message(&mut rng);
-            let fast = by_fast(m.as_bytes(), &mut cache).unwrap_or_else(|| panic!("fast path refused {m}"));
-            let serde = by_serde(m.as_bytes()).unwrap_or_else(|| panic!("serde refused {m}"));
-            assert_eq!(fast.len(), serde.len());
-            for (a, b) in fast.iter().zip(&serde) {
+            let fast =
+                by_fast(m.as_bytes(), &schema, None, &mut cache).unwrap_or_else(|| panic!("fast path refused {m}"));
+            let serde = by_serde(m.as_bytes(), &schema, None).unwrap_or_else(|| panic!("serde refused {m}"));
+            assert_eq!(fast.0.len(), serde.0.len());
+            for (a, b) in fast.0.iter().zip(&serde.0) {
                 assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}");
             }
         }
@@ -240,15 +324,16 @@ mod tests {
     fn never_accepts_what_serde_rejects_or_reads_differently() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         let mut cache = ColumnCache::default();
+        let schema = Schema::kaggle();
         let junk = b"{}[],:\"0123456789-+eE. \\nxu";
         let (mut accepted, mut refused) = (0, 0);
         for _ in 0..20_000 {
             let mut m = message(&mut rng).into_bytes();
             crate::test_support::mutate(&mut rng, &mut m, junk);
-            match by_fast(&m, &mut cache) {
+            match by_fast(&m, &schema, None, &mut cache) {
                 Some(fast) => {
                     accepted += 1;
-                    let serde = by_serde(&m)
+                    let serde = by_serde(&m, &schema, None)
                         .unwrap_or_else(|| panic!("fast accepted what serde rejects: {}", String::from_utf8_lossy(&m)));
                     assert_eq!(fast, serde, "{}", String::from_utf8_lossy(&m));
                 }
@@ -261,6 +346,7 @@ mod tests {
     #[test]
     fn leaves_other_layouts_and_odd_forms_to_serde() {
         let mut cache = ColumnCache::default();
+        let schema = Schema::kaggle();
         let cols = serde_json::to_string(&FEATURE_NAMES).unwrap();
         let row = vec!["1"; 29].join(",");
         for m in [
@@ -272,7 +358,55 @@ mod tests {
             format!("{{\"columns\": {cols}, \"data\": []}}"),
             format!("{{\"columns\": {cols}, \"data\": [[{row}]]}} x"),
         ] {
-            assert!(by_fast(m.as_bytes(), &mut cache).is_none(), "{m}");
+            assert!(by_fast(m.as_bytes(), &schema, None, &mut cache).is_none(), "{m}");
         }
+    }
+
+    /// A schema with categories and an id: the fast path's rows and ids are the serde path's,
+    /// for strings and numbers as categories, unseen ones, and ids of both kinds.
+    #[test]
+    fn categories_and_ids_agree_with_serde() {
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        let schema = Schema::new(
+            vec![
+                crate::schema::Feature::numeric("amount"),
+                crate::schema::Feature::categorical("mcc", list(&["5411", "6011", "7995"])),
+                crate::schema::Feature::categorical("country", list(&["DE", "FR", "NG"])),
+            ],
+            "label",
+            Some("tx".into()),
+            None,
+        )
+        .unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut cache = ColumnCache::default();
+        let (mut fast_taken, mut compared) = (0, 0);
+        for _ in 0..3000 {
+            let mcc = ["5411", "6011", "7995", "1234"][rng.gen_range(0..4)];
+            let country = ["DE", "FR", "NG", "ZZ", "é"][rng.gen_range(0..5)];
+            let mcc = if rng.gen_bool(0.5) { mcc.to_string() } else { format!("\"{mcc}\"") };
+            let tx = if rng.gen_bool(0.5) { format!("{}", rng.gen_range(0..99)) } else { "\"t-1\"".to_string() };
+            let m = format!(
+                "{{\"columns\":[\"tx\",\"amount\",\"mcc\",\"country\",\"x\"],\"data\":[[{tx},{},{mcc},\"{country}\",1]]}}",
+                number(&mut rng)
+            );
+            let mut m = m.into_bytes();
+            if rng.gen_bool(0.3) {
+                crate::test_support::mutate(&mut rng, &mut m, b"{}[],:\"0123456789-. x");
+            }
+            let serde = by_serde(&m, &schema, Some("tx"));
+            let fast = by_fast(&m, &schema, Some("tx"), &mut cache);
+            let m = String::from_utf8_lossy(&m).into_owned();
+            if let Some(fast) = fast {
+                fast_taken += 1;
+                let serde = serde.unwrap_or_else(|| panic!("fast accepted what serde rejects: {m}"));
+                assert_eq!(fast.1, serde.1, "{m}");
+                for (a, b) in fast.0.iter().zip(&serde.0) {
+                    assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}");
+                }
+                compared += 1;
+            }
+        }
+        assert!(fast_taken > 1000 && compared == fast_taken, "{fast_taken} taken");
     }
 }

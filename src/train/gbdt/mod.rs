@@ -294,6 +294,7 @@ fn tree_params(model: &BinModel, features: &[FeatureBins], binned: &Binned, thre
 mod tests {
     use super::*;
     use crate::model::trees::Tree;
+    use crate::schema::{Feature, Schema};
     use rand::{Rng, SeedableRng};
 
     /// Rows of four numeric features (two with missing values) and one categorical (30 codes,
@@ -409,7 +410,10 @@ mod tests {
             assert_eq!(one.params.base_score, other.params.base_score);
         }
         assert_ne!(one.params.trees, fit_with(2, 6).params.trees);
-        one.params.check().unwrap();
+        let codes = (0..1000 + x.nrows()).map(|c| c.to_string()).collect();
+        let mut features: Vec<Feature> = (0..4).map(|j| Feature::numeric(&format!("x{j}"))).collect();
+        features.push(Feature::categorical("c", codes));
+        one.params.check(&Schema::new(features, "label", None, None).unwrap()).unwrap();
     }
 
     /// The categorical search reproduces LightGBM 4.7.0's own root split: 12 categories of
