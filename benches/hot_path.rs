@@ -202,6 +202,8 @@ fn hot_path(c: &mut Criterion) {
         .expect("the categorical fixture");
     let text = std::fs::read_to_string(file("tests/fixtures/categorical/lightgbm.txt")).expect("lightgbm.txt");
     let (schema, params) = fraud::model::lightgbm::parse(&text).expect("the fixture's LightGBM model");
+    // The label column of the data it scores, as `fraud import --label label` names it.
+    let schema = fraud::schema::Schema::new(schema.features().to_vec(), "label", None, None).expect("schema");
     let lightgbm = FraudModel::trees(&schema, params, Bands::review_only(0.5), provenance(shop.len(), shop.frauds()))
         .expect("model");
     // The imported model reads the columns in its own order.
