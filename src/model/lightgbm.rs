@@ -220,7 +220,9 @@ fn schema(names: &[&str], infos: &[&str], trees: &[Tree], tail: &str) -> Result<
             Feature::categorical(name, categories)
         })
         .collect();
-    Schema::new(features, LABEL_NAME, None, None).map_err(|e| ImportError::Features(e.to_string()))
+    // The label is the importer's to name; a model may well have a feature called `Class`.
+    let label = if names.contains(&LABEL_NAME) { "" } else { LABEL_NAME };
+    Schema::new(features, label, None, None).map_err(|e| ImportError::Features(e.to_string()))
 }
 
 /// The `pandas_categorical:` line's lists (None when it is `null` or absent): one list of
@@ -469,6 +471,17 @@ mod tests {
     fn by_name(schema: &Schema, kaggle: &[f64; N_FEATURES]) -> Vec<f64> {
         let map = schema.columns(&FEATURE_NAMES).unwrap();
         (0..schema.width()).map(|j| kaggle[map.source(j)]).collect()
+    }
+
+    #[test]
+    fn a_feature_may_be_called_class() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lightgbm/sample.txt"),
+        )
+        .unwrap()
+        .replacen(" V14 ", " Class ", 1);
+        let (schema, _) = parse(&text).unwrap();
+        assert!(schema.index("Class").is_some());
     }
 
     #[test]
