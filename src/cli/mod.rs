@@ -98,18 +98,18 @@ impl Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Fit a model (logistic regression or gradient-boosted trees) on a labelled CSV and save it
-    /// to a model directory.
+    /// Fit a model (logistic regression or gradient-boosted trees) on labelled transactions (CSV
+    /// or Parquet, any columns) and save it to a model directory.
     Train(TrainArgs),
-    /// Score a labelled CSV with a saved model and print its metrics.
+    /// Score a labelled file with a saved model and print its metrics.
     Evaluate(EvaluateArgs),
     /// Turn a LightGBM text model (booster.save_model) into a fraud model directory.
     Import(ImportArgs),
     /// Write a gradient-boosted trees model as a LightGBM text model.
     Export(ExportArgs),
-    /// Each row's fraud probability, decision and reasons, for a CSV labelled or not.
+    /// Each row's fraud probability, decision and reasons, for a file labelled or not.
     Explain(ExplainArgs),
-    /// Send transactions from a CSV to a topic as JSON messages (MLflow split layout).
+    /// Send transactions from a file to a topic as JSON messages (MLflow split layout).
     Produce(ProduceArgs),
     /// Score every message of a topic in-process; results to an output topic, bad messages to a
     /// dead-letter topic; offsets committed only after the output is written.
