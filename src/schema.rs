@@ -126,7 +126,7 @@ impl Schema {
         for f in &features {
             let mut map = HashMap::with_capacity(f.categories().len());
             for (c, name) in f.categories().iter().enumerate() {
-                if map.insert(name.clone(), c as u32).is_some() {
+                if map.insert(category_text(name).into_owned(), c as u32).is_some() {
                     return Err(SchemaError(format!("{:?} lists the category {name:?} twice", f.name)));
                 }
             }
@@ -177,10 +177,11 @@ impl Schema {
         self.features.iter().any(Feature::is_categorical)
     }
 
-    /// The code of category `text` of feature `j`: its position, or [`UNSEEN`].
+    /// The code of category `text` of feature `j`: its position, or [`UNSEEN`]. The text is
+    /// taken in its canonical form ([`category_text`]).
     #[inline]
     pub fn code(&self, j: usize, text: &str) -> f64 {
-        self.codes[j].get(text).map_or(UNSEEN, |&c| f64::from(c))
+        self.codes[j].get(&*category_text(text)).map_or(UNSEEN, |&c| f64::from(c))
     }
 
     /// The code of a category given as a number: the category whose text is the number's
@@ -215,6 +216,25 @@ impl Schema {
             .map(|(j, _)| self.name(j).to_string())
             .collect();
         if missing.is_empty() { Ok(ColumnMap { source, width: columns.len() }) } else { Err(MissingColumns(missing)) }
+    }
+}
+
+/// A category's text as every reader gives it, so that one category has one text whichever way
+/// it was written: trimmed, and a number written as [`number_text`] writes it (`5411`,
+/// `5411.0`, ` 5411` and `05411` are all `"5411"`, as a JSON number 5411 is). Other text is as
+/// it is (`"FR"`, `"true"`).
+pub fn category_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let t = text.trim();
+    let b = t.as_bytes();
+    // Already canonical, the common case: digits without a leading zero.
+    let plain_integer =
+        !b.is_empty() && b.len() < 16 && b.iter().all(u8::is_ascii_digit) && (b[0] != b'0' || b.len() == 1);
+    if plain_integer || !matches!(b.first(), Some(b'0'..=b'9' | b'-' | b'+' | b'.')) {
+        return std::borrow::Cow::Borrowed(t);
+    }
+    match crate::decimal::parse_cell(b) {
+        Ok(v) => std::borrow::Cow::Owned(number_text(v)),
+        Err(_) => std::borrow::Cow::Borrowed(t),
     }
 }
 

@@ -188,7 +188,8 @@ fn parse(
         return Err(DatasetError::Empty { path: path_buf() });
     }
     let names: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
-    let numeric = looks_numeric(&first.bytes, names.len());
+    // A producer sends what it reads: any word makes a column text, with no typo allowed for.
+    let numeric = looks_numeric(&first.bytes, names.len(), matches!(columns, Columns::All { .. }));
     let resolved = columns::resolve(path, &names, columns, &|c| numeric[c])?;
     let layout = &resolved.layout;
 
@@ -219,9 +220,9 @@ fn parse(
 /// Per column: whether its cells in the first lines are numbers (booleans and blanks count as
 /// numbers). A column of numbers with a stray word in it (at most 1 cell in 100, among at least
 /// 100 numbers) is numbers with a typo, not categories: the parse then reports the cell, with
-/// its line. Read by the csv crate, so quoting is understood; a line it cannot read ends the
+/// its line (unless `strict`). Read by the csv crate, so quoting is understood; a line it cannot read ends the
 /// look (the parse reports it).
-fn looks_numeric(bytes: &[u8], columns: usize) -> Vec<bool> {
+fn looks_numeric(bytes: &[u8], columns: usize, strict: bool) -> Vec<bool> {
     let (mut numbers, mut words) = (vec![0usize; columns], vec![0usize; columns]);
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
     for record in reader.byte_records() {
@@ -238,7 +239,7 @@ fn looks_numeric(bytes: &[u8], columns: usize) -> Vec<bool> {
             }
         }
     }
-    numbers.iter().zip(&words).map(|(&n, &w)| w == 0 || (n >= 100 && w * 100 <= n)).collect()
+    numbers.iter().zip(&words).map(|(&n, &w)| w == 0 || (!strict && n >= 100 && w * 100 <= n)).collect()
 }
 
 /// The fast path when it takes the block, else the csv crate (which also reports the errors).
@@ -603,6 +604,21 @@ mod tests {
         assert_eq!(table.features[[0, 1]], 1.0, "5411 keeps its code");
         assert_eq!(table.features[[3, 1]], crate::schema::UNSEEN, "9999 is unseen");
         assert_eq!(table.ids.as_ref().map(Vec::len), Some(4));
+    }
+
+    #[test]
+    fn a_category_written_as_a_float_or_padded_is_the_same_category() {
+        let text = "mcc,label\n6011,0\n6011.0,1\n 6011 ,0\n5411,1\n";
+        let dir = tempfile::tempdir().unwrap();
+        let sel = Selection {
+            label: "label".into(),
+            exclude: vec![],
+            categorical: vec!["mcc".into()],
+            ..Selection::default()
+        };
+        let t = read_training(&write(&dir, "f.csv", text), &sel, false).unwrap();
+        assert_eq!(t.schema.features()[0].kind, Kind::Categorical(vec!["5411".into(), "6011".into()]));
+        assert_eq!(t.features.column(0).to_vec(), vec![1.0, 1.0, 1.0, 0.0]);
     }
 
     #[test]

@@ -426,7 +426,14 @@ impl<'a> Cell<'a> {
             Cell::Int(i) => Some(number_text(i as f64).into()),
             Cell::UInt(u) => Some(number_text(u as f64).into()),
             Cell::Num(v) => Some(number_text(v).into()),
-            Cell::Text(t) => (!t.is_empty()).then(|| String::from_utf8_lossy(t)),
+            Cell::Text(t) => {
+                let text = String::from_utf8_lossy(t);
+                match crate::schema::category_text(&text) {
+                    Cow::Borrowed("") => None,
+                    Cow::Borrowed(b) if b.len() == text.len() => Some(text),
+                    canonical => Some(Cow::Owned(canonical.into_owned())),
+                }
+            }
         }
     }
 }

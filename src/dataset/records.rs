@@ -72,13 +72,14 @@ pub(super) fn parse_block(path: &Path, block: &Block, layout: &Layout) -> Result
                     })?;
                 }
                 Role::Categorical(j) => {
-                    if cell.is_empty() {
+                    if cell.trim_ascii().is_empty() {
                         continue; // missing
                     }
-                    let text = String::from_utf8_lossy(cell);
+                    let raw = String::from_utf8_lossy(cell);
                     out.values[start + j] = match &layout.schema {
-                        Some(schema) => schema.code(j, &text),
+                        Some(schema) => schema.code(j, &raw),
                         None => {
+                            let text = crate::schema::category_text(&raw);
                             let next = local[j].len() as u32;
                             let code = *local[j].entry(text.into_owned()).or_insert_with_key(|t| {
                                 out.categories[j].push(t.clone());

@@ -8,9 +8,10 @@
 //!   imputed rows count in the denominator), 1 for a constant column;
 //! - then one block per categorical feature, in schema order: a column per kept category, in
 //!   the categories' order, and, when some were left out, one last "other" column. A feature
-//!   with more than `max_categories` categories seen in training keeps its `max_categories - 1`
-//!   most frequent (ties: the categories first in order are kept); the rest, and categories not
-//!   seen in training, activate "other". A missing value activates no column.
+//!   with `max_categories` or more categories seen in training keeps its `max_categories - 1`
+//!   most frequent (ties: the categories last in order are kept), and "other" takes the rest, as
+//!   scikit-learn's `max_categories` counts the infrequent column; categories not seen in
+//!   training activate "other" too. A missing value activates no column.
 //!
 //! The fixture `tests/fixtures/categorical` holds scikit-learn's numbers for this.
 
@@ -65,7 +66,7 @@ impl Encoding {
                     }
                 }
                 let seen: Vec<usize> = (0..categories.len()).filter(|&c| counts[c] > 0).collect();
-                let (kept, other) = if seen.len() <= max_categories {
+                let (kept, other) = if seen.len() < max_categories {
                     (seen, false)
                 } else {
                     // scikit-learn's rule: a stable ascending sort of the counts over the
@@ -229,6 +230,20 @@ mod tests {
         let (numeric, onehot) = e.split_weights(&[1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(numeric, vec![1.0, 2.0]);
         assert_eq!(onehot[0].weights, vec![3.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn as_many_categories_as_columns_still_make_other() {
+        // 4 categories seen, 4 columns: 3 kept and "other", as scikit-learn does.
+        let codes = [0.0, 1.0, 1.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 3.0];
+        let x = Array2::from_shape_fn((codes.len(), 3), |(i, j)| if j == 1 { codes[i] } else { 0.0 });
+        let rows: Vec<usize> = (0..codes.len()).collect();
+        let e = Encoding::fit(&schema(), &x, &rows, 4);
+        assert_eq!(e.blocks[0].kept, vec!["green", "red", "white"]);
+        assert!(e.blocks[0].other);
+        let e = Encoding::fit(&schema(), &x, &rows, 5);
+        assert_eq!(e.blocks[0].kept.len(), 4);
+        assert!(!e.blocks[0].other);
     }
 
     #[test]

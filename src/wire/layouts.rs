@@ -93,6 +93,8 @@ impl Sink<'_> {
         let categorical = self.schema.is_categorical(j);
         match cell {
             Cell::Null => Ok(f64::NAN),
+            Cell::Integer(i) if categorical => Ok(self.schema.code(j, &i.to_string())),
+            Cell::Integer(i) => Ok(*i as f64),
             Cell::Number(v) if categorical => Ok(self.schema.code_of_number(j, *v)),
             Cell::Number(v) if v.is_finite() => Ok(*v),
             Cell::Number(_) => Err(non_finite(self.schema, row, j)),
@@ -118,6 +120,8 @@ impl Sink<'_> {
     fn id(cell: &Cell<'_>) -> Option<String> {
         match cell {
             Cell::Text(s) => Some(s.to_string()),
+            // An integer id keeps every digit (one past 2^53 is not rounded).
+            Cell::Integer(i) => Some(i.to_string()),
             Cell::Number(v) => Some(crate::schema::number_text(*v)),
             Cell::Bool(b) => Some(b.to_string()),
             Cell::Null | Cell::Other(_) => None,
@@ -244,6 +248,8 @@ impl Sink<'_> {
 /// rejected, since it may sit in a column the model ignores.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Cell<'a> {
+    /// A JSON integer that fits 64 bits, exactly.
+    Integer(i128),
     Number(f64),
     Text(Cow<'a, str>),
     Bool(bool),
@@ -269,10 +275,10 @@ impl<'de: 'a, 'a> Visitor<'de> for CellVisitor<'a> {
         Ok(Cell::Number(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Cell<'a>, E> {
-        Ok(Cell::Number(v as f64))
+        Ok(Cell::Integer(i128::from(v)))
     }
     fn visit_u64<E>(self, v: u64) -> Result<Cell<'a>, E> {
-        Ok(Cell::Number(v as f64))
+        Ok(Cell::Integer(i128::from(v)))
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cell<'a>, E> {
         Ok(Cell::Text(Cow::Borrowed(v)))

@@ -15,6 +15,9 @@ pub struct RowParser {
     asked_id: Option<String>,
     /// The column whose values are carried as each row's id, if any.
     id: Option<String>,
+    /// When that column is also a feature: its position. The ids are then the rows' values,
+    /// the same whatever the layout.
+    id_feature: Option<usize>,
     max_bytes: usize,
     rows: Rows,
     ids: Vec<Option<String>>,
@@ -34,8 +37,10 @@ impl RowParser {
     /// id column, if either.
     pub fn new(schema: Arc<Schema>, id: Option<String>, max_bytes: usize) -> Self {
         let width = schema.width();
+        let carried = id.clone().or_else(|| schema.id.clone());
         Self {
-            id: id.clone().or_else(|| schema.id.clone()),
+            id_feature: carried.as_deref().and_then(|name| schema.index(name)),
+            id: carried,
             asked_id: id,
             schema,
             max_bytes,
@@ -56,8 +61,26 @@ impl RowParser {
         }
     }
 
-    fn parsed(&self) -> Parsed<'_> {
+    fn parsed(&mut self) -> Parsed<'_> {
+        if let Some(j) = self.id_feature {
+            self.ids.clear();
+            for row in self.rows.iter() {
+                let v = row[j];
+                self.ids.push(if v.is_nan() {
+                    None
+                } else if self.schema.is_categorical(j) {
+                    self.schema.category(j, v).map(String::from)
+                } else {
+                    Some(crate::schema::number_text(v))
+                });
+            }
+        }
         Parsed { rows: &self.rows, ids: self.id.is_some().then_some(&self.ids[..]) }
+    }
+
+    /// The id column to read beside the features: none when the id is a feature itself.
+    fn id_column(&self) -> Option<&str> {
+        if self.id_feature.is_some() { None } else { self.id.as_deref() }
     }
 
     fn check_size(&self, bytes: &[u8]) -> Result<(), WireError> {
@@ -75,7 +98,7 @@ impl RowParser {
         self.check_size(bytes)?;
         self.rows.clear();
         self.ids.clear();
-        let id = self.id.as_deref();
+        let id = if self.id_feature.is_some() { None } else { self.id.as_deref() };
         if scan::split_layout(bytes, &self.schema, id, &mut self.columns, &mut self.rows, &mut self.ids).is_some() {
             return Ok(self.parsed());
         }
@@ -101,7 +124,7 @@ impl RowParser {
         let headers = reader.headers().map_err(|e| csv_error(&e, "the header"))?.clone();
         let names: Vec<&str> = headers.iter().collect();
         let map = self.schema.columns(&names).map_err(|m| WireError::new(ErrorCode::MissingColumn, m.to_string()))?;
-        let id_col = self.id.as_deref().and_then(|id| names.iter().position(|n| *n == id));
+        let id_col = self.id_column().and_then(|id| names.iter().position(|n| *n == id));
         self.rows.clear();
         self.ids.clear();
         for (i, record) in reader.records().enumerate() {
@@ -126,7 +149,7 @@ impl RowParser {
                     }
                 };
             }
-            if self.id.is_some() {
+            if self.id_column().is_some() {
                 self.ids.push(id_col.map(|c| record[c].to_string()).filter(|s| !s.is_empty()));
             }
         }

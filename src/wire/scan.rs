@@ -227,12 +227,17 @@ fn category(s: &mut Scanner<'_>, schema: &Schema, j: usize) -> Option<f64> {
     }
 }
 
-/// An id: a plain string, or a number as its text.
+/// An id: a plain string, or a number as its text; an integer that fits 64 bits keeps every
+/// digit, as the serde path keeps it.
 fn text(s: &mut Scanner<'_>) -> Option<String> {
     if s.peek()? == b'"' {
         std::str::from_utf8(s.plain_string()?).ok().map(String::from)
     } else {
-        s.number().map(crate::schema::number_text)
+        let start = s.p;
+        let v = s.number()?;
+        let token = std::str::from_utf8(&s.b[start..s.p]).ok()?;
+        let exact = token.parse::<i64>().map(i128::from).or_else(|_| token.parse::<u64>().map(i128::from));
+        Some(exact.map_or_else(|_| crate::schema::number_text(v), |i| i.to_string()))
     }
 }
 

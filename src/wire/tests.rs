@@ -303,3 +303,44 @@ fn an_id_asked_for_wins_over_the_models() {
     let mut p = parser(DEFAULT_MAX_BYTES);
     assert_eq!(p.parse_json(split(&[row(1.0)]).as_bytes()).unwrap().ids, None, "no id column, no ids");
 }
+
+#[test]
+fn a_category_has_one_text_whichever_way_it_is_written() {
+    let expected = vec![vec![1.0, 0.0, 1.0]; 4];
+    let records = r#"{"dataframe_records": [
+        {"amount": 1, "mcc": "5411", "country": "FR"}, {"amount": 1, "mcc": 5411.0, "country": "FR"},
+        {"amount": 1, "mcc": " 5411", "country": "FR"}, {"amount": 1, "mcc": "5411.0", "country": "FR "}]}"#;
+    assert_eq!(shop_parse(records).unwrap().0, expected);
+    let plain = r#"{"columns":["amount","mcc","country"],"data":[[1,"5411.0","FR"],[1,5411,"FR"],[1,"05411","FR"],[1,5.411e3,"FR"]]}"#;
+    assert_eq!(shop_parse(plain).unwrap().0, expected);
+    let mut p = RowParser::new(shop(), None, DEFAULT_MAX_BYTES);
+    let csv = p.parse_csv(b"amount,mcc,country\n1,5411.0,FR\n1, 5411 ,FR\n").map(rows_of).unwrap();
+    assert_eq!(csv, expected[..2].to_vec());
+}
+
+#[test]
+fn integer_ids_keep_every_digit_in_every_path() {
+    let big = "9007199254740993"; // 2^53 + 1: a double would round it
+    let plain = format!(r#"{{"columns":["tx_id","amount","mcc","country"],"data":[[{big},1,"5411","FR"]]}}"#);
+    assert_eq!(shop_parse(&plain).unwrap().1, Some(vec![Some(big.to_string())]));
+    let records = format!(r#"{{"dataframe_records":[{{"tx_id":{big},"amount":1,"mcc":"5411","country":"FR"}}]}}"#);
+    assert_eq!(shop_parse(&records).unwrap().1, Some(vec![Some(big.to_string())]));
+}
+
+#[test]
+fn an_id_that_is_a_feature_is_the_same_in_every_layout() {
+    let ids = Some(vec![Some("6011".to_string())]);
+    for body in [
+        r#"{"columns":["amount","mcc","country"],"data":[[1,6011,"FR"]]}"#,
+        r#"{"columns":["amount","mcc","country"],"data":[[null,6011,"FR"]]}"#,
+        r#"{"dataframe_records":[{"amount":1,"mcc":"6011","country":"FR"}]}"#,
+        r#"{"inputs":{"amount":[1],"mcc":[6011],"country":["FR"]}}"#,
+    ] {
+        let mut p = RowParser::new(shop(), Some("mcc".into()), DEFAULT_MAX_BYTES);
+        let got = p.parse_json(body.as_bytes()).unwrap().ids.map(<[_]>::to_vec);
+        assert_eq!(got, ids, "{body}");
+    }
+    let mut p = RowParser::new(shop(), Some("mcc".into()), DEFAULT_MAX_BYTES);
+    let got = p.parse_csv(b"amount,mcc,country\n1,6011,FR\n").unwrap().ids.map(<[_]>::to_vec);
+    assert_eq!(got, ids);
+}

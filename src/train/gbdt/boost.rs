@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::BoostOptions;
 use super::bins::{Binned, FeatureBins};
 use super::grow::Grower;
+use super::options::BoostOptions;
 use super::split::{Gh, Rules};
 use super::tree::BinTree;
 
