@@ -170,8 +170,7 @@ fn hot_path(c: &mut Criterion) {
         None => {
             let all: Vec<usize> = (0..sample.len()).collect();
             let boosted = {
-                let categorical: Vec<bool> =
-                    (0..sample.schema.width()).map(|j| sample.schema.is_categorical(j)).collect();
+                let categorical = sample.schema.categorical_flags();
                 fraud::train::gbdt::fit(&sample.features, &categorical, &all, &sample.labels, &Default::default(), 42)
                     .expect("gbdt")
             };

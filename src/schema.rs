@@ -172,6 +172,11 @@ impl Schema {
         self.features[j].is_categorical()
     }
 
+    /// Per feature, whether it is categorical.
+    pub fn categorical_flags(&self) -> Vec<bool> {
+        self.features.iter().map(Feature::is_categorical).collect()
+    }
+
     /// Whether any feature is categorical.
     pub fn has_categorical(&self) -> bool {
         self.features.iter().any(Feature::is_categorical)

@@ -169,19 +169,19 @@ fn lightgbm_probabilities() -> Vec<f64> {
         .collect()
 }
 
-fn import_lightgbm(dir: &Path) -> PathBuf {
-    let model_dir = dir.join("lightgbm");
-    let model = fixture("lightgbm.txt");
+/// `fraud import` of the LightGBM text model `model` into `model_dir`, with the fixture's label
+/// and id columns.
+fn import_lightgbm(model: &Path, model_dir: &Path) -> PathBuf {
     let args = ["import", "--lightgbm", model.to_str().unwrap(), "--label", "label", "--id", "tx_id"];
     let out = run(&[&args[..], &["--model-dir", model_dir.to_str().unwrap()]].concat());
-    assert!(out.status.success(), "import: {}", stderr(&out));
-    model_dir
+    assert!(out.status.success(), "import of {}: {}", model.display(), stderr(&out));
+    model_dir.to_path_buf()
 }
 
 #[test]
 fn a_lightgbm_model_with_categories_is_imported_explained_exported_and_served() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = import_lightgbm(dir.path());
+    let model_dir = import_lightgbm(&fixture("lightgbm.txt"), &dir.path().join("lightgbm"));
     let expected = lightgbm_probabilities();
     let mut ours = probabilities(&explain(&model_dir, &fixture("transactions.csv"), &[]));
     ours.extend(probabilities(&explain(&model_dir, &fixture("unseen.csv"), &[])));
@@ -194,19 +194,7 @@ fn a_lightgbm_model_with_categories_is_imported_explained_exported_and_served() 
     assert!(out.status.success(), "export: {}", stderr(&out));
     let text = std::fs::read_to_string(&exported).unwrap();
     assert!(text.contains("[categorical_feature: 1,2,3]") && text.contains("pandas_categorical:"), "{text:.300}");
-    let again = dir.path().join("again");
-    let out = run(&[
-        "import",
-        "--lightgbm",
-        exported.to_str().unwrap(),
-        "--label",
-        "label",
-        "--id",
-        "tx_id",
-        "--model-dir",
-        again.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "re-import: {}", stderr(&out));
+    let again = import_lightgbm(&exported, &dir.path().join("again"));
     assert_eq!(model_version(&again), model_version(&model_dir));
 
     // Served: records of mixed types, codes as numbers or strings, extra fields ignored; the
@@ -291,7 +279,7 @@ fn any_schema_streams_at_least_once_and_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let logistic = train_logistic(dir.path());
     stream_and_join(&logistic, dir.path(), false);
-    let lightgbm = import_lightgbm(dir.path());
+    let lightgbm = import_lightgbm(&fixture("lightgbm.txt"), &dir.path().join("lightgbm"));
     stream_and_join(&lightgbm, dir.path(), true);
 }
 
@@ -334,20 +322,7 @@ fn gradient_boosted_trees_split_on_categories_natively() {
     let exported = dir.path().join("gbdt.txt");
     let out = run(&["export", "--model-dir", model_dir.to_str().unwrap(), "--lightgbm", exported.to_str().unwrap()]);
     assert!(out.status.success(), "export: {}", stderr(&out));
-    let again = dir.path().join("again");
-    let model_txt = exported.to_str().unwrap();
-    let out = run(&[
-        "import",
-        "--lightgbm",
-        model_txt,
-        "--label",
-        "label",
-        "--id",
-        "tx_id",
-        "--model-dir",
-        again.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "import: {}", stderr(&out));
+    let again = import_lightgbm(&exported, &dir.path().join("again"));
     let before = probabilities(&explain(&model_dir, &data, &[]));
     let after = probabilities(&explain(&again, &data, &[]));
     let d = max_diff(&before, &after);

@@ -123,7 +123,7 @@ fn distinct(name: &str, column: &str) -> Vec<String> {
 fn the_schema_is_the_models_features_with_the_pandas_categories() {
     let (schema, params) = model();
     assert_eq!(schema.names().collect::<Vec<_>>(), FEATURES);
-    let categorical: Vec<bool> = (0..6).map(|j| schema.is_categorical(j)).collect();
+    let categorical = schema.categorical_flags();
     assert_eq!(categorical, [false, true, true, true, false, false]);
     // The `pandas_categorical` lists, in order, one per categorical feature.
     let lists = pandas_lists(&read("lightgbm.txt"));

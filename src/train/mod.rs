@@ -223,7 +223,7 @@ fn fit_trees(
     provenance: impl Fn(f64, Option<f64>, &[f64], f64) -> Provenance,
 ) -> Result<FamilyFit, TrainError> {
     let started = Instant::now();
-    let categorical: Vec<bool> = (0..schema.width()).map(|j| schema.is_categorical(j)).collect();
+    let categorical = schema.categorical_flags();
     let boosted = gbdt::fit(features, &categorical, train_idx, train_labels, opts, cfg.seed)
         .map_err(|source| TrainError::Boost { path: cfg.csv.clone(), source })?;
     let threshold = best_f1_threshold(&boosted.oof, train_labels);
