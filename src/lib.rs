@@ -10,6 +10,7 @@ pub mod cli;
 pub mod dataset;
 pub mod decimal;
 pub mod decision;
+pub mod features;
 pub mod memory;
 pub mod metrics;
 pub mod model;
@@ -17,6 +18,7 @@ pub mod run;
 pub mod schema;
 pub mod serve;
 pub mod signal;
+pub mod simulate;
 pub mod stream;
 pub mod telemetry;
 #[cfg(test)]

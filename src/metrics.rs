@@ -196,6 +196,22 @@ pub fn best_f1_threshold(scores: &[f64], labels: &[bool]) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn card_precision_by_hand() {
+        // Day 0: cards 1 (fraud, 0.9), 2 (0.8), 3 (fraud, 0.1); top 2 finds card 1.
+        // Day 1: card 1 again (found, left out), card 2 (fraud, 0.5), card 3 (0.5): a tie in
+        // score goes to the smaller card, 2, a fraud; then 3.
+        let scores = [0.9, 0.2, 0.8, 0.1, 0.95, 0.5, 0.5];
+        let labels = [true, false, false, true, true, true, false];
+        let cards = [1, 1, 2, 3, 1, 2, 3];
+        let days = [0, 0, 0, 0, 1, 1, 1];
+        let cp = CardPrecision::new(&scores, &labels, &cards, &days, 2);
+        assert_eq!((cp.days, cp.value), (2, (0.5 + 0.5) / 2.0));
+        let cp = CardPrecision::new(&scores, &labels, &cards, &days, 1);
+        assert_eq!(cp.value, (1.0 + 1.0) / 2.0);
+    }
+
     use super::*;
 
     fn close(a: f64, b: f64) -> bool {
@@ -270,5 +286,50 @@ mod tests {
         let p = [0.9, 0.7, 0.5, 0.4, 0.1];
         let y = [true, true, false, true, false];
         assert!(close(best_f1_threshold(&p, &y), 0.4));
+    }
+}
+
+/// Card precision top-k, as the Fraud Detection Handbook defines it (its chapter 4): for each
+/// day, each card's score is its highest transaction score that day and it is compromised if
+/// any of its transactions that day is a fraud; the k highest-scored cards are checked and the
+/// share of them compromised is the day's value (always over k). A compromised card found on a
+/// day is left out of the later days. The result is the mean over days. Ties in score go to
+/// the smaller card number, so the value does not depend on row order. `cards[i]` is u32::MAX
+/// for a row with no card, which then counts for nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CardPrecision {
+    pub k: usize,
+    pub value: f64,
+    pub days: usize,
+}
+
+impl CardPrecision {
+    pub fn new(scores: &[f64], labels: &[bool], cards: &[u32], days: &[i64], k: usize) -> CardPrecision {
+        let mut by_day: std::collections::BTreeMap<i64, Vec<usize>> = std::collections::BTreeMap::new();
+        for (i, &d) in days.iter().enumerate() {
+            if cards[i] != u32::MAX {
+                by_day.entry(d).or_default().push(i);
+            }
+        }
+        let mut found: std::collections::HashSet<u32> = std::collections::HashSet::new();
+        let mut per_day = Vec::with_capacity(by_day.len());
+        for rows in by_day.values() {
+            let mut cards_today: std::collections::HashMap<u32, (f64, bool)> = std::collections::HashMap::new();
+            for &i in rows {
+                if found.contains(&cards[i]) {
+                    continue;
+                }
+                let e = cards_today.entry(cards[i]).or_insert((f64::NEG_INFINITY, false));
+                e.0 = e.0.max(scores[i]);
+                e.1 |= labels[i];
+            }
+            let mut ranked: Vec<(u32, f64, bool)> = cards_today.into_iter().map(|(c, (s, l))| (c, s, l)).collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let top: Vec<u32> = ranked.iter().take(k).filter(|c| c.2).map(|c| c.0).collect();
+            per_day.push(top.len() as f64 / k as f64);
+            found.extend(top);
+        }
+        let value = if per_day.is_empty() { 0.0 } else { per_day.iter().sum::<f64>() / per_day.len() as f64 };
+        CardPrecision { k, value, days: per_day.len() }
     }
 }

@@ -54,6 +54,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("explaining {}", cfg.csv.display()))?;
             Ok(())
         }
+        Task::Features(cfg) => {
+            let rows = crate::features::export::export(&cfg)
+                .with_context(|| format!("computing the features of {}", cfg.data.display()))?;
+            tracing::info!(rows, "features written to {}", cfg.out.display());
+            Ok(())
+        }
+        Task::Simulate { cfg, json } => {
+            let summary = crate::simulate::simulate(&cfg).context("simulating transactions")?;
+            // With the transactions on stdout, the summary goes to stderr.
+            match (json, cfg.out == std::path::Path::new("-")) {
+                (true, false) => println!("{}", summary.to_json()),
+                (true, true) => eprintln!("{}", summary.to_json()),
+                (false, _) => eprintln!("{summary}"),
+            }
+            Ok(())
+        }
         Task::Produce(cfg) => {
             let outcome = crate::stream::produce::produce(&cfg)
                 .with_context(|| format!("producing to {} at {}", cfg.topic, cfg.kafka.brokers))?;
@@ -71,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Task::Consume { cfg, json } => {
             let dir = ModelDir::load(&cfg.model_dir, cfg.overrides)?;
+            dir.require_stateless(&cfg.model_dir, "consume")?;
             let summary = crate::stream::service::run(&cfg, dir)?;
             if json {
                 println!("{}", summary.to_json());
@@ -81,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Task::Serve(cfg) => {
             let dir = ModelDir::load(&cfg.model_dir, cfg.overrides)?;
+            dir.require_stateless(&cfg.model_dir, "serve")?;
             crate::serve::run(&cfg, dir).with_context(|| format!("serving on {}", cfg.addr))
         }
         Task::Read(cfg) => {

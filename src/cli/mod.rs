@@ -6,14 +6,16 @@
 mod kafka;
 mod model;
 mod serve;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 
 use crate::decision::Overrides;
 
 pub use kafka::{ConsumeArgs, KafkaArgs, ProduceArgs, ReadArgs};
-pub use model::{EvaluateArgs, ExplainArgs, ExportArgs, ImportArgs, TrainArgs};
+pub use model::{EvaluateArgs, ExplainArgs, ExportArgs, FeaturesArgs, ImportArgs, TrainArgs};
 pub use serve::ServeArgs;
+pub use simulate::SimulateArgs;
 
 /// A configuration the user has to fix: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +111,12 @@ pub enum Command {
     Export(ExportArgs),
     /// Each row's fraud probability, decision and reasons, for a file labelled or not.
     Explain(ExplainArgs),
+    /// Compute a feature spec's features for every row of a file of raw events, point in
+    /// time, and write them as CSV.
+    Features(FeaturesArgs),
+    /// Write simulated card transactions (customers, terminals, three fraud scenarios), as
+    /// the Fraud Detection Handbook's generator does.
+    Simulate(SimulateArgs),
     /// Send transactions from a file to a topic as JSON messages (MLflow split layout).
     Produce(ProduceArgs),
     /// Score every message of a topic in-process; results to an output topic, bad messages to a
@@ -128,6 +136,8 @@ pub enum Task {
     Import { cfg: crate::model::interchange::ImportConfig, json: bool },
     Export(crate::model::interchange::ExportConfig),
     Explain(crate::train::explain::ExplainConfig),
+    Features(crate::features::export::FeaturesConfig),
+    Simulate { cfg: crate::simulate::SimulateConfig, json: bool },
     Produce(crate::stream::produce::ProduceConfig),
     Consume { cfg: Box<crate::stream::consume::ConsumeConfig>, json: bool },
     Serve(crate::serve::ServeConfig),
@@ -144,6 +154,8 @@ impl Command {
             Command::Import(a) => Task::Import { cfg: a.config()?, json: a.json },
             Command::Export(a) => Task::Export(a.config()),
             Command::Explain(a) => Task::Explain(a.config()?),
+            Command::Features(a) => Task::Features(a.config()?),
+            Command::Simulate(a) => Task::Simulate { cfg: a.config()?, json: a.json },
             Command::Produce(a) => Task::Produce(a.config()?),
             Command::Consume(a) => Task::Consume { cfg: Box::new(a.config(log_messages)?), json: a.json },
             Command::Serve(a) => Task::Serve(a.config()?),

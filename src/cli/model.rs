@@ -5,10 +5,15 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{BandArgs, ConfigError, ModelChoice, stderr_is_terminal};
+use std::sync::Arc;
+
 use crate::dataset::Selection;
+use crate::features::Spec;
+use crate::features::clock::Bound;
 use crate::train::evaluate::EvaluateConfig;
 use crate::train::gbdt::BoostOptions;
 use crate::train::logistic::FitOptions;
+use crate::train::pit::Range;
 use crate::train::{TrainConfig, Trainer};
 
 #[derive(Debug, Args)]
@@ -20,6 +25,13 @@ pub struct TrainArgs {
     pub csv: PathBuf,
     #[command(flatten)]
     pub columns: ColumnArgs,
+    /// A feature spec (TOML, see examples/handbook.toml): the file holds raw events, and the
+    /// features come from each event and its entities' history, point in time. It replaces
+    /// the column flags and is kept in the model.
+    #[arg(long, value_name = "SPEC.toml", help_heading = "Raw events")]
+    pub spec: Option<PathBuf>,
+    #[command(flatten)]
+    pub range: RangeArgs,
     /// Where the model is written (model.json inside).
     #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
     pub model_dir: PathBuf,
@@ -86,6 +98,40 @@ pub struct TrainArgs {
     /// the bands, scores by class, confusion matrices, feature importance (self-contained SVG).
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+}
+
+/// The time range of the rows used, for a model with a feature spec.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Raw events")]
+pub struct RangeArgs {
+    /// Use the rows at or after this time (YYYY-MM-DD, YYYY-MM-DD HH:MM:SS in the spec's zone,
+    /// or RFC 3339); earlier rows are history for the features.
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Use the rows before this time.
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// k of the card precision top-k (the cards are the spec's first entity).
+    #[arg(long, value_name = "K", default_value_t = 100)]
+    pub top_k: usize,
+}
+
+impl RangeArgs {
+    pub fn range(&self) -> Result<Range, ConfigError> {
+        let bound = |flag: &str, v: &Option<String>| {
+            v.as_deref().map(Bound::parse).transpose().map_err(|e| ConfigError(format!("--{flag}: {e}")))
+        };
+        let (from, to) = (bound("from", &self.from)?, bound("to", &self.to)?);
+        if let (Some(Bound::Local(f)), Some(Bound::Local(t))) = (from, to)
+            && f >= t
+        {
+            return Err(ConfigError(format!("--from {f} is not before --to {t}")));
+        }
+        if self.top_k == 0 {
+            return Err(ConfigError("--top-k must be at least 1".into()));
+        }
+        Ok(Range { from, to, top_k: self.top_k })
+    }
 }
 
 /// Which columns of a training file are what.
@@ -215,6 +261,8 @@ pub struct ExplainArgs {
     pub flagged: bool,
     #[command(flatten)]
     pub bands: BandArgs,
+    #[command(flatten)]
+    pub range: RangeArgs,
 }
 
 impl ExplainArgs {
@@ -226,6 +274,7 @@ impl ExplainArgs {
             json: self.json,
             id: self.id.clone(),
             flagged_only: self.flagged,
+            range: self.range.range()?,
         };
         Ok(cfg)
     }
@@ -262,6 +311,8 @@ pub struct EvaluateArgs {
     /// Also write DIR/report.html (see `fraud train --report`).
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub range: RangeArgs,
 }
 
 impl TrainArgs {
@@ -294,7 +345,20 @@ impl TrainArgs {
         if !(self.decline_precision > 0.0 && self.decline_precision <= 1.0) {
             return Err(ConfigError(format!("--decline-precision must be in (0, 1], got {}", self.decline_precision)));
         }
+        let range = self.range.range()?;
+        let point_in_time = match &self.spec {
+            Some(path) => {
+                let spec = Spec::read(path).map_err(|e| ConfigError(format!("{e:#}")))?;
+                Some(range.point_in_time(Arc::new(spec)))
+            }
+            None if range.is_set() => {
+                return Err(ConfigError("--from and --to need --spec, which names the time column".into()));
+            }
+            None => None,
+        };
         Ok(TrainConfig {
+            point_in_time,
+            top_k: range.top_k,
             csv: self.csv.clone(),
             selection: self.columns.selection()?,
             max_categories: self.columns.max_categories,
@@ -355,6 +419,37 @@ impl EvaluateArgs {
             model_dir: self.model_dir.clone(),
             progress: stderr_is_terminal(),
             report: self.report.clone(),
+            range: self.range.range()?,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// Raw events: CSV (plain or gzip) with the columns the spec names.
+    #[arg(long = "data", visible_alias = "csv", env = "FRAUD_DATA", value_name = "FILE")]
+    pub data: PathBuf,
+    /// The feature spec (TOML, see examples/handbook.toml).
+    #[arg(long, value_name = "SPEC.toml")]
+    pub spec: PathBuf,
+    /// Where the features go, as CSV: the id, the spec's features, the label; `-` for stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub range: RangeArgs,
+}
+
+impl FeaturesArgs {
+    pub fn config(&self) -> Result<crate::features::export::FeaturesConfig, ConfigError> {
+        let spec = Arc::new(Spec::read(&self.spec).map_err(|e| ConfigError(format!("{e:#}")))?);
+        let pit = self.range.range()?.point_in_time(spec);
+        Ok(crate::features::export::FeaturesConfig {
+            data: self.data.clone(),
+            spec: pit.spec,
+            out: self.out.clone(),
+            from: pit.from,
+            to: pit.to,
+            progress: stderr_is_terminal(),
         })
     }
 }

@@ -21,6 +21,7 @@ mod layout;
 mod numeric;
 mod parquet;
 mod records;
+pub(crate) use records::parse_class;
 mod stages;
 
 use columns::{Columns, Resolved};
@@ -130,6 +131,22 @@ pub fn read_columns(
 ) -> Result<(Arc<Schema>, Array2<f64>), DatasetError> {
     let read = read(path, &Columns::All { label, exclude }, progress)?;
     Ok((read.schema, read.features))
+}
+
+/// A text file's whole content (gzip decompressed) and the sha256 of its bytes as stored: for
+/// readers that need every row at hand, such as the point-in-time features.
+pub fn read_text(path: &Path, progress: bool) -> Result<(Vec<u8>, String), DatasetError> {
+    let (blocks, stages) = stages::start(path, progress)?;
+    let mut text = Vec::new();
+    // One splitter sends the blocks, in file order.
+    for block in blocks {
+        text.extend_from_slice(&block.bytes);
+    }
+    let sha256 = stages.finish()?;
+    if text.starts_with(b"\xef\xbb\xbf") {
+        text.drain(..3);
+    }
+    Ok((text, sha256))
 }
 
 /// What [`read`] gives back.

@@ -104,7 +104,7 @@ pub(super) fn parse_block(path: &Path, block: &Block, layout: &Layout) -> Result
 }
 
 /// A class cell: 0 or 1 (quoted or not, `0.0`/`1.0` too), or `false`/`true` in any case.
-pub(super) fn parse_class(cell: &[u8]) -> Option<bool> {
+pub(crate) fn parse_class(cell: &[u8]) -> Option<bool> {
     match cell.trim_ascii() {
         b"0" | b"0.0" => Some(false),
         b"1" | b"1.0" => Some(true),

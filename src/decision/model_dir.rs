@@ -14,6 +14,13 @@ pub enum ModelDirError {
     Model { dir: PathBuf, source: ModelError },
     #[error("the decision bands of {dir}")]
     Policy { dir: PathBuf, source: PolicyError },
+    #[error(
+        "the model in {dir} computes its features from each {entities}'s history (its feature spec): \
+         `fraud {command}` keeps no per-entity state yet, so it cannot give this model what it was \
+         trained on. Score files of raw events with `fraud explain` or `fraud evaluate`, or train on \
+         features computed upstream (`fraud features` writes them)"
+    )]
+    Stateful { dir: PathBuf, command: &'static str, entities: String },
 }
 
 /// A model and the policy it decides with.
@@ -32,6 +39,28 @@ impl ModelDir {
             .and_then(|file| Policy::new(&model, flags.or(file)))
             .map_err(|source| ModelDirError::Policy { dir: dir.to_path_buf(), source })?;
         Ok(ModelDir { model, policy })
+    }
+
+    /// Refuses a model whose features come from entity history ([`crate::features`]) for a
+    /// command that sees one event at a time.
+    pub fn require_stateless(&self, dir: &Path, command: &'static str) -> Result<(), ModelDirError> {
+        match self.model.spec() {
+            Some(spec)
+                if spec.features.iter().any(|f| {
+                    !matches!(
+                        f,
+                        crate::features::spec::Feature::Raw { .. } | crate::features::spec::Feature::Calendar(_)
+                    )
+                }) =>
+            {
+                Err(ModelDirError::Stateful {
+                    dir: dir.to_path_buf(),
+                    command,
+                    entities: spec.entities().join("'s and "),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// When the directory's files last changed, for noticing a retrained model or a new policy.

@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::features::Spec;
 use crate::metrics::Evaluation;
 use crate::schema::{Schema, SchemaFile};
 
@@ -147,6 +148,10 @@ pub struct ModelFile<P> {
     /// Files written before decision bands have none: review at `threshold`, no decline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bands: Option<Bands>,
+    /// How the features come from raw events and their entities' history, for a model trained
+    /// with a feature spec ([`crate::features`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<Spec>,
     pub provenance: Provenance,
 }
 
@@ -155,6 +160,7 @@ pub struct ModelFile<P> {
 pub struct FraudModel {
     kind: Kind,
     schema: Arc<Schema>,
+    spec: Option<Arc<Spec>>,
 }
 
 #[derive(Debug, Clone)]
@@ -210,6 +216,7 @@ impl<P: Params> ModelFile<P> {
             params,
             threshold: bands.review,
             bands: Some(bands),
+            spec: None,
             provenance,
         };
         file.model_version = file.digest();
@@ -230,6 +237,9 @@ impl<P: Params> ModelFile<P> {
             // Bands decide outputs too; files from before them keep their version.
             if let Some(b) = &self.bands {
                 map.insert("bands".into(), serde_json::json!({ "review": b.review, "decline": b.decline }));
+            }
+            if let Some(spec) = &self.spec {
+                map.insert("spec".into(), serde_json::json!(spec));
             }
         }
         let mut h = Sha256::new();
@@ -252,6 +262,12 @@ impl<P: Params> ModelFile<P> {
             }
         }
         self.params.check(&schema)?;
+        if let Some(spec) = &self.spec {
+            let names: Vec<&str> = spec.names().collect();
+            if !names.iter().copied().eq(schema.names()) {
+                return Err(format!("the feature spec's features {names:?} are not the model's"));
+            }
+        }
         Ok(schema)
     }
 }
@@ -308,14 +324,40 @@ impl FraudModel {
     fn from_logistic(file: ModelFile<LogisticParams>, path: &Path) -> Result<Self, ModelError> {
         let schema = file.check().map_err(|what| ModelError::Invalid { path: path.to_path_buf(), what })?;
         let scorer = file.params.compile(&schema);
-        Ok(Self { kind: Kind::Logistic { file, scorer }, schema: Arc::new(schema) })
+        let spec = file.spec.clone().map(Arc::new);
+        Ok(Self { kind: Kind::Logistic { file, scorer }, schema: Arc::new(schema), spec })
     }
 
     fn from_trees(file: ModelFile<TreeParams>, path: &Path) -> Result<Self, ModelError> {
         let schema = file.check().map_err(|what| ModelError::Invalid { path: path.to_path_buf(), what })?;
         let scorer = tree_eval::Compiled::new(&file.params, schema.width());
         let shap = shap::TreeShap::new(&file.params);
-        Ok(Self { kind: Kind::Trees { file, scorer, shap }, schema: Arc::new(schema) })
+        let spec = file.spec.clone().map(Arc::new);
+        Ok(Self { kind: Kind::Trees { file, scorer, shap }, schema: Arc::new(schema), spec })
+    }
+
+    /// The feature spec of a model trained on raw events: the stream and the readers compute
+    /// the features from it.
+    pub fn spec(&self) -> Option<&Arc<Spec>> {
+        self.spec.as_ref()
+    }
+
+    /// The same model, computing its features with `spec` (whose features must be the
+    /// model's); the version changes with it.
+    pub fn with_spec(self, spec: Spec) -> Result<Self, ModelError> {
+        let path = Path::new("<new model>");
+        match self.kind {
+            Kind::Logistic { mut file, .. } => {
+                file.spec = Some(spec);
+                file.model_version = file.digest();
+                Self::from_logistic(file, path)
+            }
+            Kind::Trees { mut file, .. } => {
+                file.spec = Some(spec);
+                file.model_version = file.digest();
+                Self::from_trees(file, path)
+            }
+        }
     }
 
     /// The features the model scores, and the columns around them.

@@ -46,7 +46,11 @@ impl ModelReloader {
         }
         self.loaded = ModelDir::modified(&self.dir);
         let version = current.model.version();
-        match ModelDir::load(&self.dir, self.flags) {
+        let loaded = ModelDir::load(&self.dir, self.flags).and_then(|new| {
+            new.require_stateless(&self.dir, "consume")?;
+            Ok(new)
+        });
+        match loaded {
             Ok(new) if new.model.version() == version && new.policy == current.policy => {
                 tracing::info!(model = version, "model reloaded; same version and policy, nothing to swap");
                 None

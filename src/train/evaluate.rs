@@ -19,6 +19,8 @@ pub struct EvaluateConfig {
     pub progress: bool,
     /// Where to write the HTML report.
     pub report: Option<PathBuf>,
+    /// For a model with a feature spec: the rows evaluated, and k of card precision.
+    pub range: crate::train::pit::Range,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +56,14 @@ pub fn write_report(
 
 pub fn evaluate(cfg: &EvaluateConfig, model: &FraudModel) -> Result<Report, EvaluateError> {
     let started = Instant::now();
-    let table = dataset::read_table(&cfg.csv, model.schema_arc(), Need::Required, None, cfg.progress)?;
+    let (table, selected) = match model.spec() {
+        Some(spec) => {
+            let (table, selected) =
+                crate::train::pit::read_table(&cfg.csv, &cfg.range.point_in_time(spec.clone()), true)?;
+            (table, Some(selected))
+        }
+        None => (dataset::read_table(&cfg.csv, model.schema_arc(), Need::Required, None, cfg.progress)?, None),
+    };
     let read_seconds = started.elapsed().as_secs_f64();
     let Some(labels) = table.labels else { unreachable!("the label column is required") };
     let frauds = labels.iter().filter(|l| **l).count();
@@ -81,5 +90,12 @@ pub fn evaluate(cfg: &EvaluateConfig, model: &FraudModel) -> Result<Report, Eval
         gradient_max: None,
         family: model.family().as_str().to_string(),
         decline: model.bands().decline.map(|d| crate::metrics::AtThreshold::new(&probabilities, &labels, d)),
+        card_precision: match (&selected, model.spec()) {
+            (Some(sel), Some(spec)) => {
+                let positions: Vec<usize> = (0..labels.len()).collect();
+                sel.card_precision(spec, &positions, &probabilities, &labels, cfg.range.top_k)
+            }
+            _ => None,
+        },
     })
 }

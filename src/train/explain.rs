@@ -24,6 +24,8 @@ pub struct ExplainConfig {
     pub id: Option<String>,
     /// Only rows sent to review or declined.
     pub flagged_only: bool,
+    /// For a model with a feature spec: the rows explained.
+    pub range: crate::train::pit::Range,
 }
 
 /// Rows judged at a time: the reasons of a batch are kept until it is written.
@@ -38,7 +40,10 @@ pub fn explain(cfg: &ExplainConfig, dir: &ModelDir, out: &mut impl Write) -> Res
         (None, Some(id)) => Some((id.as_str(), Need::IfPresent)),
         (None, None) => None,
     };
-    let table = dataset::read_table(&cfg.csv, schema, Need::IfPresent, id, false)?;
+    let table = match dir.model.spec() {
+        Some(spec) => crate::train::pit::read_table(&cfg.csv, &cfg.range.point_in_time(spec.clone()), false)?.0,
+        None => dataset::read_table(&cfg.csv, schema, Need::IfPresent, id, false)?,
+    };
     let (labels, ids) = (table.labels, table.ids);
     let mut rows = Rows::with_capacity(schema.width(), BATCH);
     let mut judgments = Judgments::default();

@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod gbdt;
 pub mod logistic;
+pub mod pit;
 pub mod report;
 pub mod split;
 
@@ -24,7 +25,9 @@ use crate::train::report::Report;
 use design::Encoding;
 use gbdt::{BoostError, BoostOptions};
 use logistic::{FitError, FitOptions, Fitted};
-use split::{stratified_folds, stratified_split};
+use split::{stratified_folds, stratified_split, time_folds, time_split};
+
+use crate::features::Spec;
 
 /// Everything `fraud train` needs, validated.
 #[derive(Debug, Clone)]
@@ -47,6 +50,11 @@ pub struct TrainConfig {
     pub progress: bool,
     /// Where to write the HTML report of the held-out rows.
     pub report: Option<PathBuf>,
+    /// Raw events with a feature spec: features computed point in time, rows in a time range,
+    /// held-out rows and folds ordered in time.
+    pub point_in_time: Option<pit::PointInTime>,
+    /// k of the card precision top-k reported with a spec.
+    pub top_k: usize,
 }
 
 /// Which family to fit, with its settings.
@@ -82,14 +90,25 @@ struct FamilyFit {
 /// Reads, fits, evaluates and saves; returns what to print.
 pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
     let started = Instant::now();
-    let data = dataset::read_training(&cfg.csv, &cfg.selection, cfg.progress)?;
+    let (data, selected) = match &cfg.point_in_time {
+        Some(pit) => {
+            let selected = pit::read(&cfg.csv, pit, true, cfg.progress)?;
+            (selected.labelled(), Some(selected))
+        }
+        None => (dataset::read_training(&cfg.csv, &cfg.selection, cfg.progress)?, None),
+    };
     for note in &data.notes {
         tracing::warn!("{}: {note}", cfg.csv.display());
     }
     let read_seconds = started.elapsed().as_secs_f64();
     phase("read", started);
     let t = Instant::now();
-    let (train_idx, test_idx) = stratified_split(&data.labels, cfg.test_size, cfg.seed);
+    let times = selected.as_ref().map(pit::Selected::times);
+    let (train_idx, test_idx) = match &times {
+        Some(times) => time_split(times, cfg.test_size),
+        None => stratified_split(&data.labels, cfg.test_size, cfg.seed),
+    };
+    let train_times: Option<Vec<i64>> = times.as_ref().map(|t| train_idx.iter().map(|&i| t[i]).collect());
     let train_labels: Vec<bool> = train_idx.iter().map(|&i| data.labels[i]).collect();
     phase("split", t);
     let frauds_train = train_labels.iter().filter(|l| **l).count();
@@ -118,21 +137,45 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
         training_metrics: Some(Evaluation::new(oof, &train_labels, threshold)),
     };
     let fitted = match &cfg.trainer {
-        Trainer::Logistic(fit) => {
-            fit_logistic(&data.schema, &data.features, &train_idx, &train_labels, fit, cfg, provenance)?
-        }
-        Trainer::Trees(opts) => {
-            fit_trees(&data.schema, &data.features, &train_idx, &train_labels, opts, cfg, provenance)?
-        }
+        Trainer::Logistic(fit) => fit_logistic(
+            &data.schema,
+            &data.features,
+            &train_idx,
+            &train_labels,
+            train_times.as_deref(),
+            fit,
+            cfg,
+            provenance,
+        )?,
+        Trainer::Trees(opts) => fit_trees(
+            &data.schema,
+            &data.features,
+            &train_idx,
+            &train_labels,
+            train_times.as_deref(),
+            opts,
+            cfg,
+            provenance,
+        )?,
     };
-    let model = fitted.model;
+    let model = match &cfg.point_in_time {
+        Some(pit) => fitted.model.with_spec(Spec::clone(&pit.spec))?,
+        None => fitted.model,
+    };
     let t = Instant::now();
 
     // With nothing held out, report on the training rows, as the model file does.
+    let positions = if test_idx.is_empty() { train_idx.clone() } else { test_idx.clone() };
     let (evaluated, on): (Labelled, &str) =
         if test_idx.is_empty() { (data, "train") } else { (data.select(&test_idx), "test") };
     let probabilities = model.probabilities(&evaluated.features);
     let evaluation = Evaluation::new(&probabilities, &evaluated.labels, model.threshold());
+    let card_precision = match (&selected, &cfg.point_in_time) {
+        (Some(sel), Some(pit)) => {
+            sel.card_precision(&pit.spec, &positions, &probabilities, &evaluated.labels, cfg.top_k)
+        }
+        _ => None,
+    };
     phase("evaluate", t);
     if let Some(dir) = &cfg.report {
         let title = format!("fraud train: {} ({} rows held out)", cfg.csv.display(), evaluated.labels.len());
@@ -162,6 +205,7 @@ pub fn train(cfg: &TrainConfig) -> Result<Report, TrainError> {
         gradient_max: model.provenance().gradient_max,
         family: model.family().as_str().to_string(),
         decline: model.bands().decline.map(|d| crate::metrics::AtThreshold::new(&probabilities, &evaluated.labels, d)),
+        card_precision,
     })
 }
 
@@ -173,11 +217,13 @@ fn phase(name: &str, since: Instant) {
 }
 
 /// The logistic regression: encode on the training part ([`design`]), fit, threshold.
+#[allow(clippy::too_many_arguments)]
 fn fit_logistic(
     schema: &Schema,
     features: &Array2<f64>,
     train_idx: &[usize],
     train_labels: &[bool],
+    train_times: Option<&[i64]>,
     fit_opts: &FitOptions,
     cfg: &TrainConfig,
     provenance: impl Fn(f64, Option<f64>, &[f64], f64) -> Provenance,
@@ -200,7 +246,7 @@ fn fit_logistic(
         );
     }
     let t = Instant::now();
-    let oof = out_of_fold(&x, train_labels, &fitted, fit_opts, cfg).map_err(fit_err)?;
+    let oof = out_of_fold(&x, train_labels, train_times, &fitted, fit_opts, cfg).map_err(fit_err)?;
     let threshold = best_f1_threshold(&oof, train_labels);
     let on = if cfg.threshold_folds >= 2 { "out-of-fold predictions" } else { "training predictions" };
     let bands = bands(&oof, train_labels, threshold, cfg.decline_precision, on);
@@ -213,18 +259,21 @@ fn fit_logistic(
 }
 
 /// Gradient-boosted trees: trees and threshold from K-fold out-of-fold predictions.
+#[allow(clippy::too_many_arguments)]
 fn fit_trees(
     schema: &Schema,
     features: &Array2<f64>,
     train_idx: &[usize],
     train_labels: &[bool],
+    train_times: Option<&[i64]>,
     opts: &BoostOptions,
     cfg: &TrainConfig,
     provenance: impl Fn(f64, Option<f64>, &[f64], f64) -> Provenance,
 ) -> Result<FamilyFit, TrainError> {
     let started = Instant::now();
     let categorical = schema.categorical_flags();
-    let boosted = gbdt::fit(features, &categorical, train_idx, train_labels, opts, cfg.seed)
+    let fold = folds(train_labels, train_times, opts.folds, cfg.seed);
+    let boosted = gbdt::fit_with_folds(features, &categorical, train_idx, train_labels, opts, cfg.seed, &fold)
         .map_err(|source| TrainError::Boost { path: cfg.csv.clone(), source })?;
     let threshold = best_f1_threshold(&boosted.oof, train_labels);
     let bands = bands(&boosted.oof, train_labels, threshold, cfg.decline_precision, "out-of-fold predictions");
@@ -232,6 +281,14 @@ fn fit_trees(
     phase("fit", started);
     let provenance = provenance(fit_seconds, None, &boosted.oof, threshold);
     Ok(FamilyFit { model: FraudModel::trees(schema, boosted.params, bands, provenance)?, fit_seconds })
+}
+
+/// The training rows' folds: blocks of time when the rows have times, else stratified.
+fn folds(labels: &[bool], times: Option<&[i64]>, k: usize, seed: u64) -> Vec<usize> {
+    match times {
+        Some(times) => time_folds(times, k),
+        None => stratified_folds(labels, k, seed),
+    }
 }
 
 /// Review at the threshold; decline at the precision target, chosen on the same training
@@ -271,6 +328,7 @@ fn bands(scores: &[f64], labels: &[bool], threshold: f64, target: f64, on: &str)
 fn out_of_fold(
     x: &Array2<f64>,
     y: &[bool],
+    times: Option<&[i64]>,
     full: &Fitted,
     fit_opts: &FitOptions,
     cfg: &TrainConfig,
@@ -279,7 +337,7 @@ fn out_of_fold(
     if k < 2 {
         return Ok(logistic::predict(x.view(), full));
     }
-    let fold = stratified_folds(y, k, cfg.seed);
+    let fold = folds(y, times, k, cfg.seed);
     let run_fold = |f: usize| -> Result<(Vec<usize>, Vec<f64>), FitError> {
         let (inside, held): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| fold[i] != f);
         let xi = x.select(Axis(0), &inside);

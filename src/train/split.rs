@@ -39,8 +39,44 @@ pub fn stratified_folds(labels: &[bool], k: usize, seed: u64) -> Vec<usize> {
     fold
 }
 
+/// A time-ordered split: the latest `round(test_size · n)` rows (by `times`, ties in index
+/// order) are held out. Rows come from a stream in time; a model is judged on the rows after
+/// the ones it learnt from, as it will be used.
+pub fn time_split(times: &[i64], test_size: f64) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..times.len()).collect();
+    order.sort_by_key(|&i| times[i]);
+    let n_test = (test_size * times.len() as f64).round() as usize;
+    let mut test = order.split_off(times.len() - n_test);
+    order.sort_unstable();
+    test.sort_unstable();
+    (order, test)
+}
+
+/// Time-ordered folds: each row's fold in `0..k`, the k folds consecutive blocks of time with
+/// as many rows each. Shuffled folds put a card's transactions of one day in every fold, so
+/// each fold's predictions have seen that card's frauds and early stopping is optimistic;
+/// blocks of time keep most of a card's burst together.
+pub fn time_folds(times: &[i64], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..times.len()).collect();
+    order.sort_by_key(|&i| times[i]);
+    let mut fold = vec![0; times.len()];
+    for (r, i) in order.into_iter().enumerate() {
+        fold[i] = r * k / times.len().max(1);
+    }
+    fold
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn time_split_holds_out_the_latest_rows_and_folds_are_blocks_of_time() {
+        let times = [50, 10, 40, 20, 30, 60];
+        let (train, test) = time_split(&times, 1.0 / 3.0);
+        assert_eq!((train, test), (vec![1, 2, 3, 4], vec![0, 5]));
+        assert_eq!(time_folds(&times, 3), vec![2, 0, 1, 0, 1, 2]);
+    }
+
     use super::*;
 
     #[test]

@@ -68,11 +68,24 @@ pub fn fit(
     opts: &BoostOptions,
     seed: u64,
 ) -> Result<Boosted, BoostError> {
+    fit_with_folds(x, categorical, rows, labels, opts, seed, &stratified_folds(labels, opts.folds, seed))
+}
+
+/// As [`fit`], with each training row's fold given (`fold[i]` in `0..opts.folds`, aligned with
+/// `rows`): time-ordered blocks for rows that come from a stream.
+pub fn fit_with_folds(
+    x: &Array2<f64>,
+    categorical: &[bool],
+    rows: &[usize],
+    labels: &[bool],
+    opts: &BoostOptions,
+    seed: u64,
+    fold: &[usize],
+) -> Result<Boosted, BoostError> {
     check(x, categorical, rows, labels, opts)?;
     let started = Instant::now();
     let (features, binned) = bins::bin(x, categorical, rows, usize::from(opts.bins), opts.threads);
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "gbdt features binned");
-    let fold = stratified_folds(labels, opts.folds, seed);
     let checkpoints: Vec<usize> =
         (1..=opts.max_trees.div_ceil(CHECKPOINT)).map(|c| (c * CHECKPOINT).min(opts.max_trees)).collect();
     // raw[c][i]: training row i's out-of-fold raw score with the first checkpoints[c] trees.

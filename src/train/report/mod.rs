@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
-use crate::metrics::{AtThreshold, Evaluation};
+use crate::metrics::{AtThreshold, CardPrecision, Evaluation};
 
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -26,6 +26,8 @@ pub struct Report {
     pub family: String,
     /// The decline band on the evaluated rows, when the model has one.
     pub decline: Option<AtThreshold>,
+    /// Card precision top-k, for a model with a feature spec (cards are its first entity).
+    pub card_precision: Option<CardPrecision>,
 }
 
 impl Report {
@@ -58,6 +60,8 @@ impl Report {
             "gradient_max": self.gradient_max,
             "family": self.family,
             "decline": self.decline,
+            "card_precision": self.card_precision.as_ref().map(|c| c.value),
+            "card_precision_k": self.card_precision.as_ref().map(|c| c.k),
         })
     }
 }
@@ -88,6 +92,9 @@ impl fmt::Display for Report {
             self.rows_train, self.rows_test, self.evaluated_on, e.rows, e.frauds
         )?;
         writeln!(f, "  AUPRC (average precision) {:.4}   ROC-AUC {:.4}", e.auprc, e.roc_auc)?;
+        if let Some(cp) = &self.card_precision {
+            writeln!(f, "  card precision top-{} {:.4} (mean over {} days)", cp.k, cp.value, cp.days)?;
+        }
         writeln!(
             f,
             "  {:<18} {:>9} {:>9} {:>9} {:>9} {:>9}   confusion matrix",
