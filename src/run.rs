@@ -70,6 +70,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Task::Replay(cfg) => {
+            let outcome = crate::stream::replay::replay(&cfg).with_context(|| {
+                format!("replaying {} to {} at {}", cfg.csv.display(), cfg.topic, cfg.kafka.brokers)
+            })?;
+            println!(
+                "we've sent {} events and labels to {} and {} at {}",
+                outcome.sent, cfg.topic, cfg.labels_topic, cfg.kafka.brokers
+            );
+            if outcome.failed > 0 {
+                anyhow::bail!(
+                    "{} messages were not delivered ({})",
+                    outcome.failed,
+                    outcome.first_error.as_deref().unwrap_or("no delivery report before the timeout")
+                );
+            }
+            Ok(())
+        }
         Task::Produce(cfg) => {
             let outcome = crate::stream::produce::produce(&cfg)
                 .with_context(|| format!("producing to {} at {}", cfg.topic, cfg.kafka.brokers))?;

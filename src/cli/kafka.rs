@@ -86,9 +86,17 @@ pub struct ProduceArgs {
     /// Columns not sent.
     #[arg(long, value_name = "A,B,...", value_delimiter = ',', default_value = "Time")]
     pub exclude: Vec<String>,
-    /// Messages to send.
-    #[arg(short, long, default_value_t = 6)]
-    pub count: u64,
+    /// Messages to send [default: 6; with --spec, every event of the file].
+    #[arg(short, long)]
+    pub count: Option<u64>,
+    /// A feature spec: replay the file's raw events in event-time order, keyed by the spec's
+    /// first entity and stamped with their time, and each label to --labels-topic when it
+    /// becomes known (its time plus the spec's delay).
+    #[arg(long, value_name = "SPEC.toml", help_heading = "Raw events")]
+    pub spec: Option<PathBuf>,
+    /// Where --spec sends the labels [default: <topic>-labels].
+    #[arg(long, value_name = "TOPIC", help_heading = "Raw events")]
+    pub labels_topic: Option<String>,
     /// Rows per message.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
@@ -101,6 +109,26 @@ pub struct ProduceArgs {
 }
 
 impl ProduceArgs {
+    /// A replay with --spec, else the tutorial's producer.
+    pub fn task(&self) -> Result<super::Task, ConfigError> {
+        let Some(spec) = &self.spec else { return Ok(super::Task::Produce(self.config()?)) };
+        if self.batch != 1 {
+            return Err(ConfigError("--batch does not go with --spec: a replay sends one event per message".into()));
+        }
+        let spec = crate::features::Spec::read(spec).map_err(|e| ConfigError(format!("{e:#}")))?;
+        let plain = self.config()?;
+        Ok(super::Task::Replay(crate::stream::replay::ReplayConfig {
+            kafka: plain.kafka,
+            labels_topic: self.labels_topic.clone().unwrap_or_else(|| format!("{}-labels", self.topic)),
+            topic: plain.topic,
+            csv: plain.csv,
+            spec: std::sync::Arc::new(spec),
+            count: self.count,
+            rate: plain.rate,
+            delivery_timeout_ms: plain.delivery_timeout_ms,
+        }))
+    }
+
     pub fn config(&self) -> Result<ProduceConfig, ConfigError> {
         if self.batch == 0 {
             return Err(ConfigError("--batch must be at least 1".into()));
@@ -119,7 +147,7 @@ impl ProduceArgs {
             csv: self.csv.clone(),
             label: self.label.clone(),
             exclude: self.exclude.clone(),
-            count: self.count,
+            count: self.count.unwrap_or(6),
             batch: self.batch,
             rate: self.rate,
             delivery_timeout_ms: self.delivery_timeout_ms,

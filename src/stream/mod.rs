@@ -15,6 +15,7 @@ pub mod produce;
 pub mod progress;
 pub mod read;
 pub mod reload;
+pub mod replay;
 pub mod scorer;
 pub mod send;
 pub mod service;

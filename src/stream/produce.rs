@@ -56,21 +56,21 @@ pub enum ProduceError {
 
 /// Counts delivery reports.
 #[derive(Default)]
-struct Reports {
+pub(crate) struct Reports {
     delivered: AtomicU64,
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
 }
 
-struct Context(Arc<Reports>, ClientErrors);
+pub(crate) struct ReportsContext(pub Arc<Reports>, pub ClientErrors);
 
-impl ClientContext for Context {
+impl ClientContext for ReportsContext {
     fn error(&self, error: KafkaError, reason: &str) {
         self.1.report(&error, reason);
     }
 }
 
-impl ProducerContext for Context {
+impl ProducerContext for ReportsContext {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
@@ -92,10 +92,10 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
     let n = rows.nrows();
     let reports = Arc::new(Reports::default());
     let errors = ClientErrors::default();
-    let producer: ThreadedProducer<Context> = cfg
+    let producer: ThreadedProducer<ReportsContext> = cfg
         .kafka
         .producer(cfg.delivery_timeout_ms, BULK_LINGER_MS)
-        .create_with_context(Context(Arc::clone(&reports), errors.clone()))
+        .create_with_context(ReportsContext(Arc::clone(&reports), errors.clone()))
         .map_err(ProduceError::Client)?;
 
     let started = Instant::now();
@@ -136,14 +136,20 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
         let _ = producer.flush(Duration::from_millis(100));
         errors.check()?;
     }
-    let failed = reports.failed.load(Ordering::Relaxed);
-    let delivered = reports.delivered.load(Ordering::Relaxed);
-    let unreported = cfg.count - delivered - failed;
-    let first_error = reports.first_error.lock().ok().and_then(|e| e.clone());
-    Ok(ProduceOutcome {
-        sent: delivered,
-        failed: failed + unreported,
-        first_error,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(reports.outcome(cfg.count, started))
+}
+
+impl Reports {
+    /// What became of `sent` messages: a message with no report by now counts as failed.
+    pub(crate) fn outcome(&self, sent: u64, started: Instant) -> ProduceOutcome {
+        let failed = self.failed.load(Ordering::Relaxed);
+        let delivered = self.delivered.load(Ordering::Relaxed);
+        let unreported = sent.saturating_sub(delivered + failed);
+        ProduceOutcome {
+            sent: delivered,
+            failed: failed + unreported,
+            first_error: self.first_error.lock().ok().and_then(|e| e.clone()),
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
 }

@@ -19,6 +19,7 @@
 //! `layouts` the rest); [`record`] writes what goes out: score records, and the tutorial's
 //! messages for `fraud produce`.
 
+pub mod event;
 mod layouts;
 mod parse;
 mod record;
