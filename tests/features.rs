@@ -2,6 +2,8 @@
 //! two ways of computing them (a whole file by key, a stream event by event) giving the same
 //! bits.
 
+mod common;
+
 use std::io::Write;
 use std::sync::Arc;
 
@@ -233,4 +235,99 @@ fn a_stream_of_events_and_labels_gives_the_files_features_to_the_bit() {
     }
     // State holds no more than the windows: the card's 7 days and the terminal's delay + 1 day.
     assert!(events.entries() < rows.len() / 2, "{} events held", events.entries());
+}
+
+/// Simulated transactions, a model trained on them with the handbook's spec.
+fn simulated_model(dir: &tempfile::TempDir) -> (String, String) {
+    let data = dir.path().join("tx.csv.gz").display().to_string();
+    let model = dir.path().join("model").display().to_string();
+    let out = common::run(&["simulate", "--customers", "300", "--terminals", "600", "--days", "60", "--out", &data]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/handbook.toml");
+    let out = common::run(&[
+        "train",
+        "--model",
+        "gbdt",
+        "--data",
+        &data,
+        "--spec",
+        spec,
+        "--from",
+        "2018-05-10",
+        "--to",
+        "2018-05-24",
+        "--model-dir",
+        &model,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    // The latest 30 % of the two weeks are held out, and card precision is reported.
+    assert!(report["rows_test"].as_u64().unwrap() > 0);
+    assert!(report["card_precision"].as_f64().is_some_and(|c| (0.0..=1.0).contains(&c)));
+    (data, model)
+}
+
+#[test]
+fn a_model_trained_with_a_spec_keeps_it_and_is_evaluated_and_explained_on_raw_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = simulated_model(&dir);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{model}/model.json")).unwrap()).unwrap();
+    assert_eq!(saved["spec"]["columns"]["entities"], serde_json::json!(["CUSTOMER_ID", "TERMINAL_ID"]));
+    let out = common::run(&[
+        "evaluate",
+        "--data",
+        &data,
+        "--model-dir",
+        &model,
+        "--from",
+        "2018-05-24",
+        "--to",
+        "2018-05-31",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert!(report["auprc"].as_f64().unwrap() > 0.3, "{report}");
+    assert_eq!(report["card_precision_k"], 100);
+    // One day explained: every row of that day, each with its id.
+    let out = common::run(&[
+        "explain",
+        "--data",
+        &data,
+        "--model-dir",
+        &model,
+        "--from",
+        "2018-05-25",
+        "--to",
+        "2018-05-26",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = common::stdout(&out);
+    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut file = csv::Reader::from_reader(flate2::read::GzDecoder::new(std::fs::File::open(&data).unwrap()));
+    let that_day = file.records().filter(|r| r.as_ref().unwrap()[1].starts_with("2018-05-25")).count();
+    assert_eq!(rows.len(), that_day);
+    assert!(rows.iter().all(|r| r["id"].is_string()));
+}
+
+#[test]
+fn consume_and_serve_refuse_a_model_that_needs_history_and_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, model) = simulated_model(&dir);
+    for args in [
+        vec!["consume", "--model-dir", &model, "--topic", "t", "-b", "127.0.0.1:1"],
+        vec!["serve", "--model-dir", &model, "--port", "0"],
+    ] {
+        let out = common::run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", common::stderr(&out));
+        let err = common::stderr(&out);
+        assert!(err.contains("keeps no per-entity state") && err.contains("fraud features"), "{err}");
+    }
+    // --from without a spec is a mistake, said before any file is read.
+    let out = common::run(&["train", "--data", "nothing.csv", "--from", "2018-01-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("--from and --to need --spec"));
 }

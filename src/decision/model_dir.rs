@@ -15,7 +15,7 @@ pub enum ModelDirError {
     #[error("the decision bands of {dir}")]
     Policy { dir: PathBuf, source: PolicyError },
     #[error(
-        "the model in {dir} computes its features from each {entities}'s history (its feature spec): \
+        "the model in {dir} computes its features from raw events and each {entities}'s history (its feature spec): \
          `fraud {command}` keeps no per-entity state yet, so it cannot give this model what it was \
          trained on. Score files of raw events with `fraud explain` or `fraud evaluate`, or train on \
          features computed upstream (`fraud features` writes them)"
@@ -41,18 +41,11 @@ impl ModelDir {
         Ok(ModelDir { model, policy })
     }
 
-    /// Refuses a model whose features come from entity history ([`crate::features`]) for a
-    /// command that sees one event at a time.
+    /// Refuses a model whose features are computed from raw events ([`crate::features`]: from
+    /// the event time or its entities' history) for a command that reads features as given.
     pub fn require_stateless(&self, dir: &Path, command: &'static str) -> Result<(), ModelDirError> {
         match self.model.spec() {
-            Some(spec)
-                if spec.features.iter().any(|f| {
-                    !matches!(
-                        f,
-                        crate::features::spec::Feature::Raw { .. } | crate::features::spec::Feature::Calendar(_)
-                    )
-                }) =>
-            {
+            Some(spec) if spec.features.iter().any(|f| !matches!(f, crate::features::spec::Feature::Raw { .. })) => {
                 Err(ModelDirError::Stateful {
                     dir: dir.to_path_buf(),
                     command,

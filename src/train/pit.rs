@@ -70,7 +70,16 @@ pub fn read(path: &Path, pit: &PointInTime, need_labels: bool, progress: bool) -
     if rows.is_empty() {
         return Err(DatasetError::Columns {
             path: path.to_path_buf(),
-            what: format!("none of its {} rows is in the time range --from/--to", computed.len()),
+            what: {
+                let (first, last) = (computed.times.iter().min(), computed.times.iter().max());
+                let span = match (first, last) {
+                    (Some(&f), Some(&l)) => {
+                        format!(" (its rows run from {} to {})", pit.spec.zone.format(f), pit.spec.zone.format(l))
+                    }
+                    _ => String::new(),
+                };
+                format!("none of its {} rows is in the time range --from/--to{span}", computed.len())
+            },
         });
     }
     let schema =
