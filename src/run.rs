@@ -104,7 +104,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Task::Consume { cfg, json } => {
             let dir = ModelDir::load(&cfg.model_dir, cfg.overrides)?;
-            dir.require_stateless(&cfg.model_dir, "consume")?;
             let summary = crate::stream::service::run(&cfg, dir)?;
             if json {
                 println!("{}", summary.to_json());
@@ -149,6 +148,13 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || e.downcast_ref::<ModelDirError>().is_some()
             || e.downcast_ref::<crate::stream::client::ConnectionRefused>().is_some()
             || e.downcast_ref::<crate::stream::service::MetricsAddrError>().is_some()
+            || matches!(
+                e.downcast_ref::<crate::stream::stateful::StateError>(),
+                Some(
+                    crate::stream::stateful::StateError::NoLabels { .. }
+                        | crate::stream::stateful::StateError::Unsupported { .. }
+                )
+            )
             || matches!(e.downcast_ref::<crate::train::TrainError>(), Some(crate::train::TrainError::Unusable { .. }))
             || matches!(
                 e.downcast_ref::<InterchangeError>(),

@@ -314,18 +314,13 @@ fn a_model_trained_with_a_spec_keeps_it_and_is_evaluated_and_explained_on_raw_ev
 }
 
 #[test]
-fn consume_and_serve_refuse_a_model_that_needs_history_and_say_why() {
+fn serve_refuses_a_model_that_needs_history_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let (_, model) = simulated_model(&dir);
-    for args in [
-        vec!["consume", "--model-dir", &model, "--topic", "t", "-b", "127.0.0.1:1"],
-        vec!["serve", "--model-dir", &model, "--port", "0"],
-    ] {
-        let out = common::run(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", common::stderr(&out));
-        let err = common::stderr(&out);
-        assert!(err.contains("keeps no per-entity state") && err.contains("fraud features"), "{err}");
-    }
+    let out = common::run(&["serve", "--model-dir", &model, "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    let err = common::stderr(&out);
+    assert!(err.contains("keeps no per-entity state") && err.contains("fraud features"), "{err}");
     // --from without a spec is a mistake, said before any file is read.
     let out = common::run(&["train", "--data", "nothing.csv", "--from", "2018-01-01"]);
     assert_eq!(out.status.code(), Some(2));

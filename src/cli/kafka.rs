@@ -165,6 +165,10 @@ pub struct ConsumeArgs {
     /// Model directory written by `fraud train`.
     #[arg(long, env = "FRAUD_MODEL_DIR", default_value = "fraud_model")]
     pub model_dir: PathBuf,
+    /// For a model whose features read labels (its feature spec): the topic they come from
+    /// [default: <topic>-labels].
+    #[arg(long, value_name = "TOPIC")]
+    pub labels_topic: Option<String>,
     /// Consumer group; processes in one group share the partitions.
     #[arg(short, long, env = "FRAUD_GROUP", default_value = "fraud-scorer")]
     pub group: String,
@@ -288,6 +292,7 @@ impl ConsumeArgs {
             dlq_topic,
             max_messages: self.max_messages,
             exit_at_end: self.exit_at_end.then(|| Duration::from_secs(self.exit_timeout_secs)),
+            labels_topic: self.labels_topic.clone().unwrap_or_else(|| format!("{}-labels", self.topic)),
             log_messages,
             max_message_bytes: self.max_message_bytes,
             max_in_flight: self.max_in_flight,

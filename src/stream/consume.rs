@@ -29,6 +29,7 @@ use crate::stream::exactly_once::{TransactionConfig, Transactions};
 use crate::stream::progress::{AtEnd, ExitAtEnd, GroupProgress};
 use crate::stream::reload::ModelReloader;
 use crate::stream::scorer::Scorer;
+use crate::stream::stateful::Stateful;
 use crate::stream::summary::Summary;
 use crate::telemetry::{ConsumerMetrics, PartitionLabel};
 
@@ -61,6 +62,8 @@ pub struct ConsumeConfig {
     /// The input field carried as each row's id in the score records; the model's id column
     /// without it.
     pub id: Option<String>,
+    /// Where the labels come from, for a model whose features read them.
+    pub labels_topic: String,
     /// The model directory, and the band thresholds given as flags over its own.
     pub model_dir: PathBuf,
     pub overrides: Overrides,
@@ -202,6 +205,13 @@ pub fn consume(
     mut reloader: ModelReloader,
 ) -> Result<Summary, ConsumeError> {
     let errors = ClientErrors::default();
+    // First: a spec the stream cannot compute, or a missing labels topic, stops it at the start.
+    let stateful = match dir.model.spec() {
+        Some(spec) => Some(
+            Stateful::new(&cfg.kafka, &cfg.topic, &cfg.labels_topic, Arc::clone(spec)).map_err(ConsumeError::State)?,
+        ),
+        None => None,
+    };
     let exactly_once = matches!(cfg.guarantee, Guarantee::ExactlyOnce(_));
     // Held to the end: the state directory's slot that keeps our transactional.id ours.
     let mut _slot = None;
@@ -273,6 +283,7 @@ pub fn consume(
         &cfg.dlq_topic,
         cfg.log_messages,
         Arc::clone(&metrics),
+        stateful,
     );
     let mut kept: Option<BorrowedMessage<'_>> = None;
     let mut last_wait_log = Instant::now();
@@ -357,6 +368,9 @@ pub fn consume(
                 let mut p = lock(&pipeline);
                 p.commit.tally().summary.message_received();
                 p.at_end.remove(&msg.partition());
+                if let Err(e) = scorer.prepare(&msg) {
+                    break Err(ConsumeError::State(e));
+                }
                 let (input, output) = scorer.score(&msg);
                 p.commit.send(&consumer, input, output);
             }

@@ -27,6 +27,8 @@ pub enum ConsumeError {
          there (run without it, or on a broker that implements EndTxn)"
     )]
     TransactionsUnsupported { what: String, source: KafkaError },
+    #[error("the entities' state of the feature spec")]
+    State(#[source] crate::stream::stateful::StateError),
     /// Shutdown was asked for before the consumer could start.
     #[error("stopped before the start")]
     Stopped,

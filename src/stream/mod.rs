@@ -19,4 +19,5 @@ pub mod replay;
 pub mod scorer;
 pub mod send;
 pub mod service;
+pub mod stateful;
 pub mod summary;

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
+use rdkafka::Message;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
@@ -57,6 +58,9 @@ pub enum ProduceError {
 /// Counts delivery reports.
 #[derive(Default)]
 pub(crate) struct Reports {
+    /// A topic whose partitions' next offsets are kept (a replay's labels topic).
+    pub track: Option<String>,
+    pub tracked: Mutex<std::collections::BTreeMap<i32, i64>>,
     delivered: AtomicU64,
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
@@ -74,8 +78,14 @@ impl ProducerContext for ReportsContext {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(_) => {
+            Ok(m) => {
                 self.0.delivered.fetch_add(1, Ordering::Relaxed);
+                if self.0.track.as_deref() == Some(m.topic())
+                    && let Ok(mut tracked) = self.0.tracked.lock()
+                {
+                    let next = tracked.entry(m.partition()).or_insert(0);
+                    *next = (*next).max(m.offset() + 1);
+                }
             }
             Err((err, _)) => {
                 self.0.failed.fetch_add(1, Ordering::Relaxed);
@@ -140,6 +150,11 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
 }
 
 impl Reports {
+    /// Reports that also keep `topic`'s next offset per partition.
+    pub(crate) fn tracking(topic: &str) -> Reports {
+        Reports { track: Some(topic.to_string()), ..Reports::default() }
+    }
+
     /// What became of `sent` messages: a message with no report by now counts as failed.
     pub(crate) fn outcome(&self, sent: u64, started: Instant) -> ProduceOutcome {
         let failed = self.failed.load(Ordering::Relaxed);

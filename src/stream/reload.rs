@@ -46,8 +46,13 @@ impl ModelReloader {
         }
         self.loaded = ModelDir::modified(&self.dir);
         let version = current.model.version();
-        let loaded = ModelDir::load(&self.dir, self.flags).and_then(|new| {
-            new.require_stateless(&self.dir, "consume")?;
+        let loaded = ModelDir::load(&self.dir, self.flags).map_err(anyhow::Error::from).and_then(|new| {
+            // The state the consumer keeps is the spec's: another spec needs a restart.
+            if new.model.spec() != current.model.spec() {
+                anyhow::bail!(
+                    "the new model's feature spec differs from the running one's: restart the consumer to use it"
+                );
+            }
             Ok(new)
         });
         match loaded {
@@ -69,7 +74,7 @@ impl ModelReloader {
             }
             Err(e) => {
                 metrics.model_reload_errors.inc();
-                tracing::error!(code = "model_reload_failed", error = %crate::telemetry::chain(&e), keeping = version, "new model not loaded");
+                tracing::error!(code = "model_reload_failed", error = %format!("{e:#}"), keeping = version, "new model not loaded");
                 None
             }
         }

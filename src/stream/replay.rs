@@ -8,12 +8,15 @@
 //! replay goes by hours of event time, and before an hour's events it sends and flushes the
 //! labels known by the end of that hour. A reader that has read the labels topic to its end
 //! when it reads an event has every label known by the event's time, whatever the topics'
-//! partitioning, so a replay is read the same way every time.
+//! partitioning, so a replay is read the same way every time. Each event also carries how far
+//! each labels partition had been written before it (header `fraud.labels`), so a consumer
+//! knows how far to read the labels before it scores the event.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
 use crate::dataset::{DatasetError, parse_class, read_text};
@@ -22,6 +25,7 @@ use crate::schema::category_text;
 use crate::stream::client::{BULK_LINGER_MS, ClientErrors, KafkaConfig};
 use crate::stream::produce::{ProduceError, ProduceOutcome, Reports, ReportsContext};
 use crate::stream::send::send_when_room;
+use crate::stream::stateful::{LABELS_HEADER, labels_header};
 use crate::wire::event::{EventWriter, LabelFields};
 
 #[derive(Debug, Clone)]
@@ -87,7 +91,7 @@ pub fn replay(cfg: &ReplayConfig) -> Result<ProduceOutcome, ProduceError> {
         _ => Vec::new(),
     };
 
-    let reports = Arc::new(Reports::default());
+    let reports = Arc::new(Reports::tracking(&cfg.labels_topic));
     let errors = ClientErrors::default();
     let producer: ThreadedProducer<ReportsContext> = cfg
         .kafka
@@ -107,19 +111,23 @@ pub fn replay(cfg: &ReplayConfig) -> Result<ProduceOutcome, ProduceError> {
     }
     let writer = EventWriter::new(&headers, sent_cols);
     let mut payload = Vec::with_capacity(512);
-    let send = |topic: &str, key: &str, payload: &[u8], timestamp: i64| -> Result<(), ProduceError> {
-        let record = BaseRecord::to(topic).key(key).payload(payload).timestamp(timestamp);
-        let queued = send_when_room(
-            |r| producer.send(r).err(),
-            record,
-            || {
-                std::thread::sleep(Duration::from_millis(5));
-                errors.check().is_ok()
-            },
-        );
-        errors.check()?;
-        queued.map_err(|(error, _)| ProduceError::Enqueue { topic: topic.to_string(), error })
-    };
+    let send =
+        |topic: &str, key: &str, payload: &[u8], timestamp: i64, labels: Option<&str>| -> Result<(), ProduceError> {
+            let mut record = BaseRecord::to(topic).key(key).payload(payload).timestamp(timestamp);
+            if let Some(value) = labels {
+                record = record.headers(OwnedHeaders::new().insert(Header { key: LABELS_HEADER, value: Some(value) }));
+            }
+            let queued = send_when_room(
+                |r| producer.send(r).err(),
+                record,
+                || {
+                    std::thread::sleep(Duration::from_millis(5));
+                    errors.check().is_ok()
+                },
+            );
+            errors.check()?;
+            queued.map_err(|(error, _)| ProduceError::Enqueue { topic: topic.to_string(), error })
+        };
     let started = Instant::now();
     let send_label = |row: usize| -> Result<(), ProduceError> {
         let (t, r) = &rows[row];
@@ -136,9 +144,11 @@ pub fn replay(cfg: &ReplayConfig) -> Result<ProduceOutcome, ProduceError> {
         };
         let mut payload = Vec::with_capacity(256);
         writer.label(&fields, spec, &mut payload);
-        send(&cfg.labels_topic, &String::from_utf8_lossy(&r[id]), &payload, t + delay)
+        send(&cfg.labels_topic, &String::from_utf8_lossy(&r[id]), &payload, t + delay, None)
     };
     let (mut next_label, mut slice_end) = (0usize, i64::MIN);
+    // How far each labels partition was written, sent with each event.
+    let mut written = String::new();
     for (i, (time, record)) in rows.iter().take(events).enumerate() {
         if *time >= slice_end {
             slice_end = time - time.rem_euclid(SLICE_MS) + SLICE_MS;
@@ -149,6 +159,9 @@ pub fn replay(cfg: &ReplayConfig) -> Result<ProduceOutcome, ProduceError> {
             }
             if next_label > before {
                 let _ = producer.flush(Duration::from_millis(cfg.delivery_timeout_ms));
+                if let Ok(tracked) = reports.tracked.lock() {
+                    written = labels_header(&tracked);
+                }
             }
         }
         if let Some(rate) = cfg.rate {
@@ -162,7 +175,7 @@ pub fn replay(cfg: &ReplayConfig) -> Result<ProduceOutcome, ProduceError> {
             .first()
             .map(|&c| category_text(&String::from_utf8_lossy(&record[c])).into_owned())
             .unwrap_or_default();
-        send(&cfg.topic, &key, &payload, *time)?;
+        send(&cfg.topic, &key, &payload, *time, (!written.is_empty()).then_some(written.as_str()))?;
     }
     // The labels known after the last event, so that a reader's label watermark passes it.
     while next_label < labelled.len() {

@@ -4,12 +4,14 @@
 
 use std::time::Instant;
 
-use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 
 use crate::decision::{Judgments, ModelDir, ReasonsFor};
+use crate::schema::Rows;
 use crate::stream::commit::{Input, Output, micros_since};
+use crate::stream::stateful::{LABELS_HEADER, StateError, Stateful, parse_labels_header};
 use crate::telemetry::ConsumerMetrics;
-use crate::wire::{RowParser, ScoreRecord, Source};
+use crate::wire::{Parsed, RowParser, ScoreRecord, Source, WireError};
 
 pub struct Scorer {
     /// The model and policy it scores with; swapped on a reload.
@@ -22,6 +24,17 @@ pub struct Scorer {
     dlq_topic: String,
     log_messages: bool,
     metrics: std::sync::Arc<ConsumerMetrics>,
+    /// For a model with a feature spec: the entities' state the features come from.
+    stateful: Option<StatefulRows>,
+}
+
+/// The state, and the one row and id each event makes.
+struct StatefulRows {
+    state: Stateful,
+    rows: Rows,
+    ids: Vec<Option<String>>,
+    /// What [`Scorer::prepare`] made of the message: its row, or why it cannot be scored.
+    prepared: Result<(), WireError>,
 }
 
 impl Scorer {
@@ -35,8 +48,10 @@ impl Scorer {
         dlq_topic: &str,
         log_messages: bool,
         metrics: std::sync::Arc<ConsumerMetrics>,
+        stateful: Option<Stateful>,
     ) -> Self {
         let parser = RowParser::new(std::sync::Arc::clone(dir.model.schema_arc()), id, max_message_bytes);
+        let width = dir.model.schema().width();
         Self {
             dir,
             reasons_for,
@@ -47,7 +62,37 @@ impl Scorer {
             dlq_topic: dlq_topic.to_string(),
             log_messages,
             metrics,
+            stateful: stateful.map(|state| StatefulRows {
+                rows: Rows::new(width),
+                state,
+                ids: Vec::new(),
+                prepared: Ok(()),
+            }),
         }
+    }
+
+    /// For a model with a feature spec, the message's features from its entities' state (the
+    /// state moves on); [`Scorer::score`] then scores them. An error is the state's own (Kafka
+    /// failing under a rebuild): the consumer stops, and the message is not done.
+    pub fn prepare(&mut self, msg: &BorrowedMessage<'_>) -> Result<(), StateError> {
+        let Some(st) = &mut self.stateful else { return Ok(()) };
+        let read_to = msg
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == LABELS_HEADER))
+            .and_then(|h| h.value.and_then(parse_labels_header));
+        st.rows.clear();
+        let row = st.rows.push_missing();
+        let payload = msg.payload().unwrap_or(&[]);
+        st.prepared = match st.state.features(msg.partition(), msg.offset(), payload, read_to.as_deref(), row) {
+            Ok(id) => {
+                st.ids.clear();
+                st.ids.push(id);
+                Ok(())
+            }
+            Err(StateError::Wire(e)) => Err(e),
+            Err(other) => return Err(other),
+        };
+        Ok(())
     }
 
     /// Scores one message; the output borrows the scorer's buffers until the next call.
@@ -65,8 +110,17 @@ impl Scorer {
             dead_letter: None,
         };
         let source = Source { topic: msg.topic(), partition: msg.partition(), offset: msg.offset() };
-        self.parser.follow(self.dir.model.schema_arc());
-        match self.parser.parse_json(payload) {
+        let parsed: Result<Parsed<'_>, WireError> = match &self.stateful {
+            Some(st) => match &st.prepared {
+                Ok(()) => Ok(Parsed { rows: &st.rows, ids: Some(&st.ids) }),
+                Err(e) => Err(e.clone()),
+            },
+            None => {
+                self.parser.follow(self.dir.model.schema_arc());
+                self.parser.parse_json(payload)
+            }
+        };
+        match parsed {
             Ok(parsed) => {
                 let j = &mut self.judgments;
                 j.judge(&self.dir.model, &self.dir.policy, self.reasons_for, parsed.rows);

@@ -6,8 +6,13 @@
 
 use std::io::Write;
 
+use serde_json::{Map, Value};
+
+use super::{ErrorCode, WireError};
 use crate::decimal::parse_cell;
 use crate::features::Spec;
+use crate::features::state::text_hash;
+use crate::schema::{category_text, number_text};
 
 /// The name of a label message's field saying when the label became known.
 pub const KNOWN_AT: &str = "known_at";
@@ -70,6 +75,107 @@ impl EventWriter {
         }
         out.push(b'}');
     }
+}
+
+/// An event read from the wire, in the spec's terms.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawEvent {
+    pub time: i64,
+    /// Per entity, its key's canonical text (None for null or absent).
+    pub keys: Vec<Option<String>>,
+    pub numbers: Vec<f64>,
+    pub texts: Vec<u64>,
+    pub id: Option<String>,
+}
+
+/// A label read from the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawLabel {
+    pub time: i64,
+    pub known_at: i64,
+    pub keys: Vec<Option<String>>,
+    pub fraud: bool,
+}
+
+fn object(payload: &[u8]) -> Result<Map<String, Value>, WireError> {
+    let text = std::str::from_utf8(payload).map_err(|e| WireError::new(ErrorCode::InvalidUtf8, e.to_string()))?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(WireError::new(ErrorCode::UnknownLayout, "an event is one JSON object of its fields")),
+        Err(e) => Err(WireError::new(ErrorCode::InvalidJson, e.to_string())),
+    }
+}
+
+fn time_of(spec: &Spec, map: &Map<String, Value>, field: &str) -> Result<i64, WireError> {
+    match map.get(field) {
+        Some(Value::String(s)) => spec
+            .zone
+            .parse_time(s)
+            .ok_or_else(|| WireError::new(ErrorCode::NotNumeric, format!("{field}: {s:?} is not a time"))),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .map(|v| (v * spec.time_unit_ms() as f64).round() as i64)
+            .ok_or_else(|| WireError::new(ErrorCode::NonFinite, format!("{field}: not a finite number"))),
+        _ => Err(WireError::new(ErrorCode::MissingColumn, format!("no time in {field}"))),
+    }
+}
+
+/// A key's or a category's text: strings and numbers alike, null for none.
+fn text_of(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(category_text(s).into_owned()),
+        Some(Value::Number(n)) => n.as_f64().map(number_text),
+        Some(Value::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn keys_of(spec: &Spec, map: &Map<String, Value>) -> Vec<Option<String>> {
+    spec.entities().iter().map(|e| text_of(map.get(e))).collect()
+}
+
+/// Reads one event object: the spec's time, entities and columns; the id when the spec has one.
+pub fn parse_event(spec: &Spec, payload: &[u8], into: &mut RawEvent) -> Result<(), WireError> {
+    let map = object(payload)?;
+    into.time = time_of(spec, &map, spec.time_column())?;
+    into.keys = keys_of(spec, &map);
+    into.numbers.clear();
+    for name in &spec.numbers {
+        let v = match map.get(name) {
+            Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+            Some(Value::Null) => f64::NAN,
+            Some(Value::String(s)) if s.trim().is_empty() => f64::NAN,
+            Some(Value::String(s)) => parse_cell(s.as_bytes())
+                .map_err(|_| WireError::new(ErrorCode::NotNumeric, format!("{name}: {s:?} is not a number")))?,
+            Some(Value::Bool(b)) => f64::from(u8::from(*b)),
+            Some(_) => return Err(WireError::new(ErrorCode::NotNumeric, format!("{name}: not a number"))),
+            None => return Err(WireError::new(ErrorCode::MissingColumn, format!("no field {name}"))),
+        };
+        into.numbers.push(v);
+    }
+    into.texts.clear();
+    for name in &spec.texts {
+        into.texts.push(text_hash(&text_of(map.get(name)).unwrap_or_default()));
+    }
+    into.id = spec.id_column().and_then(|c| text_of(map.get(c)).or_else(|| map.get(c).map(|v| v.to_string())));
+    Ok(())
+}
+
+/// Reads one label object (see [`EventWriter::label`]).
+pub fn parse_label(spec: &Spec, payload: &[u8]) -> Result<RawLabel, WireError> {
+    let map = object(payload)?;
+    let fraud = match map.get(spec.label_column()) {
+        Some(Value::Number(n)) if n.as_f64() == Some(1.0) => true,
+        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => false,
+        Some(Value::Bool(b)) => *b,
+        _ => return Err(WireError::new(ErrorCode::NotNumeric, format!("{} is not 0 or 1", spec.label_column()))),
+    };
+    Ok(RawLabel {
+        time: time_of(spec, &map, spec.time_column())?,
+        known_at: time_of(spec, &map, KNOWN_AT)?,
+        keys: keys_of(spec, &map),
+        fraud,
+    })
 }
 
 fn key(out: &mut Vec<u8>, name: &str) {
