@@ -41,9 +41,16 @@ echo "== fraud explain --flagged --from 2018-06-17 --to 2018-06-18 (reasons name
     --from 2018-06-17 --to 2018-06-18 > "$raw/explained.txt"
 head -n 6 "$raw/explained.txt"
 echo
-echo "== fraud produce --spec examples/handbook.toml --topic raw --count 1000 (events in time order; labels to raw-labels a week later)"
-"$fraud" produce --topic raw --data "$raw/transactions.csv.gz" --spec examples/handbook.toml --count 1000
+echo "== fraud produce --spec examples/handbook.toml --topic raw --count 30000 (events in time order; labels to raw-labels a week later)"
+"$fraud" produce --topic raw --data "$raw/transactions.csv.gz" --spec examples/handbook.toml --count 30000
 echo
 echo "== fraud read --topic raw-labels --exit-at-end (the first labels)"
 "$fraud" read --topic raw-labels --exit-at-end > "$raw/labels.txt"
 head -n 3 "$raw/labels.txt"
+echo
+echo "== fraud consume --topic raw --model-dir fraud_model_raw --exactly-once --exit-at-end (each card's history and the terminals' labels kept in the stream)"
+"$fraud" consume --topic raw --model-dir fraud_model_raw --exactly-once --exit-at-end --quiet
+echo
+echo "== fraud read --topic raw-scores --exit-at-end (the last score records: reasons name behavioural features)"
+"$fraud" read --topic raw-scores --exit-at-end > "$raw/scores.txt"
+grep '"decline"' "$raw/scores.txt" | tail -n 3 || tail -n 3 "$raw/scores.txt"
