@@ -126,27 +126,44 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
         }
         let payload = split_json(&schema, batch.iter().map(|&i| rows.row(i).to_slice().unwrap_or_default()));
         let key = uuid::Uuid::new_v4().to_string();
-        let record = BaseRecord::to(&cfg.topic).key(&key).payload(&payload);
-        // The local queue is full: let deliveries catch up, then try again.
-        let queued = send_when_room(
-            |r| producer.send(r).err(),
-            record,
-            || {
-                std::thread::sleep(Duration::from_millis(5));
-                errors.check().is_ok()
-            },
-        );
-        errors.check()?;
-        queued.map_err(|(error, _)| ProduceError::Enqueue { topic: cfg.topic.clone(), error })?;
+        enqueue(&producer, &errors, BaseRecord::to(&cfg.topic).key(key.as_str()).payload(payload.as_bytes()))?;
     }
-    // Every message either is delivered or fails within the delivery timeout, unless the
-    // broker refuses the connection for good.
-    let deadline = Instant::now() + Duration::from_millis(cfg.delivery_timeout_ms + 5_000);
+    drain(&producer, &errors, cfg.delivery_timeout_ms)?;
+    Ok(reports.outcome(cfg.count, started))
+}
+
+/// Queues a record; while the local queue is full, lets deliveries catch up and tries again.
+pub(crate) fn enqueue<C: ProducerContext<DeliveryOpaque = ()>>(
+    producer: &ThreadedProducer<C>,
+    errors: &ClientErrors,
+    record: BaseRecord<'_, str, [u8]>,
+) -> Result<(), ProduceError> {
+    let topic = record.topic.to_string();
+    let queued = send_when_room(
+        |r| producer.send(r).err(),
+        record,
+        || {
+            std::thread::sleep(Duration::from_millis(5));
+            errors.check().is_ok()
+        },
+    );
+    errors.check()?;
+    queued.map_err(|(error, _)| ProduceError::Enqueue { topic, error })
+}
+
+/// Waits for every queued message to be delivered or to fail within the delivery timeout,
+/// unless the broker refuses the connection for good.
+pub(crate) fn drain<C: ProducerContext>(
+    producer: &ThreadedProducer<C>,
+    errors: &ClientErrors,
+    delivery_timeout_ms: u64,
+) -> Result<(), ProduceError> {
+    let deadline = Instant::now() + Duration::from_millis(delivery_timeout_ms + 5_000);
     while producer.in_flight_count() > 0 && Instant::now() < deadline {
         let _ = producer.flush(Duration::from_millis(100));
         errors.check()?;
     }
-    Ok(reports.outcome(cfg.count, started))
+    Ok(())
 }
 
 impl Reports {

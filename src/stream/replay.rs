@@ -23,8 +23,7 @@ use crate::dataset::{DatasetError, parse_class, read_text};
 use crate::features::Spec;
 use crate::schema::category_text;
 use crate::stream::client::{BULK_LINGER_MS, ClientErrors, KafkaConfig};
-use crate::stream::produce::{ProduceError, ProduceOutcome, Reports, ReportsContext};
-use crate::stream::send::send_when_room;
+use crate::stream::produce::{ProduceError, ProduceOutcome, Reports, ReportsContext, drain, enqueue};
 use crate::stream::stateful::{LABELS_HEADER, labels_header};
 use crate::wire::event::{EventWriter, LabelFields};
 
@@ -111,23 +110,13 @@ pub fn replay(cfg: &ReplayConfig) -> Result<ProduceOutcome, ProduceError> {
     }
     let writer = EventWriter::new(&headers, sent_cols);
     let mut payload = Vec::with_capacity(512);
-    let send =
-        |topic: &str, key: &str, payload: &[u8], timestamp: i64, labels: Option<&str>| -> Result<(), ProduceError> {
-            let mut record = BaseRecord::to(topic).key(key).payload(payload).timestamp(timestamp);
-            if let Some(value) = labels {
-                record = record.headers(OwnedHeaders::new().insert(Header { key: LABELS_HEADER, value: Some(value) }));
-            }
-            let queued = send_when_room(
-                |r| producer.send(r).err(),
-                record,
-                || {
-                    std::thread::sleep(Duration::from_millis(5));
-                    errors.check().is_ok()
-                },
-            );
-            errors.check()?;
-            queued.map_err(|(error, _)| ProduceError::Enqueue { topic: topic.to_string(), error })
-        };
+    let send = |topic: &str, key: &str, payload: &[u8], timestamp: i64, labels: Option<&str>| {
+        let mut record = BaseRecord::to(topic).key(key).payload(payload).timestamp(timestamp);
+        if let Some(value) = labels {
+            record = record.headers(OwnedHeaders::new().insert(Header { key: LABELS_HEADER, value: Some(value) }));
+        }
+        enqueue(&producer, &errors, record)
+    };
     let started = Instant::now();
     let send_label = |row: usize| -> Result<(), ProduceError> {
         let (t, r) = &rows[row];
@@ -183,10 +172,6 @@ pub fn replay(cfg: &ReplayConfig) -> Result<ProduceOutcome, ProduceError> {
         next_label += 1;
     }
     let sent = (events + next_label) as u64;
-    let deadline = Instant::now() + Duration::from_millis(cfg.delivery_timeout_ms + 5_000);
-    while producer.in_flight_count() > 0 && Instant::now() < deadline {
-        let _ = producer.flush(Duration::from_millis(100));
-        errors.check()?;
-    }
+    drain(&producer, &errors, cfg.delivery_timeout_ms)?;
     Ok(reports.outcome(sent, started))
 }
