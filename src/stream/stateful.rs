@@ -213,6 +213,13 @@ impl Stateful {
     }
 }
 
+impl Drop for Stateful {
+    fn drop(&mut self) {
+        let (events, labels) = self.entries();
+        tracing::info!(events, labels, "the state held at the end: events of the partitions' entities, labels");
+    }
+}
+
 fn compute(computer: &Computer, events: &mut EventStore, labels: &LabelStore, raw: &RawEvent, row: &mut [f64]) {
     let keys: Vec<Option<&str>> = raw.keys.iter().map(|k| k.as_deref()).collect();
     let event = Event { time: raw.time, keys: &keys, numbers: &raw.numbers, texts: &raw.texts };
