@@ -180,3 +180,70 @@ fn a_window_over_another_entitys_events_is_refused_with_the_reason() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("a partition holds only some of TERMINAL_ID's events"), "{}", stderr(&out));
 }
+
+#[test]
+#[ignore = "slow (about 3 minutes); scripts/test.sh runs it"]
+fn six_weeks_of_the_handbooks_transactions_stream_as_the_file_computes_them() {
+    let Some(full) = handbook_dataset() else {
+        eprintln!("skipped: ../shared/data/handbook-transactions.csv.gz is not here");
+        return;
+    };
+    let _alone = heavy();
+    let dir = tempfile::tempdir().unwrap();
+    // 2018-07-01 to 2018-08-14: the handbook's training week, its delay and its test week, with
+    // 24 days of history before them.
+    let cut = dir.path().join("cut.csv");
+    let mut reader = csv::Reader::from_reader(flate2::read::GzDecoder::new(std::fs::File::open(&full).unwrap()));
+    let mut writer = csv::Writer::from_path(&cut).unwrap();
+    writer.write_record(reader.headers().unwrap()).unwrap();
+    for r in reader.records() {
+        let r = r.unwrap();
+        if ("2018-07-01".."2018-08-15").contains(&&r[1][..10]) {
+            writer.write_record(&r).unwrap();
+        }
+    }
+    writer.flush().unwrap();
+    let (data, model) = (cut.to_str().unwrap(), dir.path().join("model"));
+    let m = model.to_str().unwrap();
+    let out = run(&[
+        "train",
+        "--model",
+        "gbdt",
+        "--data",
+        data,
+        "--spec",
+        &spec(),
+        "--from",
+        "2018-07-25",
+        "--to",
+        "2018-08-01",
+        "--model-dir",
+        m,
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["explain", "--json", "--data", data, "--model-dir", m]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let offline: HashMap<String, f64> = stdout(&out)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["id"].as_str().unwrap().to_string(), v["probability"].as_f64().unwrap())
+        })
+        .collect();
+    let topic = unique("handbook");
+    create_topic(&topic, 4);
+    create_topic(&format!("{topic}-labels"), 2);
+    let raw = Raw { dir, data: data.to_string(), model, offline, topic };
+    assert!(replay(&raw, &[]).wait().unwrap().success());
+    // Two members share the partitions.
+    let group = unique("g");
+    let mut members: Vec<Spawned> = (0..2)
+        .map(|i| spawn_consumer(raw.dir.path(), &format!("m{i}"), consume(&raw, &group, &["-e", "--quiet"])))
+        .collect();
+    for (i, m) in members.iter_mut().enumerate() {
+        wait_ok(raw.dir.path(), &format!("m{i}"), m);
+    }
+    let n = assert_as_offline(&raw, &read_topic(&format!("{}-scores", raw.topic)));
+    eprintln!("{n} score records, every one of {} transactions as from the file", raw.offline.len());
+}

@@ -34,6 +34,12 @@ pub fn full_dataset() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
+/// The Fraud Detection Handbook's transactions, where the workspace has them beside the project.
+pub fn handbook_dataset() -> Option<PathBuf> {
+    let path = root().join("../shared/data/handbook-transactions.csv.gz");
+    path.exists().then_some(path)
+}
+
 pub fn fraud() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fraud"));
     cmd.env_remove("FRAUD_BROKERS").env_remove("FRAUD_MODEL_DIR").env_remove("FRAUD_CSV").env_remove("FRAUD_DATA");
