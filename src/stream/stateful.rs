@@ -66,7 +66,13 @@ struct LabelFeed {
     topic: String,
     /// Per partition, the offset of the next label to read.
     next: HashMap<i32, i64>,
+    /// When the labels that had arrived were last read.
+    drained: Instant,
 }
+
+/// How often an event with no `fraud.labels` header (or one already satisfied) looks for
+/// labels that have arrived: a poll per event would cost more than the event.
+const DRAIN_EVERY: Duration = Duration::from_millis(5);
 
 impl Stateful {
     pub fn new(kafka: &KafkaConfig, topic: &str, labels_topic: &str, spec: Arc<Spec>) -> Result<Self, StateError> {
@@ -248,7 +254,12 @@ impl LabelFeed {
             tpl.add_partition_offset(topic, p, Offset::Beginning).map_err(StateError::Kafka)?;
         }
         consumer.assign(&tpl).map_err(StateError::Kafka)?;
-        Ok(LabelFeed { consumer, topic: topic.to_string(), next: HashMap::new() })
+        Ok(LabelFeed {
+            consumer,
+            topic: topic.to_string(),
+            next: HashMap::new(),
+            drained: Instant::now() - DRAIN_EVERY,
+        })
     }
 
     /// Reads the labels that have arrived; with `read_to` (what a replay's event says was
@@ -262,8 +273,15 @@ impl LabelFeed {
         store: &mut LabelStore,
     ) -> Result<(), StateError> {
         let deadline = Instant::now() + Duration::from_secs(60);
+        let behind = |next: &HashMap<i32, i64>| {
+            read_to.is_some_and(|to| to.iter().any(|&(p, n)| next.get(&p).copied().unwrap_or(0) < n))
+        };
+        if !behind(&self.next) && self.drained.elapsed() < DRAIN_EVERY {
+            return Ok(());
+        }
+        self.drained = Instant::now();
         loop {
-            let behind = read_to.is_some_and(|to| to.iter().any(|&(p, n)| self.next.get(&p).copied().unwrap_or(0) < n));
+            let behind = behind(&self.next);
             if behind && Instant::now() > deadline {
                 return Err(StateError::LabelsStuck { topic: self.topic.clone() });
             }
