@@ -66,13 +66,14 @@ struct LabelFeed {
     topic: String,
     /// Per partition, the offset of the next label to read.
     next: HashMap<i32, i64>,
-    /// When the labels that had arrived were last read.
-    drained: Instant,
+    /// Events since the labels that had arrived were last read.
+    since_drain: u32,
 }
 
-/// How often an event with no `fraud.labels` header (or one already satisfied) looks for
-/// labels that have arrived: a poll per event would cost more than the event.
-const DRAIN_EVERY: Duration = Duration::from_millis(5);
+/// How often (in events) an event with no `fraud.labels` header, or one already satisfied,
+/// looks for labels that have arrived: a poll (and a clock read) per event would cost more
+/// than the event.
+const DRAIN_EVERY: u32 = 256;
 
 impl Stateful {
     pub fn new(kafka: &KafkaConfig, topic: &str, labels_topic: &str, spec: Arc<Spec>) -> Result<Self, StateError> {
@@ -254,12 +255,7 @@ impl LabelFeed {
             tpl.add_partition_offset(topic, p, Offset::Beginning).map_err(StateError::Kafka)?;
         }
         consumer.assign(&tpl).map_err(StateError::Kafka)?;
-        Ok(LabelFeed {
-            consumer,
-            topic: topic.to_string(),
-            next: HashMap::new(),
-            drained: Instant::now() - DRAIN_EVERY,
-        })
+        Ok(LabelFeed { consumer, topic: topic.to_string(), next: HashMap::new(), since_drain: DRAIN_EVERY })
     }
 
     /// Reads the labels that have arrived; with `read_to` (what a replay's event says was
@@ -272,14 +268,15 @@ impl LabelFeed {
         computer: &Computer,
         store: &mut LabelStore,
     ) -> Result<(), StateError> {
-        let deadline = Instant::now() + Duration::from_secs(60);
         let behind = |next: &HashMap<i32, i64>| {
             read_to.is_some_and(|to| to.iter().any(|&(p, n)| next.get(&p).copied().unwrap_or(0) < n))
         };
-        if !behind(&self.next) && self.drained.elapsed() < DRAIN_EVERY {
+        self.since_drain += 1;
+        if !behind(&self.next) && self.since_drain < DRAIN_EVERY {
             return Ok(());
         }
-        self.drained = Instant::now();
+        self.since_drain = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let behind = behind(&self.next);
             if behind && Instant::now() > deadline {
