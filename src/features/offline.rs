@@ -299,7 +299,6 @@ fn parse_chunk(path: &Path, spec: &Spec, c: &Columns, bytes: &[u8], first_line: 
     let mut index: Vec<HashMap<Box<str>, u32>> = vec![HashMap::new(); c.entities.len()];
     let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes);
     let mut record = csv::ByteRecord::new();
-    let unit = spec.time_unit_ms();
     let mut line = first_line;
     let bad = |line: u64, col: usize, value: &[u8], what: &str| DatasetError::Columns {
         path: path.to_path_buf(),
@@ -324,11 +323,7 @@ fn parse_chunk(path: &Path, spec: &Spec, c: &Columns, bytes: &[u8], first_line: 
             });
         }
         let cell = &record[c.time];
-        let time = match parse_cell(cell) {
-            Ok(v) => Some((v * unit as f64).round() as i64),
-            Err(_) => std::str::from_utf8(cell).ok().and_then(|t| spec.zone.parse_time(t)),
-        };
-        let Some(time) = time else {
+        let Some(time) = spec.time_of_cell(cell) else {
             return Err(bad(
                 line,
                 c.time,

@@ -198,6 +198,15 @@ impl Spec {
         if self.file.columns.time_unit.as_deref() == Some("ms") { 1 } else { 1000 }
     }
 
+    /// A time cell of a file: seconds (or `time_unit` ms) since 1970 when it is a number,
+    /// else a date and time read in the spec's zone ([`Zone::parse_time`]).
+    pub fn time_of_cell(&self, cell: &[u8]) -> Option<i64> {
+        match crate::decimal::parse_cell(cell) {
+            Ok(v) => Some((v * self.time_unit_ms() as f64).round() as i64),
+            Err(_) => std::str::from_utf8(cell).ok().and_then(|t| self.zone.parse_time(t)),
+        }
+    }
+
     pub fn id_column(&self) -> Option<&str> {
         self.file.columns.id.as_deref()
     }

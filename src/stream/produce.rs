@@ -101,12 +101,7 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
     let (schema, rows) = dataset::read_columns(&cfg.csv, &cfg.label, &cfg.exclude, false)?;
     let n = rows.nrows();
     let reports = Arc::new(Reports::default());
-    let errors = ClientErrors::default();
-    let producer: ThreadedProducer<ReportsContext> = cfg
-        .kafka
-        .producer(cfg.delivery_timeout_ms, BULK_LINGER_MS)
-        .create_with_context(ReportsContext(Arc::clone(&reports), errors.clone()))
-        .map_err(ProduceError::Client)?;
+    let (producer, errors) = bulk_producer(&cfg.kafka, cfg.delivery_timeout_ms, &reports)?;
 
     let started = Instant::now();
     let mut next_row = 0;
@@ -130,6 +125,21 @@ pub fn produce(cfg: &ProduceConfig) -> Result<ProduceOutcome, ProduceError> {
     }
     drain(&producer, &errors, cfg.delivery_timeout_ms)?;
     Ok(reports.outcome(cfg.count, started))
+}
+
+/// A producer for sending many messages, its deliveries counted in `reports`, with the
+/// connection errors it reports.
+pub(crate) fn bulk_producer(
+    kafka: &KafkaConfig,
+    delivery_timeout_ms: u64,
+    reports: &Arc<Reports>,
+) -> Result<(ThreadedProducer<ReportsContext>, ClientErrors), ProduceError> {
+    let errors = ClientErrors::default();
+    let producer = kafka
+        .producer(delivery_timeout_ms, BULK_LINGER_MS)
+        .create_with_context(ReportsContext(Arc::clone(reports), errors.clone()))
+        .map_err(ProduceError::Client)?;
+    Ok((producer, errors))
 }
 
 /// Queues a record; while the local queue is full, lets deliveries catch up and tries again.

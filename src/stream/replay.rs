@@ -17,13 +17,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer};
 
 use crate::dataset::{DatasetError, parse_class, read_text};
 use crate::features::Spec;
 use crate::schema::category_text;
-use crate::stream::client::{BULK_LINGER_MS, ClientErrors, KafkaConfig};
-use crate::stream::produce::{ProduceError, ProduceOutcome, Reports, ReportsContext, drain, enqueue};
+use crate::stream::client::KafkaConfig;
+use crate::stream::produce::{ProduceError, ProduceOutcome, Reports, bulk_producer, drain, enqueue};
 use crate::stream::stateful::{LABELS_HEADER, labels_header};
 use crate::wire::event::{EventWriter, LabelFields};
 
@@ -69,16 +69,13 @@ pub fn replay(cfg: &ReplayConfig) -> Result<ProduceOutcome, ProduceError> {
         return Err(bad("the spec's features read labels: the file needs its label and id columns".into()));
     }
     let mut rows: Vec<(i64, csv::ByteRecord)> = Vec::new();
-    let unit = spec.time_unit_ms();
     for (n, record) in reader.byte_records().enumerate() {
         let line = n as u64 + 2;
         let record = record.map_err(|source| DatasetError::Read { path: cfg.csv.clone(), line, source })?;
         let cell = &record[time_col];
-        let time = match crate::decimal::parse_cell(cell) {
-            Ok(v) => Some((v * unit as f64).round() as i64),
-            Err(_) => std::str::from_utf8(cell).ok().and_then(|t| spec.zone.parse_time(t)),
-        }
-        .ok_or_else(|| bad(format!("line {line}: {:?} is not a time", String::from_utf8_lossy(cell))))?;
+        let time = spec
+            .time_of_cell(cell)
+            .ok_or_else(|| bad(format!("line {line}: {:?} is not a time", String::from_utf8_lossy(cell))))?;
         rows.push((time, record));
     }
     rows.sort_by_key(|(t, _)| *t);
@@ -91,12 +88,7 @@ pub fn replay(cfg: &ReplayConfig) -> Result<ProduceOutcome, ProduceError> {
     };
 
     let reports = Arc::new(Reports::tracking(&cfg.labels_topic));
-    let errors = ClientErrors::default();
-    let producer: ThreadedProducer<ReportsContext> = cfg
-        .kafka
-        .producer(cfg.delivery_timeout_ms, BULK_LINGER_MS)
-        .create_with_context(ReportsContext(Arc::clone(&reports), errors.clone()))
-        .map_err(ProduceError::Client)?;
+    let (producer, errors) = bulk_producer(&cfg.kafka, cfg.delivery_timeout_ms, &reports)?;
     // What the spec reads, no more: a file may carry the answer in other columns (the
     // handbook's TX_FRAUD_SCENARIO).
     let mut sent_cols: Vec<usize> = Vec::new();
