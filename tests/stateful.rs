@@ -53,19 +53,24 @@ fn raw(prefix: &str) -> Raw {
         "--quiet",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(&["explain", "--json", "--data", &data, "--model-dir", m]);
+    let offline = explained(&data, m);
+    let topic = unique(prefix);
+    create_topic(&topic, 3);
+    create_topic(&format!("{topic}-labels"), 2);
+    Raw { dir, data, model, offline, topic }
+}
+
+/// Each transaction's probability, as `fraud explain` computes it from the file.
+fn explained(data: &str, model: &str) -> HashMap<String, f64> {
+    let out = run(&["explain", "--json", "--data", data, "--model-dir", model]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let offline = stdout(&out)
+    stdout(&out)
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             (v["id"].as_str().unwrap().to_string(), v["probability"].as_f64().unwrap())
         })
-        .collect();
-    let topic = unique(prefix);
-    create_topic(&topic, 3);
-    create_topic(&format!("{topic}-labels"), 2);
-    Raw { dir, data, model, offline, topic }
+        .collect()
 }
 
 fn replay(raw: &Raw, extra: &[&str]) -> std::process::Child {
@@ -222,15 +227,7 @@ fn six_weeks_of_the_handbooks_transactions_stream_as_the_file_computes_them() {
         "--quiet",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(&["explain", "--json", "--data", data, "--model-dir", m]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let offline: HashMap<String, f64> = stdout(&out)
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["id"].as_str().unwrap().to_string(), v["probability"].as_f64().unwrap())
-        })
-        .collect();
+    let offline = explained(data, m);
     let topic = unique("handbook");
     create_topic(&topic, 4);
     create_topic(&format!("{topic}-labels"), 2);
